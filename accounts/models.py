@@ -1,0 +1,81 @@
+import hashlib
+import hmac
+import secrets
+import string
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "cm_"
+_ALPHABET = string.ascii_letters + string.digits
+_LOOKUP_LEN = 8
+
+
+class User(AbstractUser):
+    """A person; the username is their owner namespace (`username/model-name`)."""
+
+    def to_account_dict(self) -> dict:
+        return {
+            "type": "user",
+            "username": self.username,
+            "name": self.get_full_name() or self.username,
+            "github_url": None,
+        }
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def authenticate(self, raw: str) -> "ApiToken | None":
+        """The token matching `raw`, or None. Compared as hashes in constant time."""
+        if not raw.startswith(TOKEN_PREFIX) or len(raw) < len(TOKEN_PREFIX) + _LOOKUP_LEN:
+            return None
+        lookup = raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _LOOKUP_LEN]
+        digest = _hash(raw)
+        for token in self.filter(lookup=lookup).select_related("user"):
+            if hmac.compare_digest(token.hashed, digest) and token.user.is_active:
+                return token
+        return None
+
+
+class ApiToken(models.Model):
+    """An API token. Only its hash is stored; the raw value is shown once, at creation."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    lookup = models.CharField(max_length=_LOOKUP_LEN, db_index=True)
+    hashed = models.CharField(max_length=64)
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user.username}: {self.name} ({TOKEN_PREFIX}{self.lookup}…)"
+
+    @classmethod
+    def issue(cls, user: User, name: str = "default", read_only: bool = False) -> tuple["ApiToken", str]:
+        """Create a token; returns the row and the raw token (never stored)."""
+        raw = TOKEN_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(40))
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            lookup=raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _LOOKUP_LEN],
+            hashed=_hash(raw),
+            read_only=read_only,
+        )
+        return token, raw
+
+    def touch(self) -> None:
+        """Record use, at most once a minute to keep writes off the hot path."""
+        now = timezone.now()
+        if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now

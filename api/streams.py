@@ -1,0 +1,59 @@
+"""`urls.stream`: the prediction's events as server-sent events (API.md: Streaming)."""
+
+import json
+
+from asgiref.sync import sync_to_async
+from django.http import StreamingHttpResponse
+
+from api.problems import problem_for
+from api.waiting import read_events
+from playground import events
+from playground.models import Prediction, Status
+
+KEEPALIVE_MS = 15000
+
+
+def format_event(event: str, event_id: str, data: str) -> str:
+    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return f"event: {event}\nid: {event_id}\n{lines}\n"
+
+
+def _replay_from_row(prediction: Prediction) -> list[tuple[str, str, str]]:
+    """Events for a finished prediction whose live stream has expired."""
+    out = prediction.output
+    chunks = out if isinstance(out, list) else ([] if out is None else [out])
+    items = [("output", c if isinstance(c, str) else json.dumps(c)) for c in chunks]
+    if prediction.status == Status.FAILED:
+        items.append(("error", prediction.error or "prediction failed"))
+    items.append((events.DONE, "{}"))
+    return [(f"0-{i + 1}", name, data) for i, (name, data) in enumerate(items)]
+
+
+def _entry_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0
+
+
+async def prediction_stream(request, prediction_id: str):
+    prediction = await sync_to_async(Prediction.objects.filter(pk=prediction_id).first)()
+    if prediction is None:
+        return problem_for(404, f"prediction {prediction_id} not found")
+    last_id = request.headers.get("Last-Event-ID") or "0-0"
+    has_stream = await sync_to_async(events.client().exists)(events.stream_key(prediction_id))
+
+    async def body():
+        if prediction.is_terminal and not has_stream:
+            for entry_id, name, data in _replay_from_row(prediction):
+                if _entry_key(entry_id) > _entry_key(last_id):
+                    yield format_event(name, entry_id, data)
+            return
+        async for item in read_events(prediction_id, last_id, KEEPALIVE_MS):
+            yield ": ping\n\n" if item is None else format_event(item[1], item[0], item[2])
+
+    response = StreamingHttpResponse(body(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,39 @@
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.http import JsonResponse
+
+from cogmill.celery import app
+from playground import events
+
+
+def _db() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+def _redis() -> str:
+    try:
+        events.client().ping()
+        return "ok"
+    except Exception as exc:
+        return f"error: {exc}"
+
+
+def _workers() -> int:
+    try:
+        return len(app.control.ping(timeout=1.0) or [])
+    except Exception:
+        return 0
+
+
+async def healthz(request):
+    db = await sync_to_async(_db)()
+    redis_state = await sync_to_async(_redis, thread_sensitive=False)()
+    workers = await sync_to_async(_workers, thread_sensitive=False)() if redis_state == "ok" else 0
+    body = {"db": db, "redis": redis_state, "workers": workers}
+    healthy = db == "ok" and redis_state == "ok" and workers > 0
+    return JsonResponse(body, status=200 if healthy else 503)

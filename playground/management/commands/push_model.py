@@ -1,0 +1,54 @@
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from cogmill.celery import app
+from playground import services, worker
+from playground.bundles import BundleError, pack_dir
+from playground.models import BuildStatus, Version
+
+
+class Command(BaseCommand):
+    help = "Push a Cog model folder as a new version of OWNER/NAME, wait for its build, print OWNER/NAME:VERSION."
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("model", help="OWNER/NAME; the owner is created if missing")
+        parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the build")
+        parser.add_argument("--no-wait", action="store_true", help="queue the build and return")
+
+    def handle(self, directory: Path, model: str, timeout: float, no_wait: bool, **options):
+        owner_name, _, name = model.partition("/")
+        if not owner_name or not name or "/" in name:
+            raise CommandError(f"model must be OWNER/NAME, not {model!r}")
+        if not directory.is_dir():
+            raise CommandError(f"{directory} is not a folder")
+        owner, created = User.objects.get_or_create(username=owner_name)
+        if created:
+            self.stderr.write(f"created user {owner_name}")
+        try:
+            version, _ = services.push_version(owner, name, pack_dir(directory))
+        except (BundleError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if not no_wait:
+            version = self._wait(version, timeout)
+        self.stdout.write(f"{owner_name}/{name}:{version.version_id}")
+
+    def _wait(self, version: Version, timeout: float) -> Version:
+        if not app.control.ping(timeout=2.0):
+            self.stderr.write("no worker answered; building in this process")
+            worker.build_version(version.pk)
+        deadline = time.monotonic() + timeout
+        while True:
+            version.refresh_from_db()
+            if version.build_status == BuildStatus.READY:
+                return version
+            if version.build_status == BuildStatus.FAILED:
+                sys.stderr.write(version.build_log + "\n")
+                raise CommandError(f"build failed: {version.build_error}")
+            if time.monotonic() > deadline:
+                raise CommandError(f"build still {version.build_status} after {timeout:.0f}s")
+            time.sleep(0.5)

@@ -1,0 +1,26 @@
+"""Celery tasks: thin wrappers that call the worker with ids."""
+
+from celery import shared_task
+from celery.signals import worker_shutdown
+
+from playground import worker
+
+
+@shared_task(name="playground.build_version")
+def build_version(version_pk: int) -> None:
+    worker.build_version(version_pk)
+
+
+@shared_task(name="playground.run_prediction")
+def run_prediction(prediction_id: str) -> None:
+    worker.run_prediction(prediction_id)
+
+
+@worker_shutdown.connect
+def _stop_instances(**kwargs) -> None:
+    worker.shutdown_pool()
+
+
+@shared_task(name="playground.reap_stuck_predictions")
+def reap_stuck_predictions() -> int:
+    return worker.reap_stuck_predictions()
