@@ -25,7 +25,7 @@ def _worker_queues() -> str:
     return os.environ.get("COGMILL_WORKER_QUEUES", "celery,hw.cpu")
 
 
-def commands() -> dict[str, list[str]]:
+def commands(port: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
         "worker": [python, "-m", "celery", "-A", "cogmill", "worker", "--pool", "threads",
@@ -33,7 +33,7 @@ def commands() -> dict[str, list[str]]:
                    "--queues", _worker_queues(), "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
         "beat": [python, "-m", "celery", "-A", "cogmill", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "uvicorn", "cogmill.asgi:application", "--host", os.environ.get("HOST", "127.0.0.1"),
-                "--port", str(settings.PORT), "--timeout-graceful-shutdown", "5"],
+                "--port", str(port), "--timeout-graceful-shutdown", "5"],
     }
 
 
@@ -61,7 +61,7 @@ def stop(procs: dict[str, subprocess.Popen]) -> None:
 def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL}  # children share this process's Redis
-    procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands().items()}
+    procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands(settings.PORT).items()}
     stopping = threading.Event()
 
     def on_signal(signum, frame):

@@ -1,0 +1,144 @@
+"""A real Cogmill (uvicorn web + Celery worker) in subprocesses, for end-to-end tests and bench/.
+
+It gets its own database (a SQLite file, or a fresh PostgreSQL database when DATABASE_URL points
+at PostgreSQL), its own Redis (a database number of REDIS_URL, or its own embedded server) and
+its own data folder; model venvs come from the shared cache.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+
+from cogmill import embedded_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+E2E_REDIS_DB = 13
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, interval: float = 0.05, message: str = "condition"):
+    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def _postgres_database(url: str, name: str) -> str:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+class CogmillServer:
+    def __init__(self, data_dir: Path, idle_seconds: float = 300, worker_concurrency: int = 4):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._own_redis = False
+        self.env = self._environment(idle_seconds, worker_concurrency)
+
+    def _environment(self, idle_seconds: float, concurrency: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+        db_url = os.environ.get("DATABASE_URL", "")
+        if db_url.startswith("postgres"):
+            env["DATABASE_URL"] = _postgres_database(db_url, f"cogmill_e2e_{os.getpid()}")
+        else:
+            env["DATABASE_URL"] = f"sqlite:///{self.data_dir / 'cogmill.sqlite3'}"
+        redis_url = os.environ.get("REDIS_URL", "")
+        if redis_url:
+            parsed = urlparse(redis_url)
+            env["REDIS_URL"] = urlunparse(parsed._replace(path=f"/{E2E_REDIS_DB}"))
+            import redis
+
+            redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        else:
+            env["REDIS_URL"] = embedded_redis.ensure(self.data_dir)
+            self._own_redis = True
+        env.update(
+            COGMILL_DATA_DIR=str(self.data_dir),
+            PORT=str(self.port),
+            PUBLIC_URL=self.base_url,
+            COGMILL_IDLE_SECONDS=str(idle_seconds),
+            COGMILL_WORKER_CONCURRENCY=str(concurrency),
+        )
+        return env
+
+    def manage(self, *args: str, check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+            text=True, check=check, timeout=timeout,
+        )
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = open(self.data_dir / f"{name}.log", "wb")
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def start(self) -> "CogmillServer":
+        self.manage("migrate", "-v0")
+        from cogmill.up import commands
+
+        cmds = commands(self.port)
+        self.env["COGMILL_WORKER_QUEUES"] = "celery,hw.cpu"
+        self._spawn("worker", cmds["worker"])
+        self._spawn("web", cmds["web"])
+        wait_until(self._healthy, 90, 0.2, "Cogmill /healthz to answer 200")
+        return self
+
+    def _healthy(self) -> bool:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited early:\n{self.log_tail(name)}")
+        try:
+            return httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def log_tail(self, name: str, lines: int = 60) -> str:
+        path = self.data_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def push(self, folder: Path, ref: str) -> str:
+        result = self.manage("push_model", str(folder), ref, check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"push_model {ref} failed:\n{result.stderr}\n{self.log_tail('worker')}")
+        return result.stdout.strip().rsplit(":", 1)[1]
+
+    def token(self, username: str) -> str:
+        return self.manage("issue_token", username, "--create-user").stdout.strip()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        if self._own_redis:
+            embedded_redis.stop(self.data_dir)

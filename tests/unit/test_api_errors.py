@@ -1,0 +1,158 @@
+"""API error shapes and pagination, in-process (no worker needed)."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import ApiToken, User
+from api.pagination import paginate
+from playground.models import BuildStatus, Model, Prediction, Version
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = {
+    "components": {
+        "schemas": {
+            "Input": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+            "Output": {"type": "string"},
+        }
+    }
+}
+
+
+@pytest.fixture
+def alice():
+    return User.objects.create_user("alice")
+
+
+@pytest.fixture
+def auth(alice):
+    _, raw = ApiToken.issue(alice)
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def version(alice):
+    model = Model.objects.create(owner=alice, name="echo")
+    return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
+                                  openapi_schema=SCHEMA, cog_version="0.23.1")
+
+
+def _problem(response, status):
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_missing_token_is_401_problem(client):
+    body = _problem(client.get("/v1/predictions"), 401)
+    assert body == {"title": "Unauthenticated", "detail": "You did not pass a valid authentication token",
+                    "status": 401}
+
+
+def test_legacy_token_scheme_is_accepted(client, alice):
+    _, raw = ApiToken.issue(alice)
+    assert client.get("/v1/account", HTTP_AUTHORIZATION=f"Token {raw}").json()["username"] == "alice"
+
+
+def test_malformed_json_is_400(client, auth):
+    _problem(client.post("/v1/predictions", data="{nope", content_type="application/json", **auth), 400)
+
+
+def test_unknown_path_under_v1_is_problem_json(client, auth):
+    _problem(client.get("/v1/no/such/thing", **auth), 404)
+
+
+def test_invalid_input_names_the_field(client, auth, version):
+    body = _problem(client.post("/v1/predictions", {"version": version.version_id, "input": {"text": 5}},
+                                content_type="application/json", **auth), 422)
+    assert body["invalid_fields"][0]["field"] == "text"
+    assert not Prediction.objects.exists()  # nothing half-made
+
+
+def test_input_that_is_not_an_object_is_422(client, auth, version):
+    _problem(client.post("/v1/predictions", {"version": version.version_id, "input": "text"},
+                         content_type="application/json", **auth), 422)
+
+
+@pytest.mark.parametrize("ref", ["cogmill/none", "alice/none:abc", "b" * 64])
+def test_unknown_versions_are_404(client, auth, ref):
+    _problem(client.post("/v1/predictions", {"version": ref, "input": {}}, content_type="application/json",
+                         **auth), 404)
+
+
+def test_malformed_version_is_400(client, auth):
+    _problem(client.post("/v1/predictions", {"version": "xyz", "input": {}}, content_type="application/json",
+                         **auth), 400)
+
+
+def test_version_still_building_is_409(client, auth, version):
+    version.build_status = BuildStatus.BUILDING
+    version.save()
+    _problem(client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
+                         content_type="application/json", **auth), 409)
+
+
+def test_bad_prefer_wait_is_400_and_creates_nothing(client, auth, version):
+    body = _problem(client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
+                                content_type="application/json", HTTP_PREFER="wait=500", **auth), 400)
+    assert "wait" in body["detail"]
+    assert not Prediction.objects.exists()
+
+
+def test_private_model_of_someone_else_is_404(client, version):
+    version.model.visibility = "private"
+    version.model.save()
+    _, raw = ApiToken.issue(User.objects.create_user("mallory"))
+    _problem(client.get("/v1/models/alice/echo", HTTP_AUTHORIZATION=f"Bearer {raw}"), 404)
+
+
+def test_created_prediction_has_every_field(client, auth, version):
+    response = client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
+                           content_type="application/json", **auth)
+    assert response.status_code == 201
+    body = response.json()
+    assert len(body["id"]) == 26 and body["id"].isalnum() and body["id"].lower() == body["id"]
+    assert body["model"] == "alice/echo" and body["version"] == version.version_id
+    assert body["status"] == "starting" and body["source"] == "api"
+    assert body["created_at"].endswith("Z")
+    assert set(body["urls"]) == {"get", "cancel", "stream", "web"}
+    for key in ("input", "output", "logs", "error", "data_removed", "deployment", "started_at",
+                "completed_at", "metrics"):
+        assert key in body
+
+
+def test_cancel_queued_prediction_is_canceled_at_once(client, auth, version):
+    pid = client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
+                      content_type="application/json", **auth).json()["id"]
+    body = client.post(f"/v1/predictions/{pid}/cancel", **auth).json()
+    assert body["status"] == "canceled" and body["completed_at"]
+
+
+def test_pages_walk_forward_and_back(rf, alice, version):
+    base = timezone.now()
+    for i in range(7):
+        Prediction.objects.create(owner=alice, model=version.model, version=version,
+                                  created_at=base - dt.timedelta(seconds=i))
+    seen = []
+    request = rf.get("/v1/predictions")
+    page = paginate(request, Prediction.objects.all(), lambda p: p.pk, page_size=3)
+    assert page["previous"] is None
+    while True:
+        seen += page["results"]
+        if not page["next"]:
+            break
+        assert page["next"].startswith("http")
+        request = rf.get("/v1/predictions", {"cursor": page["next"].split("cursor=")[1]})
+        page = paginate(request, Prediction.objects.all(), lambda p: p.pk, page_size=3)
+    expected = list(Prediction.objects.order_by("-created_at").values_list("pk", flat=True))
+    assert seen == expected
+    back = rf.get("/v1/predictions", {"cursor": page["previous"].split("cursor=")[1]})
+    assert paginate(back, Prediction.objects.all(), lambda p: p.pk, page_size=3)["results"] == expected[3:6]
+
+
+def test_bad_cursor_is_400(client, auth):
+    _problem(client.get("/v1/predictions?cursor=!!!", **auth), 400)

@@ -1,0 +1,51 @@
+import pytest
+
+from playground.inputs import InvalidInput, validate
+
+SCHEMA = {
+    "components": {
+        "schemas": {
+            "Input": {
+                "type": "object",
+                "required": ["prompt"],
+                "properties": {
+                    "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
+                    "max_tokens": {"type": "integer", "minimum": 1, "maximum": 2000, "x-order": 1},
+                    "temperature": {"type": "number", "minimum": 0.01, "maximum": 2, "x-order": 2},
+                    "seed": {"type": "integer", "nullable": True, "x-order": 3},
+                    "mode": {"allOf": [{"$ref": "#/components/schemas/mode"}], "x-order": 4},
+                },
+            },
+            "mode": {"type": "string", "enum": ["fast", "slow"], "title": "mode"},
+        }
+    }
+}
+
+
+def test_valid_input_passes_unchanged():
+    data = {"prompt": "hi", "max_tokens": 5, "temperature": 0.5, "seed": None, "mode": "fast"}
+    assert validate(SCHEMA, data) == data
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({}, "prompt"),  # required field missing
+        ({"prompt": 3}, "prompt"),  # wrong type
+        ({"prompt": "x", "max_tokens": 0}, "max_tokens"),  # below minimum
+        ({"prompt": "x", "temperature": 99}, "temperature"),  # above maximum
+        ({"prompt": "x", "max_tokens": 1.5}, "max_tokens"),  # not an integer
+        ({"prompt": "x", "mode": "medium"}, "mode"),  # not one of the choices (via $ref)
+        ({"prompt": "x", "nonsense": 1}, "nonsense"),  # unknown field
+    ],
+)
+def test_each_bad_field_is_named(data, field):
+    with pytest.raises(InvalidInput) as info:
+        validate(SCHEMA, data)
+    assert field in [e.field for e in info.value.errors]
+    assert field in str(info.value)
+
+
+def test_input_must_be_an_object():
+    with pytest.raises(InvalidInput, match="JSON object"):
+        validate(SCHEMA, ["prompt"])
