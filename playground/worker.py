@@ -9,14 +9,14 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from playground import events
 from playground.models import BuildStatus, Prediction, Status, Version
 from playground.outputs import OutputFiles
 from runner.build import BuildError, build, parse_cog_yaml, spec_hash
-from runner.errors import InstanceError
+from runner.errors import InstanceError, PoolTimeout
 from runner.pool import InstancePool
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,18 @@ def build_version(version_pk: int) -> None:
         )
     except BuildError as exc:
         Version.objects.filter(pk=version_pk).update(
-            build_status=BuildStatus.FAILED, build_error=str(exc), build_log=exc.log or "\n".join(lines)
+            build_status=BuildStatus.FAILED, build_error=str(exc), build_log=exc.log or "".join(lines)
         )
         return
     except Exception as exc:  # an unexpected failure must still leave a clear, final state
         log.exception("build of %s crashed", version)
         Version.objects.filter(pk=version_pk).update(
-            build_status=BuildStatus.FAILED, build_error=f"internal build error: {exc}", build_log="\n".join(lines)
+            build_status=BuildStatus.FAILED, build_error=f"internal build error: {exc}", build_log="".join(lines)
         )
         return
     Version.objects.filter(pk=version_pk).update(
         build_status=BuildStatus.READY,
-        build_log="\n".join(lines),
+        build_log="".join(lines),
         spec_hash=result.spec_hash,
         cog_version=result.cog_version,
         openapi_schema=result.schema,
@@ -82,7 +82,7 @@ def build_version(version_pk: int) -> None:
 # ---------------------------------------------------------------- predictions
 
 class Relay:
-    """Hands each Cog event on as it arrives: to the Redis stream now, to the row every 0.5 s."""
+    """Hands each Cog event on as it arrives: to the Redis stream at once, to the row within 0.5 s."""
 
     def __init__(self, prediction: Prediction, iterator: bool):
         self.prediction = prediction
@@ -90,25 +90,57 @@ class Relay:
         self.files = OutputFiles(prediction)
         self.logs = ""
         self.output = [] if iterator else None
-        self._saved_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._saved_at = 0.0
+        self._timer: threading.Timer | None = None
 
     def on_event(self, name: str, data: dict) -> None:
         if name == "log":
             text = data.get("data", "")
-            self.logs += text if text.endswith("\n") else text + "\n"
+            with self._lock:
+                self.logs += text if text.endswith("\n") else text + "\n"
             events.publish(self.prediction.id, "logs", text.rstrip("\n"))
         elif name == "output":
             chunk = self.files.convert(data.get("chunk"))
-            if self.iterator:
-                self.output.append(chunk)
-            else:
-                self.output = chunk
+            with self._lock:
+                if self.iterator:
+                    self.output.append(chunk)
+                else:
+                    self.output = chunk
             events.publish(self.prediction.id, "output", chunk if isinstance(chunk, str) else json.dumps(chunk))
         else:
             return
-        if time.monotonic() - self._saved_at >= ROW_SAVE_INTERVAL:
+        self._save_soon()
+
+    def _save_soon(self) -> None:
+        wait = self._saved_at + ROW_SAVE_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._save()
+            return
+        with self._lock:
+            if self._timer is None:
+                self._timer = threading.Timer(wait, self._save_from_timer)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _save_from_timer(self) -> None:
+        try:
+            self._save()
+        finally:
+            connection.close()  # the timer's thread opened its own connection
+
+    def _save(self) -> None:
+        with self._lock:
+            self._timer = None
             self._saved_at = time.monotonic()
-            Prediction.objects.filter(pk=self.prediction.pk).update(logs=self.logs, output=self.output)
+            logs, output = self.logs, list(self.output) if self.iterator else self.output
+        Prediction.objects.filter(pk=self.prediction.pk, status=Status.PROCESSING).update(logs=logs, output=output)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 def run_prediction(prediction_id: str) -> None:
@@ -122,7 +154,10 @@ def run_prediction(prediction_id: str) -> None:
         with get_pool().acquire(version.version_id, version.src_dir, venv, spec) as lease:
             _run_on(prediction, lease)
     except InstanceError as exc:
-        _finish(prediction, Status.FAILED, error=str(exc), logs=getattr(exc, "logs", "") or "")
+        logs = getattr(exc, "logs", "") or getattr(exc, "output", "") or ""
+        _finish(prediction, Status.FAILED, error=str(exc), logs=logs)
+    except PoolTimeout:
+        _finish(prediction, Status.FAILED, error="every instance of this model stayed busy; try again later")
     except Exception as exc:
         log.exception("prediction %s crashed in the worker", prediction_id)
         _finish(prediction, Status.FAILED, error=f"internal error: {exc}")
@@ -147,6 +182,7 @@ def _run_on(prediction: Prediction, lease) -> None:
         )
     finally:
         _running.pop(prediction.id, None)
+        relay.close()
     status = final.get("status", Status.FAILED)
     if status not in {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}:
         status = Status.FAILED

@@ -1,4 +1,3 @@
-import os
 import tempfile
 from pathlib import Path
 
@@ -7,7 +6,7 @@ import replicate
 
 from tests.server import ROOT, CogmillServer
 
-FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
+FIXTURE_MODELS = Path(__file__).parent.parent / "fixtures" / "models"
 
 
 @pytest.fixture(scope="session")

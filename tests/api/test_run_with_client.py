@@ -42,16 +42,18 @@ def test_create_and_reload_until_succeeded(client, cogmill):
 
 def test_stream_textgen_yields_text_in_pieces(client):
     events = list(client.stream("cogmill/textgen", input={"prompt": "The ", "max_tokens": 120, "seed": 7}))
-    text = "".join(str(e) for e in events)
-    assert len(events) > 5
+    outputs = [e for e in events if e.event.value == "output"]
+    text = "".join(str(e) for e in outputs)
+    assert len(outputs) > 5
+    assert events[-1].event.value == "done"
     assert 0 < len(text) <= 120 + len("The ")
     assert any(c.isalpha() for c in text)
 
 
 def test_stream_delivers_tokens_before_the_prediction_ends(client, gate):
     stream = client.stream("testers/gated", input={"gate": str(gate), "tokens": 2})
-    first = next(stream)
-    assert str(first) == "first "
+    first = next(e for e in stream if e.event.value == "output")
+    assert first.data == "first "
     listed = client.predictions.list().results
     running = next(p for p in listed if p.input.get("gate") == str(gate))
     assert running.status == "processing"  # the model is still waiting at its gate
