@@ -39,15 +39,22 @@ def wait_until(condition, timeout: float, interval: float = 0.05, message: str =
         time.sleep(interval)
 
 
-def _postgres_database(url: str, name: str) -> str:
+def _postgres_admin(url: str):
     import psycopg
 
-    parsed = urlparse(url)
-    admin = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
+    return psycopg.connect(urlunparse(urlparse(url)._replace(path="/postgres")), autocommit=True)
+
+
+def _postgres_database(url: str, name: str) -> str:
+    with _postgres_admin(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
+    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
+
+
+def _drop_postgres_database(url: str, name: str) -> None:
+    with _postgres_admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class CogmillServer:
@@ -63,8 +70,11 @@ class CogmillServer:
     def _environment(self, idle_seconds: float, concurrency: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         db_url = os.environ.get("DATABASE_URL", "")
+        self._pg_admin_url = None
         if db_url.startswith("postgres"):
-            env["DATABASE_URL"] = _postgres_database(db_url, f"cogmill_e2e_{os.getpid()}")
+            self._pg_db = f"cogmill_e2e_{os.getpid()}"
+            env["DATABASE_URL"] = _postgres_database(db_url, self._pg_db)
+            self._pg_admin_url = db_url
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.data_dir / 'cogmill.sqlite3'}"
         redis_url = os.environ.get("REDIS_URL", "")
@@ -142,3 +152,5 @@ class CogmillServer:
                 proc.wait()
         if self._own_redis:
             embedded_redis.stop(self.data_dir)
+        if self._pg_admin_url:
+            _drop_postgres_database(self._pg_admin_url, self._pg_db)
