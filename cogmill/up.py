@@ -37,7 +37,17 @@ def commands(port: int) -> dict[str, list[str]]:
     }
 
 
+def wait_for_worker(timeout: float = 60) -> None:
+    """Builds run on the worker: give it a moment to come up before pushing."""
+    from cogmill.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not app.control.ping(timeout=1.0):
+        pass
+
+
 def push_examples() -> None:
+    wait_for_worker()
     for folder in sorted(p for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()):
         try:
             call_command("push_model", str(folder), f"cogmill/{folder.name}")
