@@ -3,14 +3,13 @@
 import json
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import StreamingHttpResponse
 
 from api.problems import problem_for
 from api.waiting import read_events
 from playground import events
 from playground.models import Prediction, Status
-
-KEEPALIVE_MS = 15000
 
 
 def format_event(event: str, event_id: str, data: str) -> str:
@@ -50,7 +49,8 @@ async def prediction_stream(request, prediction_id: str):
                 if _entry_key(entry_id) > _entry_key(last_id):
                     yield format_event(name, entry_id, data)
             return
-        async for item in read_events(prediction_id, last_id, KEEPALIVE_MS):
+        keepalive_ms = int(settings.COGMILL_SSE_KEEPALIVE_SECONDS * 1000)
+        async for item in read_events(prediction_id, last_id, keepalive_ms):
             yield ": ping\n\n" if item is None else format_event(item[1], item[0], item[2])
 
     response = StreamingHttpResponse(body(), content_type="text/event-stream")

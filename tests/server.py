@@ -93,6 +93,7 @@ class CogmillServer:
             PUBLIC_URL=self.base_url,
             COGMILL_IDLE_SECONDS=str(idle_seconds),
             COGMILL_WORKER_CONCURRENCY=str(concurrency),
+            COGMILL_SSE_KEEPALIVE_SECONDS="1",
         )
         return env
 

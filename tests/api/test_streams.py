@@ -71,3 +71,15 @@ def test_unknown_prediction_stream_is_404_problem(cogmill):
 def test_healthz_reports_db_redis_and_workers(cogmill):
     body = httpx.get(f"{cogmill.base_url}/healthz").json()
     assert body["db"] == "ok" and body["redis"] == "ok" and body["workers"] >= 1
+
+
+def test_quiet_stream_sends_keepalive_comments(client, gate):
+    prediction = client.predictions.create(model="testers/gated", input={"gate": str(gate)})
+    seen = []
+    with httpx.stream("GET", prediction.urls["stream"], timeout=60) as response:
+        for line in response.iter_lines():
+            seen.append(line)
+            if line.startswith(":") and "data: first " in seen:
+                gate.touch()  # the model was quiet at its gate and the connection stayed alive
+    assert "event: done" in seen
+    assert seen.index("data: first ") < next(i for i, line in enumerate(seen) if line.startswith(":"))
