@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import hmac
 import secrets
@@ -79,3 +80,24 @@ class ApiToken(models.Model):
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+
+
+class WebhookSecret(models.Model):
+    """The owner's signing key for webhooks (Standard Webhooks: `whsec_` + base64 of 32 bytes)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="webhook_secret")
+    key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user.username}: whsec_…"
+
+    @classmethod
+    def for_user(cls, user: User) -> "WebhookSecret":
+        secret, _ = cls.objects.get_or_create(
+            user=user, defaults={"key": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()}
+        )
+        return secret
+
+    def key_bytes(self) -> bytes:
+        return base64.b64decode(self.key.removeprefix("whsec_"))

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from playground.models import File, Hardware, Model, Prediction, Version
+from playground.models import (
+    Collection,
+    File,
+    Hardware,
+    Model,
+    Prediction,
+    Version,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 
 
 @admin.register(Hardware)
@@ -32,3 +41,23 @@ class PredictionAdmin(admin.ModelAdmin):
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "kind", "owner", "size", "created_at"]
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["models"]
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    readonly_fields = ["attempted_at", "status_code", "latency_ms", "response_excerpt", "error"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "prediction", "event", "state", "attempts", "next_attempt_at"]
+    list_filter = ["state", "event"]
+    inlines = [WebhookAttemptInline]

@@ -170,6 +170,13 @@ class Source(models.TextChoices):
     WEB = "web"
 
 
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+
+
+def default_webhook_events() -> list[str]:
+    return list(WEBHOOK_EVENTS)
+
+
 class Prediction(models.Model):
     id = models.CharField(primary_key=True, max_length=26, default=new_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions")
@@ -187,6 +194,8 @@ class Prediction(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    webhook = models.URLField(max_length=2000, blank=True)
+    webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -245,6 +254,7 @@ class File(models.Model):
     sha256 = models.CharField(max_length=64)
     md5 = models.CharField(max_length=32)
     content = models.FileField(upload_to=_file_upload_to, max_length=400)
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
 
@@ -255,3 +265,57 @@ class File(models.Model):
     def url(self) -> str:
         """A stable capability URL: anyone holding it can read the bytes, with or without a token."""
         return absolute(reverse("file-content", args=[self.id, self.name]))
+
+
+class Collection(models.Model):
+    """A curated list of models (edited in the admin)."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    models = models.ManyToManyField(Model, blank=True, related_name="collections")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One webhook message (a prediction's state at an event), retried until delivered or given up."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    url = models.URLField(max_length=2000)
+    event = models.CharField(max_length=16)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.event} → {self.url}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["attempted_at"]
