@@ -1,0 +1,29 @@
+"""Cogmill's Cog runtime: builds model environments and drives Cog servers.
+
+No Django here: the worker calls these with plain paths and dicts.
+"""
+
+from .build import BuildResult, BuildSpec, build, ensure_venv, generate_schema, parse_cog_yaml, spec_hash
+from .errors import BootTimeout, BuildError, InstanceDied, InstanceError, PoolTimeout, SetupFailed
+from .instance import CogInstance
+from .pool import InstancePool, Lease, default_pool
+
+__all__ = [
+    "BootTimeout",
+    "BuildError",
+    "BuildResult",
+    "BuildSpec",
+    "CogInstance",
+    "InstanceDied",
+    "InstanceError",
+    "InstancePool",
+    "Lease",
+    "PoolTimeout",
+    "SetupFailed",
+    "build",
+    "default_pool",
+    "ensure_venv",
+    "generate_schema",
+    "parse_cog_yaml",
+    "spec_hash",
+]

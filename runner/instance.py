@@ -1,0 +1,483 @@
+"""One Cog HTTP server process (coglet) for a model version, and a client for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .envs import venv_env
+from .errors import BootTimeout, InstanceDied, SetupFailed
+from .spec import BuildSpec
+from .sse import iter_events
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+SERVER_SCRIPT = Path(__file__).with_name("_cog_server.py")
+
+# Health values coglet reports, plus two of ours for a server we cannot ask.
+READY, BUSY, STARTING = "READY", "BUSY", "STARTING"
+SETUP_FAILED, UNHEALTHY, DEFUNCT = "SETUP_FAILED", "UNHEALTHY", "DEFUNCT"
+DEAD, UNREACHABLE = "DEAD", "UNREACHABLE"
+# States from which an instance never serves again: replace it.
+BROKEN = frozenset({SETUP_FAILED, UNHEALTHY, DEFUNCT, DEAD, UNREACHABLE})
+
+BUSY_RETRIES = 25
+CANCEL_GRACE = 10.0
+# coglet sends an SSE keep-alive every 15 s, so a minute of silence means trouble.
+STREAM_READ_TIMEOUT = 60.0
+_DEADLINE_POLL = 0.5
+_EOF = "_eof"
+
+
+class CogInstance:
+    """A Cog server (``python -m cog.server.http``) serving one model version.
+
+    ``predict()`` may be called from several threads at once, up to ``slots``.
+    Model processes get an allowlisted environment (see ``runner.envs``) plus
+    cog.yaml's ``environment`` and ``extra_env`` (e.g. ``COG_WEIGHTS``).
+    """
+
+    def __init__(
+        self,
+        src_dir: Path,
+        venv: Path,
+        spec: BuildSpec,
+        extra_env: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.src_dir = Path(src_dir)
+        self.venv = Path(venv)
+        self.spec = spec
+        self.extra_env = dict(extra_env or {})
+        self.host = host
+        self.slots = spec.concurrency_max
+        self.port: int | None = None
+        self.started_at: float | None = None
+        self.ready_seconds: float | None = None
+        self.last_used = time.monotonic()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.output_log: Path | None = None  # the server's stdout+stderr; removed by stop()
+        self._client: httpx.Client | None = None
+        self._stream_client: httpx.Client | None = None
+        self._started = 0.0
+        self._cancel_requested: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- process lifecycle -------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the server in its own process group; returns immediately."""
+        self.port = _free_port(self.host)
+        fd, log_path = tempfile.mkstemp(prefix=f"cogmill-{self.port}-", suffix=".log")
+        self.output_log = Path(log_path)
+        command = [
+            str(self.venv / "bin" / "python"),
+            str(SERVER_SCRIPT),
+            str(os.getpid()),
+            log_path,
+            "--host",
+            self.host,
+        ]
+        with os.fdopen(fd, "wb") as log_file:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.src_dir,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started_at = time.time()
+        self._started = time.monotonic()
+        base_url = f"http://{self.host}:{self.port}"
+        self._client = httpx.Client(base_url=base_url, timeout=10.0)
+        # A stream on a reused connection waits ~40 ms for its first event (coglet
+        # leaves Nagle on and our ACK is delayed); a fresh connection does not.
+        self._stream_client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT),
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
+
+    def _env(self) -> dict[str, str]:
+        env = venv_env(self.venv, {**dict(self.spec.environment), **self.extra_env})
+        env.update(
+            PORT=str(self.port),
+            COG_PREDICT_TYPE_STUB=self.spec.predict,
+            COG_MAX_CONCURRENCY=str(self.slots),
+        )
+        return env
+
+    def wait_ready(self, timeout: float) -> None:
+        """Poll /health-check until READY; raise SetupFailed, InstanceDied or BootTimeout.
+
+        Sets ``ready_seconds``: the time from ``start()`` to READY (the cold start).
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise InstanceDied(self._exit_code(), self.output_tail())
+            info = self.health_info(timeout=2.0)
+            status = info.get("status")
+            if status in (READY, BUSY):
+                self.ready_seconds = time.monotonic() - self._started
+                self.last_used = time.monotonic()
+                return
+            if status == SETUP_FAILED:
+                error = (info.get("setup") or {}).get("logs", "")
+                raise SetupFailed(self._setup_failure_logs(error), _setup_error(error))
+            if status == DEFUNCT:
+                raise InstanceDied(None, self.output_tail())
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+        raise BootTimeout(timeout, self.output_tail())
+
+    def _setup_failure_logs(self, error: str) -> str:
+        """What setup() printed, then coglet's error.
+
+        On failure coglet's health-check keeps only the error; the prints are in
+        the server's own (JSON lines) output, tagged ``coglet::setup``.
+        """
+        printed = [_setup_message(line) for line in self.output_tail(1 << 20).splitlines()]
+        return "\n".join([line for line in printed if line is not None] + [error]).strip() + "\n"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def health(self) -> str:
+        """coglet's status (READY, BUSY, STARTING, SETUP_FAILED, UNHEALTHY, DEFUNCT, ...),
+        ``DEAD`` if the process has exited, ``UNREACHABLE`` if it does not answer."""
+        return str(self.health_info().get("status", UNREACHABLE))
+
+    def health_info(self, timeout: float = 5.0) -> dict[str, Any]:
+        if not self.alive():
+            return {"status": DEAD}
+        try:
+            info = self._http().get("/health-check", timeout=timeout).json()
+        except (httpx.HTTPError, ValueError):
+            return {"status": UNREACHABLE}
+        return info if isinstance(info, dict) else {"status": UNREACHABLE}
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Ask the server to shut down, then SIGTERM/SIGKILL its whole process group."""
+        if self.process is None:
+            return
+        if self.alive():
+            try:
+                self._http().post("/shutdown", timeout=1.0)
+            except httpx.HTTPError:
+                pass
+            self._wait(grace)
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            self._wait(3.0)
+        # Also catches a worker subprocess that outlived its parent.
+        self._signal_group(signal.SIGKILL)
+        self.process.wait()
+        for client in (self._client, self._stream_client):
+            if client is not None:
+                client.close()
+        if self.output_log is not None:
+            self.output_log.unlink(missing_ok=True)
+
+    def output_tail(self, max_bytes: int = 16384) -> str:
+        """The last part of the server's stdout/stderr, for diagnostics."""
+        if self.output_log is None or not self.output_log.exists():
+            return ""
+        with open(self.output_log, "rb") as handle:
+            handle.seek(max(0, self.output_log.stat().st_size - max_bytes))
+            return handle.read().decode("utf-8", "replace")
+
+    def _wait(self, seconds: float) -> None:
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _exit_code(self) -> int | None:
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            raise RuntimeError("instance not started")
+        return self._client
+
+    def _streams(self) -> httpx.Client:
+        if self._stream_client is None:
+            raise RuntimeError("instance not started")
+        return self._stream_client
+
+    # -- predictions -------------------------------------------------------
+
+    def predict(
+        self,
+        prediction_id: str,
+        input: dict[str, Any],
+        on_event: EventCallback | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Run a prediction, calling ``on_event(name, data)`` for each SSE event as it arrives.
+
+        Returns the final prediction (coglet's ``completed`` payload: id, status,
+        output, logs, error, metrics; ``output`` is absent when a failure left
+        none, as coglet itself does). Never raises for model or server trouble:
+        invalid input (422), a busy or dead server, a lost connection or the
+        ``timeout`` all come back as ``status: failed`` with an ``error``.
+        Exceptions raised by ``on_event`` cancel the prediction and propagate.
+
+        Inputs set to None are left out: coglet's validator rejects an explicit
+        null even for a nullable input, while an absent one gets its default.
+        """
+        self.last_used = time.monotonic()
+        try:
+            opened = self._open_stream(prediction_id, {k: v for k, v in input.items() if v is not None})
+            if isinstance(opened, dict):
+                return opened
+            return _StreamReader(self, prediction_id, opened, on_event, timeout).run()
+        finally:
+            with self._lock:
+                self._cancel_requested.discard(prediction_id)
+            self.last_used = time.monotonic()
+
+    def cancel(self, prediction_id: str) -> bool:
+        """Cancel a running prediction; one that has not reached the server yet is
+        canceled as soon as it does. Returns whether the server knew the id."""
+        with self._lock:
+            self._cancel_requested.add(prediction_id)
+        return self._post_cancel(prediction_id)
+
+    def _post_cancel(self, prediction_id: str) -> bool:
+        try:
+            response = self._http().post(f"/predictions/{prediction_id}/cancel", timeout=5.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _cancel_pending(self, prediction_id: str) -> bool:
+        """Whether ``cancel()`` was called for a prediction still running here."""
+        with self._lock:
+            return prediction_id in self._cancel_requested
+
+    def _open_stream(self, prediction_id: str, input: dict[str, Any]) -> httpx.Response | dict[str, Any]:
+        """PUT /predictions/{id} asking for SSE; our id makes cancel work.
+
+        Returns the streaming response, or a failed result dict. coglet answers
+        409 for a slot that frees just after the previous response, so 409 is
+        retried briefly before giving up.
+        """
+        body = {"id": prediction_id, "input": input}
+        headers = {"Accept": "text/event-stream"}
+        delay = 0.005
+        for attempt in range(BUSY_RETRIES):
+            try:
+                request = self._streams().build_request(
+                    "PUT", f"/predictions/{prediction_id}", json=body, headers=headers
+                )
+                response = self._streams().send(request, stream=True)
+            except httpx.HTTPError as exc:
+                return self.failure_after_error(prediction_id, exc)
+            if response.status_code == 200:
+                return response
+            response.read()
+            response.close()
+            if response.status_code != 409:
+                return _rejected(prediction_id, response)
+            if attempt == 2 and (status := self.health()) in BROKEN:
+                # A crashed worker leaves coglet answering 409 forever.
+                return failed_result(prediction_id, f"Model server is unhealthy ({status})")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        return failed_result(prediction_id, f"Model server is busy: all {self.slots} slot(s) in use")
+
+    def failure_after_error(self, prediction_id: str, exc: Exception, logs: str = "") -> dict[str, Any]:
+        """The result for a prediction whose connection to the server broke."""
+        code = self._exit_code_soon()
+        if code is not None:
+            return failed_result(prediction_id, f"Model server died: exit code {code}", logs)
+        return failed_result(prediction_id, f"Model server died: connection lost ({exc})", logs)
+
+    def _exit_code_soon(self) -> int | None:
+        """The exit code if the process exits within a moment (it may be dying)."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class _StreamReader:
+    """Reads one prediction's SSE stream on a helper thread and dispatches events
+    on the caller's thread, so a slow ``on_event`` never stalls coglet's stream
+    (a lagging subscriber loses events there)."""
+
+    def __init__(
+        self,
+        instance: CogInstance,
+        prediction_id: str,
+        response: httpx.Response,
+        on_event: EventCallback | None,
+        timeout: float | None,
+    ) -> None:
+        self.instance = instance
+        self.prediction_id = prediction_id
+        self.response = response
+        self.on_event = on_event
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.timeout = timeout
+        self.timed_out = False
+        self.cancel_sent = False
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.logs: list[str] = []
+
+    def run(self) -> dict[str, Any]:
+        threading.Thread(target=self._pump, name=f"sse-{self.prediction_id}", daemon=True).start()
+        try:
+            return self._dispatch()
+        except BaseException:
+            self.instance._post_cancel(self.prediction_id)
+            raise
+        finally:
+            self.response.close()
+
+    def _pump(self) -> None:
+        try:
+            for name, data in iter_events(self.response.iter_lines()):
+                self.events.put((name, data))
+        except Exception as exc:  # noqa: BLE001 - thread boundary: always report the end
+            self.events.put((_EOF, exc))
+            return
+        self.events.put((_EOF, None))
+
+    def _dispatch(self) -> dict[str, Any]:
+        while True:
+            if result := self._check_deadline():
+                return result
+            try:
+                name, raw = self.events.get(timeout=_DEADLINE_POLL)
+            except queue.Empty:
+                continue
+            if name == _EOF:
+                return self._ended_early(raw)
+            data = _json(raw)
+            if name == "start" and not self.cancel_sent and self.instance._cancel_pending(self.prediction_id):
+                self.cancel_sent = self.instance._post_cancel(self.prediction_id)
+            if name == "log":
+                self.logs.append(str(data.get("data", "")))
+            if self.on_event is not None:
+                self.on_event(name, data)
+            if name == "completed":
+                return self._final(data)
+            if name == "error":
+                self.instance._post_cancel(self.prediction_id)
+                return self._partial_failure(f"Lost events from the model server: {data.get('error', data)}")
+
+    def _check_deadline(self) -> dict[str, Any] | None:
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return None
+        if not self.timed_out:
+            self.timed_out = True
+            self.instance._post_cancel(self.prediction_id)
+            self.deadline = time.monotonic() + CANCEL_GRACE
+            return None
+        return self._partial_failure(self._timeout_message())
+
+    def _final(self, data: dict[str, Any]) -> dict[str, Any]:
+        result = dict(data)
+        result.setdefault("id", self.prediction_id)
+        if self.timed_out:
+            result.update(status="failed", error=self._timeout_message())
+        return result
+
+    def _ended_early(self, exc: Exception | None) -> dict[str, Any]:
+        if self.timed_out:
+            return self._partial_failure(self._timeout_message())
+        error = exc or ConnectionError("stream ended before the prediction completed")
+        return self.instance.failure_after_error(self.prediction_id, error, logs="".join(self.logs))
+
+    def _partial_failure(self, error: str) -> dict[str, Any]:
+        return failed_result(self.prediction_id, error, logs="".join(self.logs))
+
+    def _timeout_message(self) -> str:
+        return f"Prediction timed out after {self.timeout:g}s"
+
+
+def failed_result(prediction_id: str, error: str, logs: str = "") -> dict[str, Any]:
+    """A failure the runner reports itself. It has no ``output`` key: any output
+    the model produced before failing was already delivered as events."""
+    return {"id": prediction_id, "status": "failed", "error": error, "logs": logs, "metrics": {}}
+
+
+def _rejected(prediction_id: str, response: httpx.Response) -> dict[str, Any]:
+    """A failed result for a request coglet refused (422 bad input, 503, 406, ...)."""
+    body = _json(response.text)
+    if response.status_code == 422 and isinstance(body.get("detail"), list):
+        problems = "; ".join(_validation_problem(item) for item in body["detail"])
+        return failed_result(prediction_id, f"Invalid input: {problems}")
+    message = body.get("error") or body.get("detail") or response.text or response.reason_phrase
+    return failed_result(
+        prediction_id, f"Model server refused the prediction ({response.status_code}): {message}"
+    )
+
+
+def _validation_problem(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    loc = [str(part) for part in item.get("loc", []) if part not in ("body", "input")]
+    return f"{'.'.join(loc)}: {item.get('msg', '')}" if loc else str(item.get("msg", ""))
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"raw": text}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _setup_error(error: str) -> str:
+    """``worker setup failed: ... Setup failed: setup failed: RuntimeError: boom`` -> ``RuntimeError: boom``."""
+    return re.split(r"(?i)setup failed:\s*", error.strip())[-1]
+
+
+def _setup_message(line: str) -> str | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("target") != "coglet::setup":
+        return None
+    return str((record.get("fields") or {}).get("message", ""))
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

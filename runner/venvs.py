@@ -1,0 +1,167 @@
+"""Create (or reuse) the virtualenv a BuildSpec describes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .envs import venv_env
+from .errors import BuildError
+from .interpreters import Interpreter, resolve
+from .procs import run_logged
+from .spec import ROOT_HINT, BuildSpec, spec_hash
+
+Log = Callable[[str], None]
+_TMP_PREFIX = ".tmp-"
+
+
+def ensure_venv(
+    spec: BuildSpec,
+    venvs_dir: Path,
+    log: Log,
+    *,
+    allow_root_steps: bool = False,
+    strict_python: bool = False,
+    src_dir: Path | None = None,
+) -> Path:
+    """Return ``venvs_dir/<spec_hash>``, building it first if it does not exist.
+
+    The venv is built in a temporary sibling and renamed into place only when
+    complete, under an exclusive file lock, so concurrent builds of one spec do
+    the work once and nobody ever sees a half-built venv.
+    """
+    check_root_steps(spec, allow_root_steps)
+    interpreter = _interpreter(spec, strict_python)
+    venvs_dir = Path(venvs_dir)
+    venvs_dir.mkdir(parents=True, exist_ok=True)
+    name = spec_hash(spec)
+    final = venvs_dir / name
+    if _usable(final):
+        log(f"Reusing environment {name[:12]}\n")
+        return final
+    with _locked(venvs_dir / f"{name}.lock"):
+        if _usable(final):
+            log(f"Reusing environment {name[:12]} (built by a concurrent build)\n")
+            return final
+        _remove_leftovers(venvs_dir, name)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{name}-", dir=venvs_dir))
+        try:
+            tmp.chmod(0o755)
+            _build(spec, interpreter, tmp, log, src_dir)
+            _relocate(tmp, final)
+            os.rename(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    log(f"Environment {name[:12]} ready\n")
+    return final
+
+
+def check_root_steps(spec: BuildSpec, allowed: bool) -> None:
+    if allowed:
+        return
+    for field, value in (
+        ("build.system_packages", spec.system_packages),
+        ("build.pre_install", spec.pre_install),
+        ("build.run", spec.run_commands),
+    ):
+        if value:
+            raise BuildError(f"unsupported cog.yaml field {field}: {ROOT_HINT}")
+
+
+def _interpreter(spec: BuildSpec, strict: bool) -> Interpreter:
+    try:
+        return resolve(spec.python_version, strict=strict)
+    except LookupError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _usable(venv: Path) -> bool:
+    return os.access(venv / "bin" / "python", os.X_OK)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(venvs_dir: Path, name: str) -> None:
+    """Temp dirs of builds that died; safe to delete because we hold the lock."""
+    for leftover in venvs_dir.glob(f"{_TMP_PREFIX}{name}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _build(spec: BuildSpec, interpreter: Interpreter, venv: Path, log: Log, src_dir: Path | None) -> None:
+    if spec.python_version and interpreter.version_str != _minor(spec.python_version):
+        log(
+            f"Python {spec.python_version} is not installed here; "
+            f"using Python {interpreter.version_str} instead\n"
+        )
+    log(f"Creating virtualenv with Python {interpreter.version_str} ({interpreter.executable})\n")
+    run_logged([str(interpreter.executable), "-m", "venv", str(venv)], log, "creating the virtualenv")
+    env = venv_env(venv, dict(spec.environment), for_build=True)
+    cwd = Path(src_dir) if src_dir else venv
+    if spec.system_packages:
+        _install_system_packages(spec.system_packages, log)
+    for command in spec.pre_install:
+        run_logged(["sh", "-c", command], log, f"running {command!r}", env=env, cwd=cwd)
+    _pip_install(spec, venv, log, env, cwd)
+    for command in spec.run_commands:
+        run_logged(["sh", "-c", command], log, f"running {command!r}", env=env, cwd=cwd)
+
+
+def _install_system_packages(packages: Sequence[str], log: Log) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run_logged(["apt-get", "update", "-q"], log, "apt-get update", env=env)
+    run_logged(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+        log,
+        "installing system packages",
+        env=env,
+    )
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _pip_install(spec: BuildSpec, venv: Path, log: Log, env: Mapping[str, str], cwd: Path) -> None:
+    wanted = [f"cog=={spec.cog_version}", *spec.python_packages]
+    if spec.python_requirements is not None:
+        requirements = venv / "cogmill-requirements.txt"
+        requirements.write_text(spec.python_requirements, encoding="utf-8")
+        wanted += ["-r", str(requirements)]
+    log(f"$ pip install {' '.join(wanted)}\n")
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    run_logged(pip + wanted, log, "pip install", env=env, cwd=cwd)
+
+
+def _relocate(tmp: Path, final: Path) -> None:
+    """Point scripts and activate files at the path the venv is renamed to."""
+    old, new = str(tmp).encode(), str(final).encode()
+    for path in (tmp / "bin").iterdir():
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if old in data and b"\0" not in data[:1024]:
+            path.write_bytes(data.replace(old, new))
+    config = tmp / "pyvenv.cfg"
+    config.write_bytes(config.read_bytes().replace(old, new))
