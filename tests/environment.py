@@ -5,6 +5,7 @@ a second run does not reinstall them; everything else starts empty.
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,20 @@ CACHE = Path(os.environ.get("COGMILL_TEST_CACHE", Path.home() / ".cache" / "cogm
 CACHE.mkdir(parents=True, exist_ok=True)
 os.environ["COGMILL_TEST_CACHE"] = str(CACHE)
 
-if "COGMILL_TEST_KEEP_DATA_DIR" not in os.environ:
+_OWN_DATA_DIR = "COGMILL_TEST_KEEP_DATA_DIR" not in os.environ
+if _OWN_DATA_DIR:
     os.environ["COGMILL_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmill-test-")
+_EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
 os.environ.setdefault("COGMILL_VENVS_DIR", str(CACHE / "venvs"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cogmill.settings")
+
+
+def pytest_unconfigure(config) -> None:
+    """Stop the run's embedded Redis (settings started it) and drop its data folder."""
+    data_dir = Path(os.environ["COGMILL_DATA_DIR"])
+    if _EMBEDDED_REDIS:
+        from cogmill import embedded_redis
+
+        embedded_redis.stop(data_dir)
+    if _OWN_DATA_DIR:
+        shutil.rmtree(data_dir, ignore_errors=True)
