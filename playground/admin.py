@@ -22,6 +22,7 @@ class ModelAdmin(admin.ModelAdmin):
     list_display = ["__str__", "visibility", "hardware", "created_at"]
     list_filter = ["visibility"]
     search_fields = ["name", "owner__username", "description"]
+    raw_id_fields = ["examples", "default_example"]
 
 
 @admin.register(Version)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -49,6 +50,29 @@ class ModelQuerySet(models.QuerySet):
             return self.filter(visibility=Visibility.PUBLIC)
         return self.filter(models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user))
 
+    def search(self, text: str) -> "ModelQuerySet":
+        """Models whose owner, name or description contains every word of `text`."""
+        found = self
+        for word in text.split():
+            found = found.filter(
+                models.Q(name__icontains=word) | models.Q(description__icontains=word)
+                | models.Q(owner__username__icontains=word)
+            )
+        return found
+
+    def for_api(self) -> "ModelQuerySet":
+        """Load what Model.to_dict needs in a fixed number of queries, however many models."""
+        runs = (
+            Prediction.objects.filter(model=models.OuterRef("pk")).order_by()
+            .values("model").annotate(n=models.Count("pk")).values("n")
+        )
+        ready = Version.objects.filter(build_status=BuildStatus.READY, hidden=False).order_by("-created_at")
+        return (
+            self.select_related("owner", "default_example__model__owner", "default_example__version")
+            .annotate(num_runs=Coalesce(models.Subquery(runs), 0))
+            .prefetch_related(models.Prefetch("versions", queryset=ready, to_attr="ready_versions"))
+        )
+
 
 class Model(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="models")
@@ -61,6 +85,11 @@ class Model(models.Model):
     cover_image_url = models.URLField(blank=True)
     hardware = models.ForeignKey(Hardware, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
+    # Predictions the owner chose to show off the model; the default one is in every model object.
+    examples = models.ManyToManyField("Prediction", blank=True, related_name="example_of")
+    default_example = models.ForeignKey(
+        "Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ModelQuerySet.as_manager()
 
@@ -76,10 +105,17 @@ class Model(models.Model):
         return f"{self.owner.username}/{self.name}"
 
     def latest_version(self) -> "Version | None":
-        return self.versions.filter(build_status=BuildStatus.READY, hidden=False).order_by("-created_at").first()
+        if hasattr(self, "ready_versions"):  # loaded by ModelQuerySet.for_api
+            return self.ready_versions[0] if self.ready_versions else None
+        ready = self.versions.filter(build_status=BuildStatus.READY, hidden=False)
+        return ready.order_by("-created_at").first()
+
+    def run_count(self) -> int:
+        return self.num_runs if hasattr(self, "num_runs") else self.predictions.count()
 
     def to_dict(self) -> dict:
         latest = self.latest_version()
+        example = self.default_example
         return {
             "url": absolute(f"/{self.full_name}"),
             "owner": self.owner.username,
@@ -90,8 +126,8 @@ class Model(models.Model):
             "paper_url": self.paper_url or None,
             "license_url": self.license_url or None,
             "cover_image_url": self.cover_image_url or None,
-            "run_count": self.predictions.count(),
-            "default_example": None,
+            "run_count": self.run_count(),
+            "default_example": example.to_dict() if example else None,
             "latest_version": latest.to_dict() if latest else None,
             "created_at": iso(self.created_at),
         }
@@ -237,8 +273,17 @@ def _file_upload_to(instance: "File", filename: str) -> str:
     return f"{instance.kind}/{instance.id}/{filename}"
 
 
+class FileQuerySet(models.QuerySet):
+    def live(self) -> "FileQuerySet":
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now()))
+
+    def uploads_of(self, user) -> "FileQuerySet":
+        """The user's uploads that have not expired."""
+        return self.filter(kind=File.Kind.UPLOAD, owner=user).live()
+
+
 class File(models.Model):
-    """Bytes Cogmill serves: prediction outputs, and later user uploads."""
+    """Bytes Cogmill serves: prediction outputs and user uploads."""
 
     class Kind(models.TextChoices):
         OUTPUT = "outputs"
@@ -258,6 +303,8 @@ class File(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
 
+    objects = FileQuerySet.as_manager()
+
     def __str__(self) -> str:
         return self.name
 
@@ -265,6 +312,28 @@ class File(models.Model):
     def url(self) -> str:
         """A stable capability URL: anyone holding it can read the bytes, with or without a token."""
         return absolute(reverse("file-content", args=[self.id, self.name]))
+
+    @property
+    def api_url(self) -> str:
+        return absolute(f"/v1/files/{self.id}")
+
+    @property
+    def download_url(self) -> str:
+        return absolute(f"/v1/files/{self.id}/download")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "etag": self.md5,
+            "checksums": {"sha256": self.sha256, "md5": self.md5},
+            "metadata": self.metadata or {},
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+            "urls": {"get": self.api_url},
+        }
 
 
 class Collection(models.Model):
@@ -281,6 +350,9 @@ class Collection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def to_dict(self) -> dict:
+        return {"slug": self.slug, "name": self.name, "description": self.description or ""}
 
 
 class WebhookDelivery(models.Model):

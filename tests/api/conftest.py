@@ -19,7 +19,7 @@ def cogmill():
             "hello-world": server.push(ROOT / "examples" / "hello-world", "cogmill/hello-world"),
             "textgen": server.push(ROOT / "examples" / "textgen", "cogmill/textgen"),
         }
-        for name in ("gated", "failing", "files"):
+        for name in ("gated", "failing", "files", "reader"):
             server.versions[name] = server.push(FIXTURE_MODELS / name, f"testers/{name}")
         yield server
     finally:

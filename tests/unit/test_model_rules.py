@@ -1,0 +1,57 @@
+"""Model and version rules that the e2e tests cannot reach easily: shared bundles, hidden versions."""
+
+import pytest
+
+from accounts.models import User
+from playground import services
+from playground.models import BuildStatus, Model, Prediction, Status, Version
+
+pytestmark = pytest.mark.django_db
+
+VID = "b" * 64
+
+
+@pytest.fixture
+def alice():
+    return User.objects.create_user("alice")
+
+
+def _version(owner, name: str) -> Version:
+    model = Model.objects.create(owner=owner, name=name)
+    version = Version.objects.create(model=model, version_id=VID, build_status=BuildStatus.READY)
+    version.src_dir.mkdir(parents=True, exist_ok=True)
+    version.bundle_path.write_bytes(b"bundle")
+    return version
+
+
+def test_deleting_a_version_keeps_a_bundle_another_model_shares(alice):
+    first, second = _version(alice, "one"), _version(alice, "two")
+    services.delete_version(first)
+    assert not Version.objects.filter(pk=first.pk).exists()
+    assert second.bundle_path.exists() and second.src_dir.exists()
+    services.delete_version(second)
+    assert not second.bundle_path.exists() and not second.src_dir.parent.exists()
+
+
+def test_a_model_whose_deleted_versions_are_in_use_is_kept(alice):
+    version = _version(alice, "used")
+    Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED)
+    services.delete_version(version)
+    version.refresh_from_db()
+    assert version.hidden
+    with pytest.raises(services.Conflict, match="make it private"):
+        services.delete_model(version.model)
+
+
+def test_replacing_examples_drops_a_default_that_is_no_longer_one(alice):
+    version = _version(alice, "shown")
+    model = version.model
+    first, second = (
+        Prediction.objects.create(owner=alice, model=model, version=version, status=Status.SUCCEEDED)
+        for _ in range(2)
+    )
+    services.update_model(model, {"default_example": first.pk})
+    assert list(model.examples.all()) == [first] and model.default_example == first
+    services.update_model(model, {"examples": [second.pk]})
+    model.refresh_from_db()
+    assert list(model.examples.all()) == [second] and model.default_example is None

@@ -1,0 +1,76 @@
+"""Upload limits and uploaded files as model inputs, in-process (no worker needed)."""
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+
+from accounts.models import ApiToken, User
+from playground import services
+from playground.inputs import InvalidInput
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return User.objects.create_user("alice")
+
+
+@pytest.fixture
+def auth(alice):
+    _, raw = ApiToken.issue(alice)
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def _upload(owner, name: str = "a.txt", data: bytes = b"hello"):
+    return services.create_upload(owner, SimpleUploadedFile(name, data, "text/plain"), None)
+
+
+def _post(client, auth, data: bytes):
+    return client.post("/v1/files", {"content": SimpleUploadedFile("big.bin", data)}, **auth)
+
+
+@override_settings(COGMILL_MAX_UPLOAD_BYTES=10)
+def test_upload_over_the_limit_is_413(client, auth):
+    response = _post(client, auth, b"x" * 11)
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert "the limit is 10 bytes" in response.json()["detail"]
+
+
+@override_settings(COGMILL_MAX_UPLOAD_BYTES=10)
+def test_upload_declared_far_over_the_limit_is_413_before_parsing(client, auth):
+    response = _post(client, auth, b"x" * 200_000)
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+@override_settings(COGMILL_MAX_UPLOAD_BYTES=10)
+def test_upload_at_the_limit_is_accepted(client, auth):
+    assert _post(client, auth, b"x" * 10).status_code == 201
+
+
+def test_upload_urls_become_capability_urls_for_cog(alice):
+    f = _upload(alice)
+    other = "https://example.com/x.png"
+    sent = {"image": f.api_url, "more": [other, f.download_url], "n": 3}
+    assert services.fetchable_input(sent) == {"image": f.url, "more": [other, f.url], "n": 3}
+    assert sent["image"] == f.api_url  # the stored input is left as sent
+
+
+def test_file_inputs_name_each_bad_field(alice):
+    mallory = User.objects.create_user("mallory")
+    mine, theirs = _upload(alice), _upload(mallory)
+    services.check_file_inputs(alice, {"a": mine.api_url, "b": [mine.download_url]})
+    with pytest.raises(InvalidInput) as info:
+        services.check_file_inputs(alice, {"a": mine.api_url, "b": ["x", theirs.api_url],
+                                           "c": f"{settings.PUBLIC_URL}/v1/files/missing"})
+    assert [e.field for e in info.value.errors] == ["b.1", "c"]
+
+
+def test_urls_of_other_hosts_are_left_alone(alice):
+    f = _upload(alice)
+    foreign = f"https://elsewhere.example/v1/files/{f.id}"
+    services.check_file_inputs(alice, {"a": foreign})
+    assert services.fetchable_input({"a": foreign}) == {"a": foreign}
