@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.signals import worker_shutdown
 
-from playground import worker
+from playground import webhooks, worker
 
 
 @shared_task(name="playground.build_version")
@@ -24,3 +24,13 @@ def _stop_instances(**kwargs) -> None:
 @shared_task(name="playground.reap_stuck_predictions")
 def reap_stuck_predictions() -> int:
     return worker.reap_stuck_predictions()
+
+
+@shared_task(name="playground.send_webhooks")
+def send_webhooks(prediction_id: str) -> None:
+    webhooks.send_pending(prediction_id)
+
+
+@shared_task(name="playground.retry_webhooks")
+def retry_webhooks() -> int:
+    return webhooks.retry_due()

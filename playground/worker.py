@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from playground import events
+from playground import events, webhooks
 from playground.models import BuildStatus, Prediction, Status, Version
 from playground.outputs import OutputFiles
+from playground.services import fetchable_input
 from runner.build import BuildError, build, parse_cog_yaml, spec_hash
 from runner.errors import InstanceError, PoolTimeout
 from runner.pool import InstancePool
@@ -88,6 +89,7 @@ class Relay:
         self.prediction = prediction
         self.iterator = iterator
         self.files = OutputFiles(prediction)
+        self.webhooks = webhooks.Notifier(prediction)
         self.logs = ""
         self.output = [] if iterator else None
         self._lock = threading.Lock()
@@ -100,6 +102,7 @@ class Relay:
             with self._lock:
                 self.logs += text if text.endswith("\n") else text + "\n"
             events.publish(self.prediction.id, "logs", text.rstrip("\n"))
+            self.webhooks.changed("logs")
         elif name == "output":
             chunk = self.files.convert(data.get("chunk"))
             with self._lock:
@@ -108,6 +111,7 @@ class Relay:
                 else:
                     self.output = chunk
             events.publish(self.prediction.id, "output", chunk if isinstance(chunk, str) else json.dumps(chunk))
+            self.webhooks.changed("output")
         else:
             return
         self._save_soon()
@@ -134,7 +138,8 @@ class Relay:
             self._timer = None
             self._saved_at = time.monotonic()
             logs, output = self.logs, list(self.output) if self.iterator else self.output
-        Prediction.objects.filter(pk=self.prediction.pk, status=Status.PROCESSING).update(logs=logs, output=output)
+        if Prediction.objects.filter(pk=self.prediction.pk, status=Status.PROCESSING).update(logs=logs, output=output):
+            self.webhooks.flush()
 
     def close(self) -> None:
         with self._lock:
@@ -170,6 +175,7 @@ def _run_on(prediction: Prediction, lease) -> None:
     ):
         return  # canceled while the model booted
     prediction.started_at = now
+    webhooks.notify(prediction, "start")
     instance = lease.instance
     relay = Relay(prediction, prediction.version.output_is_iterator())
     _running[prediction.id] = instance
@@ -178,7 +184,8 @@ def _run_on(prediction: Prediction, lease) -> None:
         if events.cancel_requested(prediction.id):
             instance.cancel(prediction.id)
         final = instance.predict(
-            prediction.id, prediction.input, relay.on_event, timeout=settings.COGMILL_PREDICTION_TIMEOUT
+            prediction.id, fetchable_input(prediction.input), relay.on_event,
+            timeout=settings.COGMILL_PREDICTION_TIMEOUT,
         )
     finally:
         _running.pop(prediction.id, None)
@@ -212,6 +219,7 @@ def _finish(prediction: Prediction, status: str, output=None, logs: str = "", er
     if status == Status.FAILED:
         events.publish(prediction.id, "error", error or "")
     events.publish(prediction.id, events.DONE, "{}")
+    webhooks.notify(prediction, "completed")
 
 
 def _ensure_cancel_listener() -> None:

@@ -94,6 +94,8 @@ class CogmillServer:
             COGMILL_IDLE_SECONDS=str(idle_seconds),
             COGMILL_WORKER_CONCURRENCY=str(concurrency),
             COGMILL_SSE_KEEPALIVE_SECONDS="1",
+            COGMILL_WEBHOOK_ALLOW_PRIVATE="1",
+            COGMILL_WEBHOOK_RETRY_DELAYS="0.2,0.5,1",
         )
         return env
 

@@ -6,12 +6,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from ninja import Router, Schema
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 
 from api import waiting
 from api.pagination import paginate
 from api.responses import json_response
-from playground import services
+from playground import services, webhooks
 from playground.models import Prediction
 
 router = Router(tags=["predictions"])
@@ -44,15 +44,26 @@ def _get_prediction(user, prediction_id: str) -> Prediction:
     return prediction
 
 
-class PredictionIn(Schema):
-    version: str | None = None
-    input: dict[str, Any] = {}
-    stream: bool | None = None
-
-
 class ModelPredictionIn(Schema):
     input: dict[str, Any] = {}
     stream: bool | None = None
+    webhook: str | None = None
+    webhook_completed: str | None = None
+    webhook_events_filter: list[str] | None = None
+
+
+class PredictionIn(ModelPredictionIn):
+    version: str | None = None
+
+
+def _create_prediction(request, version, body: ModelPredictionIn) -> Prediction:
+    try:
+        return services.create_prediction(
+            request.owner, version, body.input, webhook=body.webhook,
+            webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
+        )
+    except webhooks.InvalidWebhook as exc:  # a field error like any other: 422 naming it
+        raise ValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from exc
 
 
 async def _created(request, prediction: Prediction) -> JsonResponse:
@@ -70,7 +81,7 @@ async def create_prediction(request, body: PredictionIn):
 
     def create():
         version = services.resolve_version(request.owner, body.version or "")
-        return services.create_prediction(request.owner, version, body.input)
+        return _create_prediction(request, version, body)
 
     return await _created(request, await sync_to_async(create)())
 
@@ -82,7 +93,7 @@ async def create_model_prediction(request, owner: str, name: str, body: ModelPre
     def create():
         model = services.get_model(request.owner, f"{owner}/{name}")
         version = services.latest_runnable(model)
-        return services.create_prediction(request.owner, version, body.input)
+        return _create_prediction(request, version, body)
 
     return await _created(request, await sync_to_async(create)())
 

@@ -1,0 +1,387 @@
+"""Webhooks: who wants which events, signed deliveries sent in order, retries for about a day.
+
+A delivery is a database row first (WebhookDelivery), then a Celery task sends it, so a worker
+that dies loses nothing: beat's sweep wakes whatever is due. One prediction's deliveries go out
+one at a time, oldest first and `completed` always last, under a Redis lock per prediction. A
+delivery that fails holds back the ones behind it until it is delivered or given up, so a
+receiver never sees an older state of a prediction after a newer one.
+"""
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
+from redis.exceptions import LockError
+
+from accounts.models import WebhookSecret
+from playground import events
+from playground.models import WEBHOOK_EVENTS, Prediction, WebhookAttempt, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+START, OUTPUT, LOGS, COMPLETED = WEBHOOK_EVENTS
+PENDING = WebhookDelivery.State.PENDING
+MAX_URL_LENGTH = 2000
+EXCERPT_CHARS = 1000
+LOCK_SECONDS = 60  # well above one attempt: the HTTP timeout plus a few queries
+USER_AGENT = "Cogmill-Webhooks/1"
+_ID_ALPHABET = string.ascii_letters + string.digits
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class InvalidWebhook(ValueError):
+    """A webhook field of a create request that cannot be accepted; `field` names it."""
+
+    def __init__(self, field_name: str, message: str):
+        self.field = field_name
+        super().__init__(message)
+
+
+class UnsafeDestination(ValueError):
+    """The URL's host is, or resolves to, an address webhooks must not reach."""
+
+
+# ---------------------------------------------------------------- subscriptions
+
+def clean_subscription(
+    webhook: str | None, events_filter: list[str] | None, webhook_completed: str | None = None
+) -> tuple[str, list[str]]:
+    """The (url, events) to store on a prediction; url is "" when there is no webhook.
+
+    `webhook_completed` is the legacy spelling of a webhook that only wants `completed`.
+    """
+    wanted = clean_events(events_filter)
+    if webhook:
+        check_url(webhook, "webhook")
+        return webhook, wanted
+    if webhook_completed:
+        check_url(webhook_completed, "webhook_completed")
+        return webhook_completed, [COMPLETED]
+    return "", wanted
+
+
+def clean_events(events_filter: list[str] | None) -> list[str]:
+    if events_filter is None:
+        return list(WEBHOOK_EVENTS)
+    unknown = [event for event in events_filter if event not in WEBHOOK_EVENTS]
+    if unknown:
+        raise InvalidWebhook(
+            "webhook_events_filter", f"unknown event {unknown[0]!r}: use any of {', '.join(WEBHOOK_EVENTS)}"
+        )
+    if not events_filter:
+        raise InvalidWebhook(
+            "webhook_events_filter", f"name at least one event of {', '.join(WEBHOOK_EVENTS)}, or leave it out for all"
+        )
+    return [event for event in WEBHOOK_EVENTS if event in events_filter]
+
+
+def check_url(url: str, field_name: str = "webhook") -> None:
+    """Refuse what cannot be a webhook: not http(s), too long, or (unless allowed) not public."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidWebhook(field_name, f"{field_name} is not a valid URL: {exc}") from exc
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise InvalidWebhook(field_name, f"{field_name} must be an http:// or https:// URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhook(field_name, f"{field_name} is longer than {MAX_URL_LENGTH} characters")
+    if not settings.COGMILL_WEBHOOK_ALLOW_PRIVATE:
+        try:
+            public_addresses(parsed)
+        except UnsafeDestination as exc:
+            raise InvalidWebhook(field_name, f"{field_name} refused: {exc}") from exc
+
+
+def public_addresses(url: httpx.URL) -> list[IPAddress]:
+    """Every address the URL's host resolves to; UnsafeDestination if any is not public."""
+    host = url.raw_host.decode("ascii")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeDestination(f"{url.host} could not be resolved ({exc})") from exc
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    for address in addresses:
+        if not _is_public(address):
+            what = url.host if str(address) == url.host else f"{url.host} resolves to {address}, which"
+            raise UnsafeDestination(
+                f"{what} is a private, loopback, link-local or reserved address; "
+                "webhooks are only sent to public addresses"
+            )
+    return addresses
+
+
+def _is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
+        elif address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.is_global and not address.is_multicast
+
+
+# ---------------------------------------------------------------- signing
+
+def new_message_id() -> str:
+    return "msg_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+def sign(message_id: str, timestamp: int, body: str, key: bytes) -> str:
+    """Standard Webhooks `webhook-signature`."""
+    digest = hmac.new(key, f"{message_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+# ---------------------------------------------------------------- recording events
+
+def wants(prediction: Prediction, event: str) -> bool:
+    return bool(prediction.webhook) and event in (prediction.webhook_events_filter or ())
+
+
+def notify(prediction: Prediction, event: str) -> None:
+    """Queue a delivery of the prediction's current state if its webhook wants `event`.
+
+    Never raises: a webhook problem must not touch the prediction.
+    """
+    if not wants(prediction, event):
+        return
+    try:
+        if _record(prediction.pk, event) is not None:
+            enqueue(prediction.pk)
+    except Exception:
+        log.exception("could not queue the %s webhook of prediction %s", event, prediction.pk)
+
+
+def _record(prediction_id: str, event: str) -> WebhookDelivery | None:
+    current = Prediction.objects.select_related("model__owner", "version").get(pk=prediction_id)
+    if event != COMPLETED and current.is_terminal:
+        return None  # the completed delivery carries this state
+    return WebhookDelivery.objects.create(
+        id=new_message_id(),
+        prediction=current,
+        url=current.webhook,
+        event=event,
+        body=json.dumps(current.to_dict(), cls=DjangoJSONEncoder),
+        next_attempt_at=timezone.now(),
+    )
+
+
+class Notifier:
+    """Gathers a running prediction's output/logs changes between flushes.
+
+    The Relay flushes when it saves the row, at most every 500 ms and once more at the trailing
+    edge, so this is the webhook throttle: one delivery per flush, of the latest state.
+    """
+
+    def __init__(self, prediction: Prediction):
+        self.prediction = prediction
+        self._changed: set[str] = set()
+        self._lock = threading.Lock()
+
+    def changed(self, event: str) -> None:
+        if wants(self.prediction, event):
+            with self._lock:
+                self._changed.add(event)
+
+    def flush(self) -> None:
+        with self._lock:
+            changed, self._changed = self._changed, set()
+        for event in (OUTPUT, LOGS):
+            if event in changed:
+                notify(self.prediction, event)
+                return
+
+
+def enqueue(prediction_id: str, countdown: float | None = None) -> None:
+    from playground.tasks import send_webhooks
+
+    send_webhooks.apply_async(args=[prediction_id], countdown=countdown, queue="celery")
+
+
+# ---------------------------------------------------------------- sending
+
+@dataclass
+class Outcome:
+    status_code: int | None
+    latency_ms: int
+    response_excerpt: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class Target:
+    url: httpx.URL
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, str] = field(default_factory=dict)
+
+
+def send_pending(prediction_id: str) -> None:
+    """Send the prediction's due deliveries in order, stopping at one that fails (its retry resumes)."""
+    while _due_head(prediction_id) is not None:
+        lock = events.client().lock(f"webhooks:{prediction_id}", timeout=LOCK_SECONDS)
+        if not lock.acquire(blocking=False):
+            return  # the holder looks again after letting go, and so sees what we came for
+        try:
+            head = _due_head(prediction_id)
+            if head is not None:
+                _attempt(head)
+        finally:
+            _release(lock)
+
+
+def queue_of(prediction_id: str) -> QuerySet:
+    """The prediction's undelivered messages in sending order: oldest first, `completed` last."""
+    last = Case(When(event=COMPLETED, then=Value(1)), default=Value(0), output_field=IntegerField())
+    return (
+        WebhookDelivery.objects.filter(prediction_id=prediction_id, state=PENDING)
+        .annotate(is_last=last)
+        .order_by("is_last", "created_at", "id")
+    )
+
+
+def _due_head(prediction_id: str) -> WebhookDelivery | None:
+    head = queue_of(prediction_id).select_related("prediction__owner").first()
+    if head is None or (head.next_attempt_at is not None and head.next_attempt_at > timezone.now()):
+        return None
+    return head
+
+
+def _release(lock) -> None:
+    try:
+        lock.release()
+    except LockError:
+        log.warning("a webhook lock expired while its holder was still sending")
+
+
+def _attempt(delivery: WebhookDelivery) -> None:
+    key = WebhookSecret.for_user(delivery.prediction.owner).key_bytes()
+    outcome = post(delivery, key)
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        response_excerpt=outcome.response_excerpt,
+        error=outcome.error,
+    )
+    delivery.attempts += 1
+    if outcome.ok:
+        delivery.state = WebhookDelivery.State.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["attempts", "state", "delivered_at", "next_attempt_at"])
+    else:
+        _schedule_retry(delivery)
+
+
+def post(delivery: WebhookDelivery, key: bytes) -> Outcome:
+    """One signed POST of the delivery's body. Redirects are not followed: a 3xx is a failure."""
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(delivery.id, timestamp, delivery.body, key),
+    }
+    started = time.monotonic()
+    try:
+        target = _target(delivery.url)
+        with (
+            httpx.Client(timeout=settings.COGMILL_WEBHOOK_TIMEOUT, follow_redirects=False) as client,
+            client.stream(
+                "POST", target.url, content=delivery.body.encode(), headers={**headers, **target.headers},
+                extensions=target.extensions,
+            ) as response,
+        ):
+            excerpt = _excerpt(response)
+    except (httpx.HTTPError, httpx.InvalidURL, UnsafeDestination, OSError, ValueError) as exc:
+        return Outcome(None, _ms_since(started), error=f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS])
+    error = ""
+    if 300 <= response.status_code < 400:
+        error = f"redirects are not followed (Location: {response.headers.get('location', '')})"
+    return Outcome(response.status_code, _ms_since(started), excerpt, error)
+
+
+def _target(url: str) -> Target:
+    """Where to connect. Unless private addresses are allowed, that is the checked address itself,
+    so a DNS answer that changes between check and connect (rebinding) cannot redirect the POST."""
+    parsed = httpx.URL(url)
+    if settings.COGMILL_WEBHOOK_ALLOW_PRIVATE:
+        return Target(parsed)
+    address = public_addresses(parsed)[0]
+    extensions = {"sni_hostname": parsed.raw_host.decode("ascii")} if parsed.scheme == "https" else {}
+    return Target(parsed.copy_with(host=str(address)), {"Host": parsed.netloc.decode("ascii")}, extensions)
+
+
+def _excerpt(response: httpx.Response) -> str:
+    text = ""
+    for chunk in response.iter_text():
+        text += chunk
+        if len(text) >= EXCERPT_CHARS:
+            break
+    return text[:EXCERPT_CHARS]
+
+
+def _ms_since(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def _schedule_retry(delivery: WebhookDelivery) -> None:
+    short = settings.COGMILL_WEBHOOK_RETRY_DELAYS
+    delays = [*short, *settings.COGMILL_WEBHOOK_LONG_RETRY_DELAYS]
+    if delivery.attempts > len(delays):
+        _give_up(delivery)
+        return
+    delay = delays[delivery.attempts - 1]
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    delivery.save(update_fields=["attempts", "next_attempt_at"])
+    if delivery.attempts <= len(short):
+        enqueue(delivery.prediction_id, countdown=delay)
+    # longer waits are left to retry_due, run by beat every minute
+
+
+def _give_up(delivery: WebhookDelivery) -> None:
+    """After a day of failures the receiver is gone: drop this message and those queued behind it."""
+    log.warning("webhook %s to %s failed %d times; giving up", delivery.id, delivery.url, delivery.attempts)
+    delivery.state = WebhookDelivery.State.FAILED
+    delivery.next_attempt_at = None
+    delivery.save(update_fields=["attempts", "state", "next_attempt_at"])
+    WebhookDelivery.objects.filter(prediction_id=delivery.prediction_id, state=PENDING).update(
+        state=WebhookDelivery.State.FAILED, next_attempt_at=None
+    )
+
+
+def retry_due() -> int:
+    """Beat, every minute: wake each prediction's queue whose first message is due.
+
+    Covers the long retries and any send task lost with its worker. A queue whose head waits
+    for a retry time still to come is left alone.
+    """
+    now = timezone.now()
+    pending = WebhookDelivery.objects.filter(state=PENDING)
+    waiting = pending.filter(next_attempt_at__gt=now).values("prediction_id")
+    due = set(pending.exclude(prediction_id__in=waiting).values_list("prediction_id", flat=True))
+    for prediction_id in due:
+        enqueue(prediction_id)
+    return len(due)
