@@ -2,14 +2,18 @@
 
 import logging
 
-from django.http import Http404
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.auth import TokenAuth
+from api.guards import JsonParser
 from api.pagination import BadCursor
-from api.problems import UNAUTHENTICATED, problem, problem_for
-from api.routes import account, models, predictions
+from api.problems import UNAUTHENTICATED, ApiProblem, problem, problem_for
+from api.routes import account, collections, files, hardware, models, predictions, webhooks
 from playground import services
 from playground.bundles import BundleError
 from playground.inputs import InvalidInput
@@ -21,6 +25,7 @@ api = NinjaAPI(
     version="1",
     description="A Replicate-compatible API for running Cog models.",
     auth=TokenAuth(),
+    parser=JsonParser(),
     urls_namespace="v1",
     docs_url="/docs",
     openapi_url="/openapi.json",
@@ -34,8 +39,15 @@ def _unauthenticated(request, exc):
     return problem(401, *UNAUTHENTICATED)
 
 
+@api.exception_handler(ApiProblem)
+def _api_problem(request, exc: ApiProblem):
+    return exc.response()
+
+
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, ApiProblem):  # raised by JsonParser, wrapped by ninja
+        return exc.__cause__.response()
     return problem_for(exc.status_code, exc.message)
 
 
@@ -72,6 +84,19 @@ def _bad_request(request, exc):
     return problem_for(400, str(exc))
 
 
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return problem_for(413, "The request body is larger than this server accepts "
+                            f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes).")
+
+
+@api.exception_handler(SuspiciousOperation)
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(UnreadablePostError)
+def _unreadable_body(request, exc):
+    return problem_for(400, f"The request body could not be read: {exc}")
+
+
 @api.exception_handler(ValueError)
 def _value_error(request, exc):
     return problem_for(400, str(exc))
@@ -88,3 +113,7 @@ def _server_error(request, exc):
 api.add_router("/", account.router)
 api.add_router("/", predictions.router)
 api.add_router("/", models.router)
+api.add_router("/", collections.router)
+api.add_router("/", hardware.router)
+api.add_router("/", files.router)
+api.add_router("/", webhooks.router)

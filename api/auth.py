@@ -1,10 +1,15 @@
 from ninja.security import HttpBearer
 
 from accounts.models import ApiToken
+from api import guards, ratelimit
 
 
 class TokenAuth(HttpBearer):
-    """`Authorization: Bearer <token>` (or the legacy `Token <token>`); sets request.owner."""
+    """`Authorization: Bearer <token>` (or the legacy `Token <token>`); sets request.owner.
+
+    Every operation authenticates first, so the per-token checks that apply to the whole API
+    (rate limit, read-only tokens, body size) run here rather than in each route.
+    """
 
     def __call__(self, request):
         scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
@@ -18,4 +23,7 @@ class TokenAuth(HttpBearer):
             return None
         found.touch()
         request.owner = found.user
+        ratelimit.check(request, found)
+        guards.check_writable(request, found)
+        guards.check_body_size(request)
         return found

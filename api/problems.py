@@ -5,6 +5,10 @@ from django.http import JsonResponse
 CONTENT_TYPE = "application/problem+json"
 
 
+def is_api_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
 def problem(status: int, title: str, detail: str, **extra) -> JsonResponse:
     body = {"title": title, "detail": detail, "status": status, **extra}
     return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
@@ -27,6 +31,22 @@ TITLES = {
 
 def problem_for(status: int, detail: str, **extra) -> JsonResponse:
     return problem(status, TITLES.get(status, "Error"), detail, **extra)
+
+
+class ApiProblem(Exception):
+    """Raise anywhere under /v1/ to answer with this problem (and these headers)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+    def response(self) -> JsonResponse:
+        response = problem_for(self.status, self.detail)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
 
 
 UNAUTHENTICATED = ("Unauthenticated", "You did not pass a valid authentication token")

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.ApiErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,8 +126,34 @@ COGMILL_VENVS_DIR = Path(env_str("COGMILL_VENVS_DIR", str(DATA_DIR / "venvs")))
 COGMILL_BUNDLES_DIR = DATA_DIR / "versions"
 COGMILL_MAX_BUNDLE_BYTES = env_int("COGMILL_MAX_BUNDLE_BYTES", 200 * 1024 * 1024)
 COGMILL_ALLOW_ROOT_BUILD_STEPS = env_bool("COGMILL_ALLOW_ROOT_BUILD_STEPS", False)
+# Limits of the JSON API (API.md: errors): JSON bodies, and per-token requests a minute (0: no limit).
+COGMILL_MAX_REQUEST_BYTES = env_int("COGMILL_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
+COGMILL_RATE_LIMIT_CREATES_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_CREATES_PER_MINUTE", 600)
+COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE", 3000)
+# Django's own cap on a body read into memory: JSON bodies are capped lower by the API, but a version
+# push may send its bundle as the raw body. Uploaded files above 2.5 MiB spool to disk, never memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(COGMILL_MAX_REQUEST_BYTES, COGMILL_MAX_BUNDLE_BYTES)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 COGMILL_PREDICTION_TIMEOUT = env_float("COGMILL_PREDICTION_TIMEOUT", 30 * 60)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
+# Uploads (POST /v1/files): the largest accepted, and how long one stays usable as a model input.
+COGMILL_MAX_UPLOAD_BYTES = env_int("COGMILL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024)
+COGMILL_FILE_TTL_HOURS = env_float("COGMILL_FILE_TTL_HOURS", 24.0)
+
+
+def _seconds_list(name: str, default: str) -> list[float]:
+    return [float(part) for part in env_str(name, default).split(",") if part.strip()]
+
+
+# Webhooks: private/loopback destinations are refused unless allowed (local development, tests).
+COGMILL_WEBHOOK_ALLOW_PRIVATE = env_bool("COGMILL_WEBHOOK_ALLOW_PRIVATE", False)
+COGMILL_WEBHOOK_TIMEOUT = env_float("COGMILL_WEBHOOK_TIMEOUT", 10.0)
+# Retries after a failed attempt: the short ones are Celery countdowns, the long ones database
+# rows swept by beat every minute; about a day in all, then the delivery is given up.
+COGMILL_WEBHOOK_RETRY_DELAYS = _seconds_list("COGMILL_WEBHOOK_RETRY_DELAYS", "1,5,30,120")
+COGMILL_WEBHOOK_LONG_RETRY_DELAYS = _seconds_list(
+    "COGMILL_WEBHOOK_LONG_RETRY_DELAYS", "300,600,1800,3600,7200,14400,28800,28800"
+)
 
 LOGGING = {
     "version": 1,
@@ -139,4 +166,5 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": 60.0},
+    "retry-webhooks": {"task": "playground.retry_webhooks", "schedule": 60.0},
 }

@@ -1,9 +1,13 @@
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseRedirect
 from django.urls import path
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from api.api import api
-from api.problems import problem_for
+from api.problems import is_api_path, problem_for
 from api.streams import prediction_stream
 from cogmill.health import healthz
 from playground.views import file_content
@@ -11,33 +15,39 @@ from playground.views import file_content
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("v1/predictions/<str:prediction_id>/stream", prediction_stream, name="prediction-stream"),
+    # A capability URL read without cookies: CSRF does not apply, and only GET does anything.
+    path("v1/predictions/<str:prediction_id>/stream", csrf_exempt(require_GET(prediction_stream)),
+         name="prediction-stream"),
     path("v1/", api.urls),
     path("output/<str:file_id>/<str:name>", file_content, name="file-content"),
     path("", lambda request: HttpResponseRedirect("/v1/docs"), name="home"),
 ]
 
+API_DETAILS = {
+    400: "The request could not be understood.",
+    403: "You may not do this.",
+    500: "Something went wrong on our side; it has been logged.",
+}
+
+
+def _api_problem(request, status: int, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        return problem_for(413, "The request body is larger than this server accepts.")
+    if status == 404:
+        return problem_for(404, f"There is no {request.path} in this API; the reference is at /v1/docs.")
+    return problem_for(status, API_DETAILS[status])
+
 
 def _json_or_html(status: int, default):
+    """Django's error views, answering problem+json under /v1/ (API.md: errors)."""
     def handler(request, exception=None, **kwargs):
-        if request.path.startswith("/v1/"):
-            return problem_for(status, "The requested resource was not found" if status == 404 else
-                               "Something went wrong on our side; it has been logged.")
-        return default(request, exception) if exception is not None else default(request)
+        if is_api_path(request.path):
+            return _api_problem(request, status, exception)
+        return default(request, exception) if status != 500 else default(request)
     return handler
 
 
-def _default_404(request, exception):
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
-def _default_500(request):
-    from django.views.defaults import server_error
-
-    return server_error(request)
-
-
-handler404 = _json_or_html(404, _default_404)
-handler500 = _json_or_html(500, _default_500)
+handler400 = _json_or_html(400, defaults.bad_request)
+handler403 = _json_or_html(403, defaults.permission_denied)
+handler404 = _json_or_html(404, defaults.page_not_found)
+handler500 = _json_or_html(500, defaults.server_error)
