@@ -4,20 +4,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Django 6 needs Python >= 3.12: take one from PATH, pyenv, or Debian/Ubuntu packages.
 PYTHON ?= $(shell scripts/find-python 3.12)
+# The npm `replicate` client that tests/api/test_js_client.py drives, as tests/js/package-lock.json pins it.
+JS_CLIENT := tests/js/node_modules/.installed
 
 .PHONY: run test install install-dev bench clean
 
 run: $(VENV)/.installed
 	$(PY) -m cogmill.up
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(JS_CLIENT)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/overhead.py
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(JS_CLIENT)
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found and none could be installed" >&2; exit 1; }
@@ -32,5 +34,11 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(VENV)/.installed $@
 
+# Needs Node.js and npm: scripts/find-node installs Debian's when they are missing (as root), or says so.
+$(JS_CLIENT): tests/js/package.json tests/js/package-lock.json
+	@scripts/find-node 18 >/dev/null
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
 clean:
-	rm -rf $(VENV) .cogmill
+	rm -rf $(VENV) .cogmill tests/js/node_modules
