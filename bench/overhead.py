@@ -28,15 +28,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx
+import httpx  # noqa: E402
 
 # Before anything loads Django settings (tests.server does): a temp COGMILL_DATA_DIR, the shared
 # venv cache, DJANGO_SETTINGS_MODULE. The Cogmill under test uses that same data folder, so the
 # embedded Redis that loading the settings starts is the server's own and stops with it.
-import tests.environment  # noqa: F401
-from runner.build import build
-from runner.instance import CogInstance
-from tests.server import CogmillServer
+import tests.environment  # noqa: E402, F401
+from runner.build import build  # noqa: E402
+from runner.instance import CogInstance  # noqa: E402
+from tests.server import CogmillServer  # noqa: E402
 
 MODEL_DIR = ROOT / "examples" / "hello-world"
 MODEL_REF = "cogmill/hello-world"
