@@ -9,6 +9,8 @@ import pytest
 import replicate
 from replicate.exceptions import ReplicateError
 
+from tests.problems import assert_problem as _problem
+
 JSON = "application/json"
 
 
@@ -20,14 +22,6 @@ def read_only_token(cogmill) -> str:
 def _headers(token: str | None, content_type: str = "") -> dict[str, str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return headers | ({"Content-Type": content_type} if content_type else {})
-
-
-def _problem(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def _chunks(data: bytes, size: int = 2**20):

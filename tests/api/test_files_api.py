@@ -10,6 +10,8 @@ import pytest
 import replicate
 from replicate.exceptions import ReplicateError
 
+from tests.problems import assert_problem as _problem
+
 
 @pytest.fixture
 def outsider(cogmill, other_token) -> replicate.Client:
@@ -25,12 +27,6 @@ def note(tmp_path) -> Path:
 
 def _headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _problem(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    return response.json()
 
 
 def _status(call) -> int:

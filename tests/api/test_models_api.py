@@ -8,6 +8,7 @@ import pytest
 import replicate
 from replicate.exceptions import ReplicateError
 
+from tests.problems import assert_problem as _problem
 from tests.server import ROOT
 
 
@@ -17,14 +18,6 @@ def _name(prefix: str) -> str:
 
 def _headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _problem(response: httpx.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["detail"]
-    return body
 
 
 def _create(cogmill, token: str, **body) -> httpx.Response:

@@ -7,45 +7,10 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from api.pagination import paginate
-from playground.models import BuildStatus, Model, Prediction, Version
+from playground.models import BuildStatus, Prediction
+from tests.problems import assert_problem as _problem
 
 pytestmark = pytest.mark.django_db
-
-SCHEMA = {
-    "components": {
-        "schemas": {
-            "Input": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-            "Output": {"type": "string"},
-        }
-    }
-}
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
-
-
-@pytest.fixture
-def auth(alice):
-    _, raw = ApiToken.issue(alice)
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def version(alice):
-    model = Model.objects.create(owner=alice, name="echo")
-    return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
-                                  openapi_schema=SCHEMA, cog_version="0.23.1")
-
-
-def _problem(response, status):
-    assert response.status_code == status
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
 
 def test_missing_token_is_401_problem(client):
     body = _problem(client.get("/v1/predictions"), 401)

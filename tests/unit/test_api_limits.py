@@ -1,7 +1,6 @@
 """Errors and limits under /v1/, in-process against the real Redis: every kind of bad request gets
 problem+json with the right status and a detail that says what to do."""
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,19 +19,12 @@ from api.api import api
 from api.guards import SAFE_METHODS
 from cogmill.urls import handler400
 from playground import events
-from playground.models import BuildStatus, Model, Version
+from playground.models import Model, Version
+from tests.problems import assert_problem as _problem
 
 pytestmark = pytest.mark.django_db
 
 JSON = "application/json"
-SCHEMA = {
-    "components": {
-        "schemas": {
-            "Input": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-            "Output": {"type": "string"},
-        }
-    }
-}
 
 
 @pytest.fixture(autouse=True)
@@ -41,11 +33,6 @@ def fresh_buckets():
     r = events.client()
     for key in r.scan_iter(f"{ratelimit.KEY_PREFIX}:*"):
         r.delete(key)
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
 
 
 def _bearer(user, read_only: bool = False) -> dict:
@@ -61,21 +48,6 @@ def tokens(alice) -> dict[str, dict]:
 @pytest.fixture
 def auth(tokens):
     return tokens["rw"]
-
-
-@pytest.fixture
-def version(alice):
-    model = Model.objects.create(owner=alice, name="echo")
-    return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
-                                  openapi_schema=SCHEMA, cog_version="0.23.1")
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = json.loads(response.content)
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 # ---------------------------------------------------------------- every kind of bad request

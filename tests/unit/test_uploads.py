@@ -5,22 +5,11 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
-from accounts.models import ApiToken, User
+from accounts.models import User
 from playground import services
 from playground.inputs import InvalidInput
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
-
-
-@pytest.fixture
-def auth(alice):
-    _, raw = ApiToken.issue(alice)
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
 def _upload(owner, name: str = "a.txt", data: bytes = b"hello"):

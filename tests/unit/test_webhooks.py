@@ -10,41 +10,13 @@ import replicate
 from django.utils import timezone
 from replicate.webhook import WebhookSigningSecret
 
-from accounts.models import ApiToken, User, WebhookSecret
+from accounts.models import WebhookSecret
 from cogmill.celery import app as celery_app
 from playground import webhooks
-from playground.models import BuildStatus, Model, Prediction, Status, Version, WebhookDelivery
+from playground.models import Prediction, Status, WebhookDelivery
 from tests.webhook_receiver import Receiver, Reply
 
 pytestmark = pytest.mark.django_db
-
-SCHEMA = {
-    "components": {
-        "schemas": {
-            "Input": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-            "Output": {"type": "string"},
-        }
-    }
-}
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
-
-
-@pytest.fixture
-def auth(alice):
-    _, raw = ApiToken.issue(alice)
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def version(alice):
-    model = Model.objects.create(owner=alice, name="echo")
-    return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
-                                  openapi_schema=SCHEMA, cog_version="0.23.1")
-
 
 @pytest.fixture
 def receiver():
