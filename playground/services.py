@@ -414,6 +414,14 @@ def delete_upload(f: File) -> None:
     f.delete()
 
 
+def purge_expired_uploads() -> int:
+    """Delete uploads past their expiry, bytes included (beat runs this hourly)."""
+    expired = list(File.objects.filter(kind=File.Kind.UPLOAD, expires_at__lt=timezone.now()))
+    for f in expired:
+        delete_upload(f)
+    return len(expired)
+
+
 def _upload_id(value: str) -> str | None:
     """The file id in Cogmill's own `urls.get` or download URL of an upload, else None."""
     prefix = settings.PUBLIC_URL + "/v1/files/"

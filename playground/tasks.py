@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.signals import worker_shutdown
 
-from playground import webhooks, worker
+from playground import services, webhooks, worker
 
 
 @shared_task(name="playground.build_version")
@@ -34,3 +34,8 @@ def send_webhooks(prediction_id: str) -> None:
 @shared_task(name="playground.retry_webhooks")
 def retry_webhooks() -> int:
     return webhooks.retry_due()
+
+
+@shared_task(name="playground.purge_expired_uploads")
+def purge_expired_uploads() -> int:
+    return services.purge_expired_uploads()

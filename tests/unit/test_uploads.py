@@ -1,13 +1,18 @@
 """Upload limits and uploaded files as model inputs, in-process (no worker needed)."""
 
+import datetime as dt
+import os
+
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts.models import User
 from playground import services
 from playground.inputs import InvalidInput
+from playground.models import File
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +68,12 @@ def test_urls_of_other_hosts_are_left_alone(alice):
     foreign = f"https://elsewhere.example/v1/files/{f.id}"
     services.check_file_inputs(alice, {"a": foreign})
     assert services.fetchable_input({"a": foreign}) == {"a": foreign}
+
+
+def test_expired_uploads_are_purged_with_their_bytes(alice):
+    old, fresh = _upload(alice, "old.txt"), _upload(alice, "fresh.txt")
+    File.objects.filter(pk=old.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    path = old.content.path
+    assert services.purge_expired_uploads() == 1
+    assert not File.objects.filter(pk=old.pk).exists() and File.objects.filter(pk=fresh.pk).exists()
+    assert not os.path.exists(path)
