@@ -6,20 +6,22 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell scripts/find-python 3.12)
 # The npm `replicate` client that tests/api/test_js_client.py drives, as tests/js/package-lock.json pins it.
 JS_CLIENT := tests/js/node_modules/.installed
+# The browser the page tests drive (Debian's chromium; playwright downloads none here).
+BROWSER := $(VENV)/.chromium
 
 .PHONY: run test install install-dev bench clean
 
 run: $(VENV)/.installed
 	$(PY) -m cogmill.up
 
-test: $(VENV)/.installed-dev $(JS_CLIENT)
+test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/overhead.py
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev $(JS_CLIENT)
+install-dev: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER)
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found and none could be installed" >&2; exit 1; }
@@ -38,6 +40,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/bin/python
 $(JS_CLIENT): tests/js/package.json tests/js/package-lock.json
 	@scripts/find-node 18 >/dev/null
 	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
+$(BROWSER): $(VENV)/bin/python
+	@scripts/find-chromium >/dev/null
 	touch $@
 
 clean:

@@ -1,0 +1,3 @@
+"""Sign up, log in, account pages."""
+
+urlpatterns: list = []

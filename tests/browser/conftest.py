@@ -1,0 +1,50 @@
+"""Page tests in a real browser: Debian's chromium driven by playwright, against the e2e server.
+
+Each test leaves a screenshot of its final page in test-results/<test name>/.
+"""
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.server import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+RESULTS = ROOT / "test-results"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _output_dir(request) -> Path:
+    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    path = RESULTS / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(browser, cogmill, request):
+    """A fresh browser context (no cookies) on the test server; screenshot saved at the end."""
+    context = browser.new_context(base_url=cogmill.base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    page.screenshot(path=str(_output_dir(request) / "screenshot.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def new_username() -> str:
+    return f"u{uuid.uuid4().hex[:10]}"
