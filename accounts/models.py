@@ -14,11 +14,26 @@ _LOOKUP_LEN = 8
 
 
 class User(AbstractUser):
-    """A person; the username is their owner namespace (`username/model-name`)."""
+    """An account: a person, or an organization of people. The username is the owner namespace
+    (`username/model-name`) either way; organizations have members and never log in."""
+
+    class Kind(models.TextChoices):
+        USER = "user"
+        ORGANIZATION = "organization"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.USER)
+
+    @property
+    def is_organization(self) -> bool:
+        return self.kind == self.Kind.ORGANIZATION
+
+    def organizations(self) -> models.QuerySet:
+        """The organizations this person is a member of."""
+        return User.objects.filter(memberships__member=self, kind=self.Kind.ORGANIZATION)
 
     def to_account_dict(self) -> dict:
         return {
-            "type": "user",
+            "type": self.kind,
             "username": self.username,
             "name": self.get_full_name() or self.username,
             "github_url": None,
@@ -101,3 +116,23 @@ class WebhookSecret(models.Model):
 
     def key_bytes(self) -> bytes:
         return base64.b64decode(self.key.removeprefix("whsec_"))
+
+
+class Membership(models.Model):
+    """A person's place in an organization."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin"
+        MEMBER = "member"
+
+    organization = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="member_of")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "member"], name="unique_membership")]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.member.username} in {self.organization.username} ({self.role})"

@@ -45,10 +45,12 @@ class Visibility(models.TextChoices):
 
 class ModelQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ModelQuerySet":
-        """Public models and the user's own; everything else is as if it did not exist."""
+        """Public models, the user's own and their organizations'; the rest is as if it did not exist."""
         if user is None or not user.is_authenticated:
             return self.filter(visibility=Visibility.PUBLIC)
-        return self.filter(models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user))
+        return self.filter(
+            models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user) | models.Q(owner__in=user.organizations())
+        )
 
     def search(self, text: str) -> "ModelQuerySet":
         """Models whose owner, name or description contains every word of `text`."""
