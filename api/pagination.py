@@ -36,9 +36,11 @@ def _link(request, cursor: str) -> str:
     return f"{settings.PUBLIC_URL}{request.path}?{urlencode(params)}"
 
 
-def paginate(request, queryset, serialize, page_size: int = PAGE_SIZE) -> dict:
-    """One page of `queryset` (ordered by -created_at, -pk) as {next, previous, results}."""
-    cursor = request.GET.get("cursor")
+def paginate(request, queryset, serialize, cursor: str | None, page_size: int = PAGE_SIZE) -> dict:
+    """One page of `queryset` (ordered by -created_at, -pk) as {next, previous, results}.
+
+    `cursor` is the operation's `cursor` query parameter: one of the links of a page before.
+    """
     newest_first = queryset.order_by("-created_at", "-pk")
     if cursor:
         direction, stamp, pk = _decode(cursor)

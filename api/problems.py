@@ -2,6 +2,8 @@
 
 from django.http import JsonResponse
 
+from api.schemas import Problem
+
 CONTENT_TYPE = "application/problem+json"
 
 
@@ -9,9 +11,10 @@ def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def problem(status: int, title: str, detail: str, **extra) -> JsonResponse:
-    body = {"title": title, "detail": detail, "status": status, **extra}
-    return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
+def problem(status: int, title: str, detail: str, invalid_fields: list[dict] | None = None) -> JsonResponse:
+    """The body is built through the Problem schema that /v1/openapi.json documents."""
+    body = Problem(title=title, detail=detail, status=status, invalid_fields=invalid_fields)
+    return JsonResponse(body.model_dump(exclude_none=True), status=status, content_type=CONTENT_TYPE)
 
 
 TITLES = {
@@ -29,8 +32,8 @@ TITLES = {
 }
 
 
-def problem_for(status: int, detail: str, **extra) -> JsonResponse:
-    return problem(status, TITLES.get(status, "Error"), detail, **extra)
+def problem_for(status: int, detail: str, invalid_fields: list[dict] | None = None) -> JsonResponse:
+    return problem(status, TITLES.get(status, "Error"), detail, invalid_fields)
 
 
 class ApiProblem(Exception):

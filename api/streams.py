@@ -1,20 +1,35 @@
 """`urls.stream`: the prediction's events as server-sent events (API.md: Streaming)."""
 
 import json
+from typing import Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from pydantic import BaseModel, Field
 
 from api.problems import problem_for
 from api.waiting import read_events
 from playground import events
 from playground.models import Prediction, Status
 
+CONTENT_TYPE = "text/event-stream"
+
+
+class ServerSentEvent(BaseModel):
+    """One event of the stream; `: ping` comments between them keep the connection alive."""
+
+    event: Literal["output", "logs", "error", "done"] = Field(
+        description="The official clients raise on any other name; `done` ends the stream.")
+    id: str = Field(description="Send it back as `Last-Event-ID` to resume after this event.")
+    data: str = Field(description="`output`: a text chunk; `logs`: log lines; `error`: the error; "
+                                  "`done`: {}.")
+
 
 def format_event(event: str, event_id: str, data: str) -> str:
-    lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-    return f"event: {event}\nid: {event_id}\n{lines}\n"
+    sse = ServerSentEvent(event=event, id=event_id, data=data)
+    lines = "".join(f"data: {line}\n" for line in sse.data.split("\n"))
+    return f"event: {sse.event}\nid: {sse.id}\n{lines}\n"
 
 
 def _replay_from_row(prediction: Prediction) -> list[tuple[str, str, str]]:
@@ -36,11 +51,11 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
         return 0, 0
 
 
-async def prediction_stream(request, prediction_id: str):
+async def prediction_stream(prediction_id: str, last_event_id: str | None):
     prediction = await sync_to_async(Prediction.objects.filter(pk=prediction_id).first)()
     if prediction is None:
         return problem_for(404, f"prediction {prediction_id} not found")
-    last_id = request.headers.get("Last-Event-ID") or "0-0"
+    last_id = last_event_id or "0-0"
     has_stream = await sync_to_async(events.client().exists)(events.stream_key(prediction_id))
 
     async def body():
@@ -53,7 +68,7 @@ async def prediction_stream(request, prediction_id: str):
         async for item in read_events(prediction_id, last_id, keepalive_ms):
             yield ": ping\n\n" if item is None else format_event(item[1], item[0], item[2])
 
-    response = StreamingHttpResponse(body(), content_type="text/event-stream")
+    response = StreamingHttpResponse(body(), content_type=CONTENT_TYPE)
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # /v1/docs renders ninja's own template and swagger-ui assets (served by whitenoise), not a CDN's.
+    "ninja",
     "accounts",
     "playground",
     "api",
@@ -118,7 +120,15 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
 
 # Cogmill's own knobs.
 COGMILL_IDLE_SECONDS = env_float("COGMILL_IDLE_SECONDS", 300.0)
@@ -166,5 +176,6 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": 60.0},
+    "purge-expired-uploads": {"task": "playground.purge_expired_uploads", "schedule": 3600.0},
     "retry-webhooks": {"task": "playground.retry_webhooks", "schedule": 60.0},
 }

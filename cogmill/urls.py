@@ -1,26 +1,20 @@
 from django.contrib import admin
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponseRedirect
-from django.urls import path
+from django.urls import include, path
 from django.views import defaults
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 
 from api.api import api
 from api.problems import is_api_path, problem_for
-from api.streams import prediction_stream
 from cogmill.health import healthz
 from playground.views import file_content
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    # A capability URL read without cookies: CSRF does not apply, and only GET does anything.
-    path("v1/predictions/<str:prediction_id>/stream", csrf_exempt(require_GET(prediction_stream)),
-         name="prediction-stream"),
     path("v1/", api.urls),
     path("output/<str:file_id>/<str:name>", file_content, name="file-content"),
-    path("", lambda request: HttpResponseRedirect("/v1/docs"), name="home"),
+    path("", include("accounts.urls")),
+    path("", include("playground.urls")),
 ]
 
 API_DETAILS = {

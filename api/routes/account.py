@@ -1,10 +1,10 @@
 from ninja import Router
 
-from api.responses import json_response
+from api.schemas import Account, problems
 
 router = Router(tags=["account"])
 
 
-@router.get("/account")
+@router.get("/account", response={200: Account, **problems()})
 def account(request):
-    return json_response(request.owner.to_account_dict())
+    return request.owner.to_account_dict()

@@ -2,21 +2,23 @@
 
 from ninja import Router
 
+from api import schemas
 from api.pagination import paginate
-from api.responses import json_response
+from api.schemas import problems
 from playground import services
 from playground.models import Collection
 
 router = Router(tags=["collections"])
 
 
-@router.get("/collections")
-def list_collections(request):
-    return json_response(paginate(request, Collection.objects.all(), Collection.to_dict))
+@router.get("/collections", response={200: schemas.CollectionPage, **problems()})
+def list_collections(request, cursor: str | None = None):
+    return paginate(request, Collection.objects.all(), Collection.to_dict, cursor)
 
 
-@router.get("/collections/{slug}")
+@router.get("/collections/{slug}", response={200: schemas.CollectionDetail, **problems(404)})
 def get_collection(request, slug: str):
+    """The collection with the models in it that the caller may see."""
     collection = services.get_collection(slug)
     models = services.collection_models(collection, request.owner)
-    return json_response({**collection.to_dict(), "models": [m.to_dict() for m in models]})
+    return {**collection.to_dict(), "models": [m.to_dict() for m in models]}

@@ -1,12 +1,14 @@
 """Uploaded files, usable as model inputs through their `urls.get`."""
 
 from django.conf import settings
-from django.http import HttpResponse
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError
+from pydantic import BaseModel, Field
 
+from api import schemas
+from api.openapi import binary, raw_response, request_body
 from api.pagination import paginate
-from api.responses import json_response
+from api.schemas import problems
 from playground import services
 from playground.models import File
 from playground.views import file_response
@@ -14,6 +16,13 @@ from playground.views import file_response
 router = Router(tags=["files"])
 
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file itself
+
+
+class FileUpload(BaseModel):
+    """The multipart parts of POST /v1/files, read by the view itself (`metadata` may be a file part)."""
+
+    content: bytes = Field(description="The file; its name and type come from the part's headers.")
+    metadata: str | None = Field(None, description="A JSON object kept with the file.")
 
 
 def _too_large(size: int) -> HttpError:
@@ -29,7 +38,8 @@ def _metadata_text(request) -> str | None:
     return part.read().decode("utf-8", "replace") if part is not None else None
 
 
-@router.post("/files")
+@router.post("/files", response={201: schemas.File, **problems(403, 422)},
+             openapi_extra=request_body(("multipart/form-data", FileUpload)))
 def create_file(request):
     declared = int(request.headers.get("Content-Length") or 0)
     if declared > settings.COGMILL_MAX_UPLOAD_BYTES + MULTIPART_SLACK:
@@ -38,25 +48,28 @@ def create_file(request):
     if upload is not None and upload.size > settings.COGMILL_MAX_UPLOAD_BYTES:
         raise _too_large(upload.size)
     f = services.create_upload(request.owner, upload, _metadata_text(request))
-    return json_response(f.to_dict(), status=201)
+    return Status(201, f.to_dict())
 
 
-@router.get("/files")
-def list_files(request):
-    return json_response(paginate(request, File.objects.uploads_of(request.owner), File.to_dict))
+@router.get("/files", response={200: schemas.FilePage, **problems()})
+def list_files(request, cursor: str | None = None):
+    return paginate(request, File.objects.uploads_of(request.owner), File.to_dict, cursor)
 
 
-@router.get("/files/{file_id}")
+@router.get("/files/{file_id}", response={200: schemas.File, **problems(404)})
 def get_file(request, file_id: str):
-    return json_response(services.get_upload(request.owner, file_id).to_dict())
+    return services.get_upload(request.owner, file_id).to_dict()
 
 
-@router.delete("/files/{file_id}")
+@router.delete("/files/{file_id}", response={204: None, **problems(403, 404)})
 def delete_file(request, file_id: str):
     services.delete_upload(services.get_upload(request.owner, file_id))
-    return HttpResponse(status=204)
+    return Status(204, None)
 
 
-@router.get("/files/{file_id}/download")
+DOWNLOAD = raw_response(200, "*/*", binary("The bytes, with the type they were uploaded with."))
+
+
+@router.get("/files/{file_id}/download", response=problems(404), openapi_extra=DOWNLOAD)
 def download_file(request, file_id: str):
     return file_response(services.get_upload(request.owner, file_id), as_attachment=True)

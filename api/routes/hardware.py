@@ -2,13 +2,14 @@
 
 from ninja import Router
 
-from api.responses import json_response
+from api.schemas import Hardware as HardwareOut
+from api.schemas import problems
 from playground.models import Hardware
 
 router = Router(tags=["hardware"])
 
 
-@router.get("/hardware")
+@router.get("/hardware", response={200: list[HardwareOut], **problems()})
 def list_hardware(request):
     """A bare array, not a page: that is what the clients read."""
-    return json_response([hw.to_dict() for hw in Hardware.objects.all()])
+    return [hw.to_dict() for hw in Hardware.objects.all()]

@@ -3,12 +3,14 @@
 from typing import Literal
 
 from django.http import HttpResponse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from api import schemas
+from api.openapi import binary, merged, raw_response, request_body
 from api.pagination import paginate
-from api.responses import json_response
+from api.schemas import problems
 from playground import services
 from playground.models import Model, Prediction, Version
 
@@ -29,28 +31,36 @@ def _model_dict(model: Model) -> dict:
 
 # ---------------------------------------------------------------- models
 
-def _model_page(request, text: str | None) -> dict:
+def _model_page(request, text: str | None, cursor: str | None) -> dict:
     models = Model.objects.visible_to(request.owner).for_api()
     if text:
         models = models.search(text)
-    return paginate(request, models, Model.to_dict)
+    return paginate(request, models, Model.to_dict, cursor)
 
 
-@router.get("/models")
-def list_models(request, query: str | None = None):
-    return json_response(_model_page(request, query))
+@router.get("/models", response={200: schemas.ModelPage, **problems()})
+def list_models(request, query: str | None = None, cursor: str | None = None):
+    """Public models and the caller's own; `query` keeps those matching every word of it.
+
+    The same search is `QUERY /v1/models` with the text as a text/plain body (HTTP QUERY).
+    """
+    return _model_page(request, query, cursor)
 
 
-@router.api_operation(["QUERY"], "/models")
-def search_models(request):
+SEARCH_TEXT = "text/plain"
+
+
+@router.api_operation(["QUERY"], "/models", response={200: schemas.ModelPage, **problems()},
+                      openapi_extra=request_body((SEARCH_TEXT, {"type": "string", "minLength": 1})))
+def search_models(request, cursor: str | None = None):
     """HTTP QUERY with the search text as a text/plain body."""
     text = request.body.decode("utf-8", errors="replace").strip()
     if not text:
-        raise HttpError(400, "send the search text as the request body (Content-Type: text/plain)")
+        raise HttpError(400, f"send the search text as the request body (Content-Type: {SEARCH_TEXT})")
     # next/previous are GET links, so they carry the text as ?query=
     request.GET = request.GET.copy()
     request.GET["query"] = text
-    return json_response(_model_page(request, text))
+    return _model_page(request, text, cursor)
 
 
 class ModelIn(Schema):
@@ -67,18 +77,18 @@ class ModelIn(Schema):
     cover_image_url: str | None = None
 
 
-@router.post("/models")
+@router.post("/models", response={201: schemas.Model, **problems(403, 409, 415, 422)})
 def create_model(request, body: ModelIn):
     if body.owner != request.owner.username:
         raise HttpError(403, f"you can create models only as {request.owner.username}, not {body.owner}")
     details = body.model_dump(exclude={"owner", "name", "visibility", "hardware"}, exclude_none=True)
     model = services.create_model(request.owner, body.name, body.visibility, body.hardware, **details)
-    return json_response(_model_dict(model), status=201)
+    return Status(201, _model_dict(model))
 
 
-@router.get("/models/{owner}/{name}")
+@router.get("/models/{owner}/{name}", response={200: schemas.Model, **problems(404)})
 def get_model(request, owner: str, name: str):
-    return json_response(_model_dict(services.get_model(request.owner, f"{owner}/{name}")))
+    return _model_dict(services.get_model(request.owner, f"{owner}/{name}"))
 
 
 class ModelPatch(Schema):
@@ -95,31 +105,43 @@ class ModelPatch(Schema):
     examples: list[str] | None = None
 
 
-@router.patch("/models/{owner}/{name}")
+@router.patch("/models/{owner}/{name}", response={200: schemas.Model, **problems(403, 404, 415, 422)})
 def update_model(request, owner: str, name: str, body: ModelPatch):
     model = services.update_model(_owned_model(request, owner, name), body.model_dump(exclude_unset=True))
-    return json_response(_model_dict(model))
+    return _model_dict(model)
 
 
-@router.delete("/models/{owner}/{name}")
+@router.delete("/models/{owner}/{name}", response={204: None, **problems(403, 404, 409)})
 def delete_model(request, owner: str, name: str):
     services.delete_model(_owned_model(request, owner, name))
-    return HttpResponse(status=204)
+    return Status(204, None)
 
 
-@router.get("/models/{owner}/{name}/examples")
-def list_examples(request, owner: str, name: str):
+@router.get("/models/{owner}/{name}/examples", response={200: schemas.PredictionPage, **problems(404)})
+def list_examples(request, owner: str, name: str, cursor: str | None = None):
     model = services.get_model(request.owner, f"{owner}/{name}")
-    return json_response(paginate(request, services.examples_of(model), Prediction.to_dict))
+    return paginate(request, services.examples_of(model), Prediction.to_dict, cursor)
 
 
-@router.get("/models/{owner}/{name}/readme")
+MARKDOWN = "text/markdown"
+
+
+@router.get("/models/{owner}/{name}/readme", response=problems(404),
+            openapi_extra=raw_response(200, MARKDOWN, {"type": "string"}))
 def get_readme(request, owner: str, name: str):
+    """The README.md of the model's latest version."""
     text = services.readme(services.get_model(request.owner, f"{owner}/{name}"))
-    return HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    return HttpResponse(text, content_type=f"{MARKDOWN}; charset=utf-8")
 
 
 # ---------------------------------------------------------------- versions
+
+BUNDLE_TYPES = ("application/gzip", "application/x-gzip", "application/x-tar", "application/octet-stream")
+
+
+class BundleUpload(BaseModel):
+    bundle: bytes = Field(description="The model folder (cog.yaml, predict.py, ...) as a tar.gz.")
+
 
 def _bundle_bytes(request) -> bytes:
     upload = request.FILES.get("bundle") or request.FILES.get("content")
@@ -127,19 +149,27 @@ def _bundle_bytes(request) -> bytes:
         upload = next(iter(request.FILES.values()))
     if upload is not None:
         return upload.read()
-    if request.content_type in {"application/gzip", "application/x-gzip", "application/x-tar",
-                                "application/octet-stream"} and request.body:
+    if request.content_type in BUNDLE_TYPES and request.body:
         return request.body
     raise HttpError(400, "send the model folder as a tar.gz: multipart part 'bundle', or the raw body "
                          "with Content-Type application/gzip")
 
 
-@router.post("/models/{owner}/{name}/versions")
+PUSH = merged(
+    request_body(("multipart/form-data", BundleUpload),
+                 *((media_type, binary("The model folder as a tar.gz.")) for media_type in BUNDLE_TYPES)),
+    {"responses": {200: {"description": "Pushed before: the same bundle is the same version."}}},
+)
+
+
+@router.post("/models/{owner}/{name}/versions", response={(200, 201): schemas.OwnVersion, **problems(403)},
+             openapi_extra=PUSH)
 def push_version(request, owner: str, name: str):
+    """Upload a Cog model folder: it is built into a new version (201), or is one already (200)."""
     if owner != request.owner.username:
         raise HttpError(403, f"you can push only to your own namespace, {request.owner.username}/…")
     version, created = services.push_version(request.owner, name, _bundle_bytes(request))
-    return json_response(_version_with_build(version), status=201 if created else 200)
+    return Status(201 if created else 200, _version_with_build(version))
 
 
 def _version_with_build(version: Version) -> dict:
@@ -147,23 +177,26 @@ def _version_with_build(version: Version) -> dict:
     return {**version.to_dict(), "build": build}
 
 
-@router.get("/models/{owner}/{name}/versions")
-def list_versions(request, owner: str, name: str):
+@router.get("/models/{owner}/{name}/versions", response={200: schemas.VersionPage, **problems(404)})
+def list_versions(request, owner: str, name: str, cursor: str | None = None):
     model = services.get_model(request.owner, f"{owner}/{name}")
-    return json_response(paginate(request, services.listed_versions(model), Version.to_dict))
+    return paginate(request, services.listed_versions(model), Version.to_dict, cursor)
 
 
-@router.get("/models/{owner}/{name}/versions/{version_id}")
+@router.get("/models/{owner}/{name}/versions/{version_id}",
+            response={200: schemas.Version | schemas.OwnVersion, **problems(404)})
 def get_version(request, owner: str, name: str, version_id: str):
+    """The version; its model's owner also gets its build."""
     model = services.get_model(request.owner, f"{owner}/{name}")
     version = services.get_listed_version(model, version_id)
     if model.owner_id == request.owner.pk:
-        return json_response(_version_with_build(version))
-    return json_response(version.to_dict())
+        return _version_with_build(version)
+    return version.to_dict()
 
 
-@router.delete("/models/{owner}/{name}/versions/{version_id}")
+@router.delete("/models/{owner}/{name}/versions/{version_id}",
+               response={204: None, **problems(403, 404, 409)})
 def delete_version(request, owner: str, name: str, version_id: str):
     model = _owned_model(request, owner, name)
     services.delete_version(services.get_listed_version(model, version_id))
-    return HttpResponse(status=204)
+    return Status(204, None)

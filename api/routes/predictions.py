@@ -4,13 +4,14 @@ import re
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import JsonResponse
-from ninja import Router, Schema
+from django.http import HttpResponse
+from ninja import Header, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 
-from api import waiting
+from api import schemas, streams, waiting
+from api.openapi import raw_response
 from api.pagination import paginate
-from api.responses import json_response
+from api.schemas import problems
 from playground import services, webhooks
 from playground.models import Prediction
 
@@ -20,9 +21,9 @@ PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait(?:=(?P<n>[^,;\s]*))?(?:$|[,;\s])")
 MAX_WAIT = 60
 
 
-def wait_seconds(request) -> int | None:
+def wait_seconds(prefer: str | None) -> int | None:
     """Seconds asked for with `Prefer: wait[=N]`, or None for an async request."""
-    match = PREFER_WAIT.search(request.headers.get("Prefer", ""))
+    match = PREFER_WAIT.search(prefer or "")
     if not match:
         return None
     raw = match["n"]
@@ -66,46 +67,57 @@ def _create_prediction(request, version, body: ModelPredictionIn) -> Prediction:
         raise ValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from exc
 
 
-async def _created(request, prediction: Prediction) -> JsonResponse:
-    wait = wait_seconds(request)
+async def _created(prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
+    wait = wait_seconds(prefer)
     if wait is None:
-        body = await sync_to_async(prediction.to_dict)()
-        return json_response(body, status=201)
-    body = await waiting.wait_for(prediction.pk, wait)
-    return json_response(body, status=201, **{"Preference-Applied": f"wait={wait}"})
+        return Status(201, await sync_to_async(prediction.to_dict)())
+    response["Preference-Applied"] = f"wait={wait}"
+    return Status(201, await waiting.wait_for(prediction.pk, wait))
 
 
-@router.post("/predictions")
-async def create_prediction(request, body: PredictionIn):
-    wait_seconds(request)  # reject a bad Prefer header before creating anything
+Prefer = Header(None, alias="Prefer", description=(
+    f"`wait` or `wait=N` (N from 1 to {MAX_WAIT}): answer when the prediction ends, or after N seconds "
+    f"(default {MAX_WAIT}) with status `starting`."))
+CREATED = {201: schemas.Prediction, **problems(403, 404, 409, 415, 422)}
+WAITED = {"responses": {201: {"headers": {"Preference-Applied": {
+    "description": "`wait=N`, when the request asked to wait.", "schema": {"type": "string"}}}}}}
+
+
+@router.post("/predictions", response=CREATED, openapi_extra=WAITED)
+async def create_prediction(request, response: HttpResponse, body: PredictionIn, prefer: str | None = Prefer):
+    """Run a version: `version` is a version id, `owner/name` or `owner/name:id`."""
+    wait_seconds(prefer)  # reject a bad Prefer header before creating anything
 
     def create():
         version = services.resolve_version(request.owner, body.version or "")
         return _create_prediction(request, version, body)
 
-    return await _created(request, await sync_to_async(create)())
+    return await _created(await sync_to_async(create)(), prefer, response)
 
 
-@router.post("/models/{owner}/{name}/predictions")
-async def create_model_prediction(request, owner: str, name: str, body: ModelPredictionIn):
-    wait_seconds(request)
+@router.post("/models/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
+async def create_model_prediction(request, response: HttpResponse, owner: str, name: str,
+                                  body: ModelPredictionIn, prefer: str | None = Prefer):
+    """Run the model's latest version."""
+    wait_seconds(prefer)
 
     def create():
         model = services.get_model(request.owner, f"{owner}/{name}")
         version = services.latest_runnable(model)
         return _create_prediction(request, version, body)
 
-    return await _created(request, await sync_to_async(create)())
+    return await _created(await sync_to_async(create)(), prefer, response)
 
 
-@router.get("/predictions")
-def list_predictions(request, created_after: str | None = None, created_before: str | None = None):
+@router.get("/predictions", response={200: schemas.PredictionPage, **problems()})
+def list_predictions(request, created_after: str | None = None, created_before: str | None = None,
+                     cursor: str | None = None):
     qs = services.predictions_for(request.owner)
     if created_after:
         qs = qs.filter(created_at__gt=_timestamp(created_after, "created_after"))
     if created_before:
         qs = qs.filter(created_at__lt=_timestamp(created_before, "created_before"))
-    return json_response(paginate(request, qs, Prediction.to_dict))
+    return paginate(request, qs, Prediction.to_dict, cursor)
 
 
 def _timestamp(value: str, name: str):
@@ -117,14 +129,28 @@ def _timestamp(value: str, name: str):
     return parsed
 
 
-@router.get("/predictions/{prediction_id}")
+@router.get("/predictions/{prediction_id}", response={200: schemas.Prediction, **problems(404)})
 def get_prediction(request, prediction_id: str):
-    return json_response(_get_prediction(request.owner, prediction_id).to_dict())
+    return _get_prediction(request.owner, prediction_id).to_dict()
 
 
-@router.post("/predictions/{prediction_id}/cancel")
+@router.post("/predictions/{prediction_id}/cancel", response={200: schemas.Prediction, **problems(403, 404)})
 def cancel_prediction(request, prediction_id: str):
     prediction = services.cancel_prediction(_get_prediction(request.owner, prediction_id))
-    return json_response(prediction.to_dict())
+    return prediction.to_dict()
+
+
+# An id the stream sent (a Redis stream id: 64-bit milliseconds, sequence), checked before Redis sees it.
+LastEventId = Header(None, alias="Last-Event-ID", pattern=r"^([0-9]{1,19}(-[0-9]{1,19})?)?$",
+                     description="The `id` of the last event received: the stream resumes after it.")
+
+
+# The URL is a capability: it is read with no token (the JS client sends none).
+@router.get("/predictions/{prediction_id}/stream", auth=None,
+            response=problems(404, 422, authenticated=False),
+            openapi_extra=raw_response(200, streams.CONTENT_TYPE, streams.ServerSentEvent))
+async def stream_prediction(request, prediction_id: str, last_event_id: str | None = LastEventId):
+    """`urls.stream`: the prediction's output, logs, error and done as server-sent events."""
+    return await streams.prediction_stream(prediction_id, last_event_id)
 
 

@@ -3,11 +3,12 @@
 import datetime as dt
 
 import pytest
+from django.db import DataError
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from api.pagination import paginate
-from playground.models import BuildStatus, Prediction
+from playground.models import BuildStatus, ModelQuerySet, Prediction
 from tests.problems import assert_problem as _problem
 
 pytestmark = pytest.mark.django_db
@@ -104,20 +105,40 @@ def test_pages_walk_forward_and_back(rf, alice, version):
                                   created_at=base - dt.timedelta(seconds=i))
     seen = []
     request = rf.get("/v1/predictions")
-    page = paginate(request, Prediction.objects.all(), lambda p: p.pk, page_size=3)
+    page = paginate(request, Prediction.objects.all(), lambda p: p.pk, None, page_size=3)
     assert page["previous"] is None
     while True:
         seen += page["results"]
         if not page["next"]:
             break
         assert page["next"].startswith("http")
-        request = rf.get("/v1/predictions", {"cursor": page["next"].split("cursor=")[1]})
-        page = paginate(request, Prediction.objects.all(), lambda p: p.pk, page_size=3)
+        cursor = page["next"].split("cursor=")[1]
+        request = rf.get("/v1/predictions", {"cursor": cursor})
+        page = paginate(request, Prediction.objects.all(), lambda p: p.pk, cursor, page_size=3)
     expected = list(Prediction.objects.order_by("-created_at").values_list("pk", flat=True))
     assert seen == expected
-    back = rf.get("/v1/predictions", {"cursor": page["previous"].split("cursor=")[1]})
-    assert paginate(back, Prediction.objects.all(), lambda p: p.pk, page_size=3)["results"] == expected[3:6]
+    cursor = page["previous"].split("cursor=")[1]
+    back = rf.get("/v1/predictions", {"cursor": cursor})
+    page = paginate(back, Prediction.objects.all(), lambda p: p.pk, cursor, page_size=3)
+    assert page["results"] == expected[3:6]
 
 
 def test_bad_cursor_is_400(client, auth):
     _problem(client.get("/v1/predictions?cursor=!!!", **auth), 400)
+
+
+def test_stream_refuses_a_last_event_id_it_never_sent(client, alice, version):
+    """Found by schemathesis: Redis refused `Last-Event-ID: :` after the 200, cutting the stream."""
+    prediction = version.predictions.create(owner=alice, model=version.model)
+    body = _problem(client.get(f"/v1/predictions/{prediction.pk}/stream", HTTP_LAST_EVENT_ID=":"), 422)
+    assert body["invalid_fields"][0]["field"] == "Last-Event-ID"
+
+
+def test_a_value_the_database_refuses_is_400(client, auth, monkeypatch):
+    """Found by schemathesis on PostgreSQL: a NUL character in search text or file metadata was a 500."""
+    def refuse(self, text):
+        raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes\nLINE 1: SELECT ...")
+
+    monkeypatch.setattr(ModelQuerySet, "search", refuse)
+    body = _problem(client.get("/v1/models?query=a%00b", **auth), 400)
+    assert body["detail"].endswith("cannot contain NUL (0x00) bytes.") and "SELECT" not in body["detail"]
