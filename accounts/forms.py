@@ -1,0 +1,54 @@
+"""Forms of the account pages; the rules they check live in accounts.services."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
+from django.core.exceptions import ValidationError
+
+from accounts import services
+from accounts.models import Membership, User
+
+USERNAME_HELP = "Lowercase letters, digits, '-' and '_'. It is your namespace: username/model-name."
+
+
+class SignupForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username",)
+        help_texts = {"username": USERNAME_HELP}
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        services.check_username(username)
+        return username
+
+
+class LoginForm(AuthenticationForm):
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        if user.is_organization:
+            raise ValidationError("Organizations can't log in; log in as one of its members.",
+                                  code="organization")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="To recognise it later, e.g. “laptop” or “ci”.")
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(
+        max_length=39, help_text="Lowercase letters, digits, '-' and '_'. Its models live at name/model-name."
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        services.check_username(name)
+        return name
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="The username of an existing account.")
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)

@@ -1,0 +1,163 @@
+"""Browser pages of accounts: sign up, the account page (API tokens, webhook secret), organizations."""
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from accounts import services
+from accounts.forms import InviteForm, OrganizationForm, RoleForm, SignupForm, TokenForm
+from accounts.models import ApiToken, Membership, User, WebhookSecret
+
+NEW_TOKEN_SESSION_KEY = "accounts.new_token"
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure())
+    return target if safe else "/"
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to Cogmill, {user.username}.")
+        return redirect(_next_url(request))
+    return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
+
+
+def _account_context(request: HttpRequest, token_form: TokenForm) -> dict:
+    user = request.user
+    return {
+        "nav": "account",
+        "tokens": user.api_tokens.all(),
+        "token_form": token_form,
+        # The raw token exists only in this one response after creation (popped from the session).
+        "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
+        "webhook_secret": WebhookSecret.for_user(user).key,
+        "memberships": user.member_of.select_related("organization").order_by("organization__username"),
+    }
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/account.html", _account_context(request, TokenForm()))
+
+
+@login_required
+@require_POST
+def create_token(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return render(request, "accounts/account.html", _account_context(request, form))
+    token, raw = ApiToken.issue(request.user, name=form.cleaned_data["name"])
+    request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "name": token.name, "raw": raw}
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.delete()
+    messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
+    return redirect("account")
+
+
+@login_required
+def new_organization(request: HttpRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        org = services.create_organization(request.user, form.cleaned_data["name"])
+        messages.success(request, f"Organization {org.username} created. Invite your team.")
+        return redirect("organization", name=org.username)
+    return render(request, "accounts/org_new.html", {"nav": "account", "form": form})
+
+
+def _organization_page(request: HttpRequest, org: User, membership: Membership,
+                       invite_form: InviteForm | None = None) -> HttpResponse:
+    members = org.memberships.select_related("member").order_by("member__username")
+    context = {
+        "nav": "account",
+        "org": org,
+        "is_admin": membership.role == Membership.Role.ADMIN,
+        "members": members,
+        "roles": Membership.Role.choices,
+        "invite_form": invite_form or InviteForm(),
+    }
+    return render(request, "accounts/org.html", context)
+
+
+@login_required
+def organization(request: HttpRequest, name: str) -> HttpResponse:
+    org, membership = services.organization_for(name, request.user)
+    return _organization_page(request, org, membership)
+
+
+@login_required
+@require_POST
+def invite(request: HttpRequest, name: str) -> HttpResponse:
+    org, membership = services.organization_for(name, request.user)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            added = services.invite_member(org, request.user, form.cleaned_data["username"],
+                                           form.cleaned_data["role"])
+        except ValidationError as error:
+            form.add_error("username", error)
+        else:
+            messages.success(request, f"{added.member.username} joined {org.username} as {added.role}.")
+            return redirect("organization", name=org.username)
+    return _organization_page(request, org, membership, invite_form=form)
+
+
+@login_required
+@require_POST
+def change_role(request: HttpRequest, name: str, username: str) -> HttpResponse:
+    org, _ = services.organization_for(name, request.user)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose a role.")
+        services.change_role(org, request.user, username, form.cleaned_data["role"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{username} is now {form.cleaned_data['role']}.")
+    return redirect("organization", name=org.username)
+
+
+@login_required
+@require_POST
+def remove_member(request: HttpRequest, name: str, username: str) -> HttpResponse:
+    org, _ = services.organization_for(name, request.user)
+    try:
+        services.remove_member(org, request.user, username)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("organization", name=org.username)
+    messages.success(request, f"{username} was removed from {org.username}.")
+    if username == request.user.username:
+        return redirect("account")
+    return redirect("organization", name=org.username)
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    template_name = "accounts/password.html"
+    success_url = reverse_lazy("account")
+    extra_context = {"nav": "account"}
+
+    def form_valid(self, form):
+        messages.success(self.request, "Your password was changed.")
+        return super().form_valid(form)
