@@ -1,9 +1,22 @@
 """Browser pages of the playground (HTML; HTMX partials where a page updates itself)."""
 
-from django.core.paginator import Paginator
-from django.shortcuts import render
+import json
+from urllib.parse import urlencode
 
-from playground.models import Collection, Model
+import markdown
+import nh3
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from playground import services, snippets
+from playground.forms import form_class, initial_values, query_from_input
+from playground.inputs import InvalidInput
+from playground.models import Collection, Model, Source, Version
+from playground.snippets import FileArg
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
@@ -39,3 +52,165 @@ def explore(request):
     }
     template = "playground/explore.html#results" if request.htmx else "playground/explore.html"
     return render(request, template, context)
+
+
+# ---------------------------------------------------------------- model page
+
+MODEL_TABS = ("playground", "api", "examples")
+VERSIONS_SHOWN = 20
+
+
+def model_page(request, owner: str, name: str):
+    """A model: README, versions, and tabs to run it (form), call it (API snippets) or see examples."""
+    model = _visible_model(request, owner, name)
+    version = _selected_version(request, model)
+    if request.method == "POST":
+        return _run(request, model, version)
+    form = None
+    if version is not None and version.is_ready:
+        form_cls = form_class(version.openapi_schema or {})
+        form = form_cls(initial=initial_values(version.openapi_schema or {}, form_cls, request.GET))
+    tab = request.GET.get("tab", "playground")
+    return _render_model(request, model, version, form, tab if tab in MODEL_TABS else "playground")
+
+
+@require_POST
+def predict(request, owner: str, name: str):
+    """The run form's target (the model page itself takes the same POST)."""
+    model = _visible_model(request, owner, name)
+    return _run(request, model, _selected_version(request, model))
+
+
+def _visible_model(request, owner: str, name: str) -> Model:
+    model = Model.objects.visible_to(request.user).for_api().filter(owner__username=owner, name=name).first()
+    if model is None:
+        raise Http404(f"model {owner}/{name} not found")
+    return model
+
+
+def _selected_version(request, model: Model) -> Version | None:
+    """`?version=<id>` (404 if it is not one of the model's), else the latest ready version."""
+    version_id = request.GET.get("version")
+    if not version_id:
+        return model.latest_version()
+    try:
+        return services.get_listed_version(model, version_id)
+    except services.NotFound:
+        raise Http404(f"version {version_id} of {model.full_name} not found") from None
+
+
+def _page_path(model: Model, version: Version | None, **params: str) -> str:
+    query = {"version": version.version_id} if version else {}
+    return f"/{model.full_name}?{urlencode({**query, **params})}" if query or params else f"/{model.full_name}"
+
+
+def _run(request, model: Model, version: Version | None):
+    """Validate with the API's validator, upload the files, create the prediction, go to its page."""
+    if not request.user.is_authenticated:
+        return redirect(f"/login?{urlencode({'next': _page_path(model, version)})}")
+    if version is None or not version.is_ready:
+        messages.error(request, f"{model.full_name} has no version ready to run yet.")
+        return redirect(_page_path(model, version))
+    form = form_class(version.openapi_schema or {})(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            data = form.to_input(lambda f: services.create_upload(request.user, f, None).api_url)
+            prediction = services.create_prediction(request.user, version, data, source=Source.WEB)
+        except InvalidInput as exc:
+            form.add_input_errors(exc.errors)
+        except (ValueError, LookupError) as exc:  # Conflict, NotFound and other refusals of the run
+            form.add_error(None, str(exc))
+        else:
+            return redirect(f"/p/{prediction.id}")
+    return _render_model(request, model, version, form, "playground", status=422)
+
+
+def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200):
+    context = {
+        "nav": "explore",
+        "model": model,
+        "version": version,
+        "form": form,
+        "tab": tab,
+        "tab_links": _tab_links(request, model, version),
+        "run_action": _run_action(model, version),
+        "login_url": "/login?" + urlencode({"next": request.get_full_path()}),
+    }
+    if tab == "api" and form is not None:
+        context["snippets"] = _snippets(model, version, form)
+    if tab == "examples":
+        context["examples"] = _examples(model)
+    if request.htmx and request.method == "GET":
+        return render(request, "playground/model.html#tabbed", context, status=status)
+    context["versions"] = services.listed_versions(model)[:VERSIONS_SHOWN]
+    context["readme_html"] = _readme_html(model)
+    return render(request, "playground/model.html", context, status=status)
+
+
+def _run_action(model: Model, version: Version | None) -> str:
+    path = f"/{model.full_name}/predict"
+    return f"{path}?{urlencode({'version': version.version_id})}" if version else path
+
+
+def _tab_links(request, model: Model, version: Version | None) -> list[tuple[str, str, str]]:
+    """(tab, label, href): the page's own GET parameters (a prefilled form) ride along."""
+    params = request.GET.copy() if request.method == "GET" else QueryDict(mutable=True)
+    if version is not None:
+        params["version"] = version.version_id
+    links = []
+    for tab, label in zip(MODEL_TABS, ("Playground", "API", "Examples"), strict=True):
+        params["tab"] = tab
+        links.append((tab, label, f"/{model.full_name}?{params.urlencode()}"))
+    return links
+
+
+def _readme_html(model: Model) -> str | None:
+    try:
+        text = services.readme(model)
+    except services.NotFound:
+        return None
+    return nh3.clean(markdown.markdown(text, extensions=["fenced_code", "tables"]))
+
+
+def _snippet_input(form) -> dict:
+    """The form's current values as an API input; required files and secrets as placeholders."""
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name)
+        if field.input_kind in ("file", "files"):
+            if field.input_required:
+                data[name] = FileArg(name) if field.input_kind == "file" else [FileArg(name)]
+        elif field.input_kind == "secret":
+            if field.input_required:
+                data[name] = "YOUR_SECRET"
+        elif value is not None and value != "" and value != []:
+            data[name] = value
+    return data
+
+
+def _snippets(model: Model, version: Version, form) -> list[tuple[str, str, str]]:
+    return snippets.all_snippets(model.full_name, version.version_id, _snippet_input(form), settings.PUBLIC_URL)
+
+
+def _summary(value: object, joined: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ("" if joined else "\n").join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _examples(model: Model) -> list[dict]:
+    found = []
+    for prediction in services.examples_of(model).order_by("-created_at"):
+        tweak = {"version": prediction.version.version_id, **query_from_input(prediction.input)}
+        found.append({
+            "prediction": prediction,
+            "input": [(k, _summary(v, False)) for k, v in prediction.input.items()],
+            "output": _summary(prediction.output, prediction.version.output_is_iterator()),
+            "is_default": prediction.pk == model.default_example_id,
+            "tweak_url": f"/{model.full_name}?{urlencode(tweak)}",
+        })
+    return found

@@ -1,0 +1,163 @@
+"""The model page /<owner>/<name>: who sees it, the README, tabs, and running the form."""
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import User
+from playground.models import BuildStatus, File, Model, Prediction, Status, Version
+
+pytestmark = pytest.mark.django_db
+
+SCHEMAS = Path(__file__).parent / "schemas"
+
+
+def real_schema(name: str) -> dict:
+    return json.loads((SCHEMAS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def bundles(settings, tmp_path):
+    settings.COGMILL_BUNDLES_DIR = tmp_path
+    return tmp_path
+
+
+def make_version(model: Model, schema: str, vid: str = "b" * 64) -> Version:
+    return Version.objects.create(model=model, version_id=vid, build_status=BuildStatus.READY,
+                                  openapi_schema=real_schema(schema), cog_version="0.23.1")
+
+
+@pytest.fixture
+def textgen(alice, bundles):
+    model = Model.objects.create(owner=alice, name="textgen", description="Writes titles",
+                                 github_url="https://github.com/x/textgen")
+    return make_version(model, "textgen")
+
+
+@pytest.fixture
+def bob():
+    return User.objects.create_user("bob", password="pw-bob-123")
+
+
+def test_public_model_page_shows_header_form_and_versions(client, textgen):
+    response = client.get("/alice/textgen")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Writes titles" in html and "https://github.com/x/textgen" in html
+    assert 'name="prompt"' in html and "I just found out that" in html
+    assert textgen.version_id[:12] in html and "0.23.1" in html
+    assert "Log in to run" in html and "/login?next=" in html
+
+
+def test_private_models_are_404_to_others(client, alice, bob, bundles):
+    model = Model.objects.create(owner=alice, name="secret", visibility="private")
+    make_version(model, "hello-world")
+    assert client.get("/alice/secret").status_code == 404
+    client.force_login(bob)
+    assert client.get("/alice/secret").status_code == 404
+    assert client.post("/alice/secret/predict", {"text": "x"}).status_code == 404
+    client.force_login(alice)
+    assert client.get("/alice/secret").status_code == 200
+
+
+def test_unknown_version_is_404(client, textgen):
+    assert client.get("/alice/textgen?version=" + "f" * 64).status_code == 404
+    assert client.get(f"/alice/textgen?version={textgen.version_id}").status_code == 200
+
+
+def test_readme_is_rendered_and_sanitized(client, textgen, bundles):
+    src = textgen.src_dir
+    src.mkdir(parents=True)
+    (src / "README.md").write_text("# Textgen\n\nSome **bold**.<script>alert(1)</script>"
+                                   '<a href="javascript:alert(2)">x</a>\n')
+    html = client.get("/alice/textgen").content.decode()
+    assert "<h1>Textgen</h1>" in html and "<strong>bold</strong>" in html
+    assert "<script>alert(1)" not in html and "javascript:alert" not in html
+
+
+def test_get_parameters_prefill_the_form_and_the_api_snippets(client, textgen):
+    html = client.get("/alice/textgen?tab=api&prompt=Once+upon&temperature=0.9").content.decode()
+    assert "replicate.Client(base_url=" in html
+    assert f"alice/textgen:{textgen.version_id}" in html
+    assert "&quot;prompt&quot;: &quot;Once upon&quot;" in html and "0.9" in html
+    assert 'baseUrl: &quot;http' in html and "/v1&quot;" in html
+    assert "curl -s -X POST" in html
+
+
+def test_htmx_tab_switch_returns_only_the_tabs(client, textgen):
+    response = client.get("/alice/textgen?tab=examples", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert 'id="tabbed"' in html and "<html" not in html
+    assert "not picked any examples" in html
+
+
+def test_anonymous_run_is_sent_to_log_in(client, textgen):
+    response = client.post(f"/alice/textgen/predict?version={textgen.version_id}", {"prompt": "x"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login?next=%2Falice%2Ftextgen")
+
+
+def test_run_creates_a_web_prediction_and_redirects_to_it(client, bob, textgen):
+    client.force_login(bob)
+    response = client.post(f"/alice/textgen/predict?version={textgen.version_id}",
+                           {"prompt": "Once", "max_tokens": "20", "temperature": "0.5", "seed": ""})
+    prediction = Prediction.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/p/{prediction.id}"
+    assert prediction.source == "web" and prediction.owner == bob
+    assert prediction.input == {"prompt": "Once", "max_tokens": 20, "temperature": 0.5}
+
+
+def test_the_model_page_itself_takes_the_post(client, bob, textgen):
+    client.force_login(bob)
+    response = client.post("/alice/textgen", {"prompt": "Once"})
+    assert response.status_code == 302 and Prediction.objects.count() == 1
+
+
+def test_field_errors_are_shown_in_place_with_the_values_kept(client, bob, textgen):
+    client.force_login(bob)
+    response = client.post("/alice/textgen/predict", {"prompt": "Keep me", "temperature": "99"})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "99.0 is greater than the maximum of 2" in html
+    field = html.split('data-field="temperature"')[1].split('data-field="seed"')[0]
+    assert "has-error" in html.split('data-field="temperature"')[0][-80:]
+    assert "greater than the maximum" in field
+    assert "Keep me" in html
+    assert not Prediction.objects.exists()
+
+
+def test_file_inputs_are_uploaded_and_passed_as_their_api_urls(client, bob, bundles, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    model = Model.objects.create(owner=bob, name="reader")
+    make_version(model, "reader")
+    client.force_login(bob)
+    upload = SimpleUploadedFile("notes.txt", b"read me", content_type="text/plain")
+    response = client.post("/bob/reader/predict", {"file": upload})
+    assert response.status_code == 302
+    f = File.objects.get()
+    assert f.kind == File.Kind.UPLOAD and f.owner == bob
+    assert Prediction.objects.get().input == {"file": f.api_url}
+
+
+def test_secrets_are_not_echoed_back(client, bob, bundles):
+    model = Model.objects.create(owner=bob, name="every")
+    make_version(model, "every-input-type")
+    client.force_login(bob)
+    response = client.post("/bob/every/predict", {"api_key": "sk-very-secret", "text": "UPPER"})
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "sk-very-secret" not in html and "UPPER" in html
+
+
+def test_examples_tab_lists_the_owners_examples(client, alice, textgen):
+    model = textgen.model
+    example = Prediction.objects.create(owner=alice, model=model, version=textgen, status=Status.SUCCEEDED,
+                                        input={"prompt": "Hello"}, output=["Hel", "lo world"])
+    model.examples.add(example)
+    model.default_example = example
+    model.save()
+    html = client.get("/alice/textgen?tab=examples").content.decode()
+    assert f"/p/{example.id}" in html and "Hello world" in html
+    assert "prompt=Hello" in html  # tweak it
