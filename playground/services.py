@@ -194,6 +194,19 @@ def predictions_for(user):
     return Prediction.objects.filter(owner=user).select_related("model__owner", "version")
 
 
+def remove_prediction_data(prediction: Prediction) -> Prediction:
+    """Erase what a prediction was given and made, output files included; the row stays for billing."""
+    if not prediction.is_terminal:
+        raise Conflict("a prediction's data can be removed once it has finished; cancel it first")
+    for f in File.objects.filter(prediction=prediction, kind=File.Kind.OUTPUT):
+        f.content.delete(save=False)
+        f.delete()
+    Prediction.objects.filter(pk=prediction.pk).update(data_removed=True, input={}, output=None, logs="")
+    events.client().delete(events.stream_key(prediction.id))  # the stream URL would replay the output
+    prediction.refresh_from_db()
+    return prediction
+
+
 # ---------------------------------------------------------------- models
 
 MODEL_DETAILS = ("description", "github_url", "paper_url", "license_url", "cover_image_url")

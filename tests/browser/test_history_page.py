@@ -1,0 +1,58 @@
+"""/history: my predictions, filters, search by input text, deleting a prediction's data."""
+
+import uuid
+
+from playwright.sync_api import expect
+
+from tests.browser.prediction_steps import api_prediction, log_in, run
+
+
+def test_history_lists_filters_searches_and_deletes(page, cogmill, token):
+    word = f"marmot{uuid.uuid4().hex[:8]}"
+    hello = run(cogmill, token, "cogmill/hello-world", {"text": f"a {word} here"})
+    other = run(cogmill, token, "cogmill/hello-world", {"text": "just a badger"})
+    failed = run(cogmill, token, "testers/failing", {"reason": "nope"})
+    log_in(page, cogmill, "alice")  # lands on /history
+    rows = page.locator("table.history-table tbody tr")
+    for prediction in (hello, other, failed):
+        expect(page.locator(f"#row-{prediction['id']}")).to_be_visible()
+
+    page.select_option("select[name=status]", "failed")  # htmx swaps the results in
+    expect(page.locator(f"#row-{failed['id']}")).to_be_visible()
+    expect(page.locator(f"#row-{hello['id']}")).to_have_count(0)
+    expect(rows.locator(".badge:not(.failed)")).to_have_count(0)
+
+    page.select_option("select[name=status]", "")
+    expect(page.locator(f"#row-{hello['id']}")).to_be_visible()
+    page.fill("input[name=q]", word.upper())
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(page.locator(f"#row-{hello['id']}")).to_contain_text(word)
+    assert f"q={word.upper()}" in page.url
+
+    page.locator(f"#row-{hello['id']}").get_by_role("link", name=f"Delete data of {hello['id']}").click()
+    expect(page.get_by_role("heading", name="Delete this prediction’s data?")).to_be_visible()
+    page.get_by_role("button", name="Delete data").click()
+    page.wait_for_url(f"**/history?*q={word.upper()}*")
+    expect(rows).to_have_count(0)  # its input is gone, so the search no longer finds it
+    page.goto("/history")
+    expect(page.locator(f"#row-{hello['id']}")).to_contain_text("data deleted")
+
+    kept = api_prediction(cogmill, token, hello["id"])
+    assert kept["data_removed"] is True and kept["status"] == "succeeded"
+    assert kept["input"] == {} and kept["output"] is None and kept["logs"] == ""
+    assert api_prediction(cogmill, token, other["id"])["output"] == "hello just a badger"
+
+    page.locator(f"#row-{hello['id']}").get_by_role("link", name=hello["id"][:10]).click()
+    expect(page.locator("#data-removed")).to_be_visible()
+    expect(page.locator("#status-badge")).to_have_text("succeeded")
+
+
+def test_history_filters_show_errors_in_place(page, cogmill, token):
+    log_in(page, cogmill, "alice")
+    page.fill("input[name=model]", "not-a-model-ref")
+    page.fill("input[name=q]", "kept text")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".field.has-error")).to_contain_text("Write the model as owner/name.")
+    expect(page.locator("input[name=q]")).to_have_value("kept text")
+    expect(page.locator("input[name=model]")).to_have_value("not-a-model-ref")
