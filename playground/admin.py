@@ -3,6 +3,8 @@ from django.contrib import admin
 from playground.models import (
     Collection,
     File,
+    GalleryItem,
+    GalleryStar,
     Hardware,
     Model,
     Prediction,
@@ -35,7 +37,7 @@ class VersionAdmin(admin.ModelAdmin):
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
     list_display = ["id", "model", "owner", "status", "source", "created_at"]
-    list_filter = ["status", "source"]
+    list_filter = ["status", "source", "is_public"]
     search_fields = ["id"]
 
 
@@ -62,3 +64,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["id", "prediction", "event", "state", "attempts", "next_attempt_at"]
     list_filter = ["state", "event"]
     inlines = [WebhookAttemptInline]
+
+
+@admin.register(GalleryItem)
+class GalleryItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "organization", "prediction", "added_by", "created_at"]
+    search_fields = ["organization__username", "prediction__id", "added_by__username"]
+    raw_id_fields = ["organization", "prediction", "added_by"]
+
+
+@admin.register(GalleryStar)
+class GalleryStarAdmin(admin.ModelAdmin):
+    list_display = ["id", "item", "user", "created_at"]
+    raw_id_fields = ["item", "user"]

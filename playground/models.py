@@ -234,6 +234,8 @@ class Prediction(models.Model):
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
+    # Shared by link: anyone, logged out included, may read its page.
+    is_public = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -393,3 +395,33 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at"]
+
+
+class GalleryItem(models.Model):
+    """A prediction a member put on their organization's gallery wall."""
+
+    organization = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_items")
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="gallery_items")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "prediction"], name="unique_gallery_item")
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id} in {self.organization.username}'s gallery"
+
+
+class GalleryStar(models.Model):
+    item = models.ForeignKey(GalleryItem, on_delete=models.CASCADE, related_name="stars")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_stars")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "user"], name="unique_gallery_star")]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} ★ {self.item_id}"

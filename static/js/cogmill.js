@@ -10,3 +10,114 @@ document.addEventListener("click", (event) => {
     setTimeout(() => (button.textContent = label), 1500);
   });
 });
+
+// Prediction page: while it runs, append its output and logs as the stream delivers them.
+// The stream replays from the first event, so the first event of each kind replaces the snapshot
+// the server rendered; on `done` the stream is closed and htmx reloads the final page body.
+function streamPrediction(body) {
+  const output = body.querySelector("[data-output]");
+  const logs = body.querySelector("[data-logs]");
+  const kind = body.dataset.kind;
+  const fresh = new Set(["output", "logs"]);
+  const source = new EventSource(body.dataset.stream);
+  // The status panel polls each second; news from the stream makes it look again at once.
+  const progress = () => document.getElementById("status")?.dispatchEvent(new Event("progress"));
+  const start = (what, el) => {
+    if (el && fresh.delete(what)) {
+      el.replaceChildren();
+      progress();
+    }
+    body.querySelector(".waiting")?.remove();
+  };
+  source.addEventListener("output", (event) => {
+    if (!output) return;
+    start("output", output);
+    if (kind === "text") output.append(event.data);
+    else if (kind === "files") output.append(imageFigure(event.data));
+  });
+  source.addEventListener("logs", (event) => {
+    if (!logs) return;
+    start("logs", logs);
+    logs.append(event.data + "\n");
+    logs.scrollTop = logs.scrollHeight;
+  });
+  source.addEventListener("done", () => {
+    source.close();
+    progress();
+  });
+  body.addEventListener("htmx:beforeSwap", () => source.close(), { once: true });
+}
+
+function imageFigure(url) {
+  const name = new URL(url, location.href).pathname.split("/").pop();
+  const figure = document.createElement("figure");
+  const link = Object.assign(document.createElement("a"), { href: url, target: "_blank", rel: "noopener" });
+  link.dataset.enlarge = "";
+  link.append(Object.assign(document.createElement("img"), { src: url, alt: name }));
+  const caption = document.createElement("figcaption");
+  caption.append(Object.assign(document.createElement("a"), { href: url, download: "", textContent: `Download ${name}` }));
+  figure.append(link, caption);
+  return figure;
+}
+
+document.querySelectorAll("[data-stream]").forEach(streamPrediction);
+
+// Output images open in a lightbox; without this script the link opens the full image.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-enlarge]");
+  const box = document.getElementById("lightbox");
+  if (!link || !box?.showModal || event.ctrlKey || event.metaKey) return;
+  event.preventDefault();
+  box.querySelector("img").src = link.href;
+  box.showModal();
+});
+document.addEventListener("click", (event) => {
+  if (event.target.id === "lightbox") event.target.close();  // a click on the backdrop
+});
+
+// Model page run form: range sliders beside number boxes, file drop zones with a preview.
+function enhanceRunForm(root) {
+  root.querySelectorAll("input[type=range][data-range-for]").forEach((slider) => {
+    const box = document.getElementById(slider.dataset.rangeFor);
+    if (!box || slider.dataset.enhanced) return;
+    slider.dataset.enhanced = "1";
+    slider.hidden = false;
+    if (box.value !== "") slider.value = box.value;
+    slider.addEventListener("input", () => { box.value = slider.value; });
+    box.addEventListener("input", () => { if (box.value !== "") slider.value = box.value; });
+  });
+  root.querySelectorAll(".dropzone").forEach((zone) => {
+    const input = zone.querySelector("input[type=file]");
+    if (!input || zone.dataset.enhanced) return;
+    zone.dataset.enhanced = "1";
+    const preview = zone.querySelector(".file-preview");
+    const show = () => {
+      preview.replaceChildren(...Array.from(input.files).map((file) => {
+        if (file.type.startsWith("image/")) {
+          const img = document.createElement("img");
+          img.src = URL.createObjectURL(file);
+          img.alt = file.name;
+          return img;
+        }
+        const name = document.createElement("span");
+        name.textContent = `${file.name} (${Math.ceil(file.size / 1024)} KB)`;
+        return name;
+      }));
+    };
+    input.addEventListener("change", show);
+    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("dragging"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      if (!event.dataTransfer?.files.length) return;
+      const files = new DataTransfer();
+      const dropped = input.multiple ? Array.from(event.dataTransfer.files) : [event.dataTransfer.files[0]];
+      dropped.forEach((file) => files.items.add(file));
+      input.files = files.files;
+      show();
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => enhanceRunForm(document));
+document.addEventListener("htmx:load", (event) => enhanceRunForm(event.detail.elt));
