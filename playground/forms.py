@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
@@ -243,9 +245,11 @@ def build_field(name: str, prop: dict, required: bool) -> forms.Field:
                                        empty_value=None, **common)
     elif kind == "file":
         accept = {"accept": prop["x-cog-accept"]} if prop.get("x-cog-accept") else {}
-        field = forms.FileField(widget=forms.FileInput(attrs={"data-file-drop": "", **accept}), **common)
+        limit = {"data-max-bytes": settings.COGMILL_MAX_UPLOAD_BYTES}
+        field = forms.FileField(widget=forms.FileInput(attrs={"data-file-drop": "", **accept, **limit}), **common)
     elif kind == "files":
-        field = MultipleFileField(widget=MultipleFileInput(attrs={"data-file-drop": ""}), **common)
+        limit = {"data-max-bytes": settings.COGMILL_MAX_UPLOAD_BYTES}
+        field = MultipleFileField(widget=MultipleFileInput(attrs={"data-file-drop": "", **limit}), **common)
     elif kind == "list":
         field = LinesField(prop.get("items", {}).get("type", "string"), **common)
         field.help_text = " ".join(filter(None, [common["help_text"], "One per line."]))
@@ -286,6 +290,7 @@ class InputForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        self._check_upload_sizes(cleaned)
         if self.errors:
             return cleaned
         try:
@@ -293,6 +298,16 @@ class InputForm(forms.Form):
         except InvalidInput as exc:
             self.add_input_errors(exc.errors)
         return cleaned
+
+    def _check_upload_sizes(self, cleaned: dict) -> None:
+        """Refuse files over the upload limit by name, before anything is stored."""
+        limit = settings.COGMILL_MAX_UPLOAD_BYTES
+        for name, value in list(cleaned.items()):  # add_error drops the field from `cleaned`
+            files = value if isinstance(value, list) else [value]
+            for f in files:
+                if isinstance(f, UploadedFile) and f.size > limit:
+                    self.add_error(name, f"{f.name} is {filesizeformat(f.size)}; files may be at most "
+                                         f"{filesizeformat(limit)}.")
 
     def to_input(self, upload: Upload) -> dict:
         """The prediction input: files become the URLs `upload` stores them at."""

@@ -19,6 +19,8 @@ from cogmill import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E_REDIS_DB = 13
+# Small enough for page tests to cross it with a few megabytes.
+UPLOAD_LIMIT = 2 * 1024 * 1024
 
 
 def free_port() -> int:
@@ -94,6 +96,7 @@ class CogmillServer:
             COGMILL_IDLE_SECONDS=str(idle_seconds),
             COGMILL_WORKER_CONCURRENCY=str(concurrency),
             COGMILL_SSE_KEEPALIVE_SECONDS="1",
+            COGMILL_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
             COGMILL_WEBHOOK_ALLOW_PRIVATE="1",
             COGMILL_WEBHOOK_RETRY_DELAYS="0.2,0.5,1",
         )

@@ -121,3 +121,55 @@ function enhanceRunForm(root) {
 }
 document.addEventListener("DOMContentLoaded", () => enhanceRunForm(document));
 document.addEventListener("htmx:load", (event) => enhanceRunForm(event.detail.elt));
+
+// Uploads: refuse files over the server's limit at once, and show progress while a form with
+// files is sent. Without JS the form posts normally and the server refuses big files the same way.
+function formatBytes(n) {
+  const units = ["bytes", "KB", "MB", "GB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.dataset.maxBytes) return;
+  const limit = Number(input.dataset.maxBytes);
+  const big = [...input.files].find((f) => f.size > limit);
+  const field = input.closest(".field");
+  field?.querySelector(".errorlist.upload-limit")?.remove();
+  if (!big) return;
+  input.value = "";
+  input.dispatchEvent(new Event("cogmill:cleared"));
+  const errors = document.createElement("ul");
+  errors.className = "errorlist upload-limit";
+  errors.innerHTML = "<li></li>";
+  errors.firstChild.textContent = `${big.name} is ${formatBytes(big.size)}; files may be at most ${formatBytes(limit)}.`;
+  field?.classList.add("has-error");
+  field?.append(errors);
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-upload-progress")) return;
+  const hasFiles = [...form.querySelectorAll("input[type=file]")].some((i) => i.files.length);
+  if (!hasFiles) return;
+  event.preventDefault();
+  const bar = form.querySelector(".upload-progress");
+  const button = form.querySelector("button[type=submit]");
+  const xhr = new XMLHttpRequest();
+  xhr.open(form.method, form.action);
+  xhr.upload.addEventListener("progress", (e) => {
+    if (bar && e.lengthComputable) { bar.hidden = false; bar.value = (100 * e.loaded) / e.total; }
+  });
+  xhr.addEventListener("load", () => {
+    if (xhr.responseURL && xhr.responseURL !== new URL(form.action, location.href).href) {
+      location.assign(xhr.responseURL); // the run was created: its page
+    } else {
+      document.open(); document.write(xhr.responseText); document.close(); // the form with its errors
+    }
+  });
+  xhr.addEventListener("error", () => { if (button) button.disabled = false; if (bar) bar.hidden = true; });
+  if (button) button.disabled = true;
+  xhr.send(new FormData(form));
+});

@@ -19,8 +19,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 RESULTS = ROOT / "test-results"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Per module, not per session: playwright's sync API keeps an event loop on this thread
+    # while it runs, and Django's async_to_sync refuses to run beside one in later tests.
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield browser

@@ -5,6 +5,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import RESULTS
+from tests.server import UPLOAD_LIMIT
 
 PASSWORD = "model-page-pass-phrase-7"
 
@@ -82,6 +83,34 @@ def test_upload_a_file_input_and_run(page: Page, cogmill, new_username, tmp_path
     page.get_by_role("button", name="Run").click()
     expect_prediction_page(page, cogmill)
     expect(page.get_by_text("words from an uploaded file").first).to_be_visible(timeout=90_000)
+
+
+def _too_big(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * (UPLOAD_LIMIT + 1))
+    return big
+
+
+def test_a_file_over_the_limit_is_refused_before_upload(page: Page, cogmill, new_username, tmp_path):
+    log_in(page, cogmill, new_username)
+    page.goto("/testers/reader")
+    page.get_by_label("File").set_input_files(str(_too_big(tmp_path)))
+    expect(page.locator("[data-field=file] .errorlist")).to_contain_text("big.txt is 2.0 MB; files may be at most 2.0 MB")
+    expect(page.get_by_label("File")).to_have_value("")  # cleared: nothing big is sent
+
+
+def test_a_file_over_the_limit_is_refused_without_javascript(browser, cogmill, new_username, tmp_path):
+    context = browser.new_context(base_url=cogmill.base_url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, cogmill, new_username)
+        page.goto("/testers/reader")
+        page.get_by_label("File").set_input_files(str(_too_big(tmp_path)))
+        page.get_by_role("button", name="Run").click()
+        expect(page.locator("[data-field=file] .errorlist")).to_contain_text("files may be at most 2.0")
+        expect(page).to_have_url(re.compile(r"/testers/reader"))
+    finally:
+        context.close()
 
 
 def test_api_tab_shows_snippets_with_the_typed_input(page: Page, cogmill, new_username):

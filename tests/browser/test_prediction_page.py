@@ -4,6 +4,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import RESULTS
 from tests.browser.prediction_steps import api_prediction, log_in, run
 from tests.server import wait_until
 
@@ -40,6 +41,9 @@ def test_text_streams_into_the_page_as_it_is_generated(alice_page, cogmill, toke
                  .map(([n]) => n)).size >= 2""",
         timeout=120_000,
     )
+    shots = RESULTS / "test_text_streams_into_the_page_as_it_is_generated"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "streaming.png"))  # mid-stream, for the README
     expect(page.locator("#status-badge")).to_have_text("succeeded", timeout=120_000)
     final = api_prediction(cogmill, token, prediction["id"])
     text = "".join(final["output"])

@@ -10,6 +10,7 @@ import pytest
 from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
+from django.test import override_settings
 
 from playground import inputs
 from playground.forms import (
@@ -267,3 +268,16 @@ def test_a_predictions_input_round_trips_through_tweak_links():
     query = QueryDict(mutable=True)
     query.update(query_from_input(data))
     assert {k: v for k, v in initial_values(s, cls, query).items() if k in data} == data
+
+
+@override_settings(COGMILL_MAX_UPLOAD_BYTES=10)
+def test_a_file_over_the_upload_limit_is_a_field_error_naming_it():
+    form = form_class(schema("reader"))({}, {"file": SimpleUploadedFile("big.txt", b"x" * 11)})
+    assert not form.is_valid()
+    assert form.errors["file"] == ["big.txt is 11\xa0bytes; files may be at most 10\xa0bytes."]
+
+
+@override_settings(COGMILL_MAX_UPLOAD_BYTES=10)
+def test_a_file_at_the_upload_limit_is_accepted():
+    form = form_class(schema("reader"))({}, {"file": SimpleUploadedFile("ok.txt", b"x" * 10)})
+    assert form.is_valid(), form.errors
