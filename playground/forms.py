@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
+from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
 from playground import inputs

@@ -41,7 +41,10 @@ def test_filter_by_model(version, alice):
 
 def test_filter_by_days_is_inclusive(version):
     day = dt.date(2026, 3, 10)
-    at = lambda d, h: timezone.make_aware(dt.datetime.combine(d, dt.time(h)))
+
+    def at(d: dt.date, hour: int) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(d, dt.time(hour)))
+
     before = _prediction(version, created_at=at(day - dt.timedelta(days=1), 23))
     first = _prediction(version, created_at=at(day, 0))
     last = _prediction(version, created_at=at(day, 23))

@@ -16,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from runner import build
-from tests.runner.conftest import cache_dir
+from runner import build  # noqa: E402 (after the path insert)
+from tests.runner.conftest import cache_dir  # noqa: E402
 
 MODELS = {
     "every-input-type": ROOT / "tests" / "runner" / "fixtures" / "every-input-type",
