@@ -158,11 +158,11 @@ def run_prediction(prediction_id: str) -> None:
         venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
         with get_pool().acquire(version.version_id, version.src_dir, venv, spec) as lease:
             _run_on(prediction, lease)
+    except PoolTimeout:  # an InstanceError too, with a message of its own
+        _finish(prediction, Status.FAILED, error="every instance of this model stayed busy; try again later")
     except InstanceError as exc:
         logs = getattr(exc, "logs", "") or getattr(exc, "output", "") or ""
         _finish(prediction, Status.FAILED, error=str(exc), logs=logs)
-    except PoolTimeout:
-        _finish(prediction, Status.FAILED, error="every instance of this model stayed busy; try again later")
     except Exception as exc:
         log.exception("prediction %s crashed in the worker", prediction_id)
         _finish(prediction, Status.FAILED, error=f"internal error: {exc}")
