@@ -8,6 +8,7 @@ page and the API report the same errors under the same field names.
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -349,6 +350,19 @@ def prefill(form_cls: type[InputForm], query: QueryDict) -> dict:
 
 def initial_values(openapi: dict, form_cls: type[InputForm], query: QueryDict) -> dict:
     return {**defaults(openapi), **prefill(form_cls, query)}
+
+
+def prefill_url(prediction) -> str:
+    """The model page with its run form filled from a prediction ("Tweak it", "Use this prompt").
+
+    Secrets and files are left out: the link may be shown to others, and files can't be prefilled.
+    """
+    version = prediction.version
+    props = dict(input_properties(version.openapi_schema or {}))
+    kept = {k: v for k, v in (prediction.input or {}).items()
+            if k in props and input_kind(props[k]) not in UNPREFILLED}
+    query = {"version": version.version_id, **query_from_input(kept)}
+    return f"/{prediction.model.full_name}?{urlencode(query)}"
 
 
 def query_from_input(data: dict) -> dict[str, str]:

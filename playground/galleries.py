@@ -3,12 +3,13 @@
 import json
 import mimetypes
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from accounts.models import Membership, User
+from playground.forms import prefill_url
 from playground.inputs import FieldError, InvalidInput
 from playground.models import GalleryItem, GalleryStar, Model, Prediction, Status
 from playground.services import NotFound
@@ -66,12 +67,6 @@ def prompt_fields(prediction: Prediction) -> dict[str, str]:
             continue
         fields[key] = value if isinstance(value, str) else json.dumps(value)
     return fields
-
-
-def prompt_url(prediction: Prediction) -> str:
-    """The model page with its form prefilled from this prediction's version and inputs."""
-    query = {"version": prediction.version.version_id, **prompt_fields(prediction)}
-    return f"/{prediction.model.full_name}?{urlencode(query)}"
 
 
 def main_prompt(prediction: Prediction, fields: dict[str, str]) -> tuple[str, str] | None:
@@ -236,6 +231,6 @@ def _card(item: GalleryItem, user, runnable: bool, admin: bool) -> Card:
     others = {k: v for k, v in fields.items() if not prompt or k != prompt[0]}
     return Card(
         item=item, preview=output_preview(prediction), prompt=prompt, fields=others,
-        use_url=prompt_url(prediction) if runnable and not prediction.data_removed else None,
+        use_url=prefill_url(prediction) if runnable and not prediction.data_removed else None,
         removable=admin or item.added_by_id == user.pk,
     )

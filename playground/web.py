@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from playground import services, snippets
-from playground.forms import form_class, initial_values, query_from_input
+from playground.forms import form_class, initial_values, prefill_url
 from playground.inputs import InvalidInput
 from playground.models import Collection, Model, Source, Version
 from playground.snippets import FileArg
@@ -205,12 +205,11 @@ def _summary(value: object, joined: bool) -> str:
 def _examples(model: Model) -> list[dict]:
     found = []
     for prediction in services.examples_of(model).order_by("-created_at"):
-        tweak = {"version": prediction.version.version_id, **query_from_input(prediction.input)}
         found.append({
             "prediction": prediction,
             "input": [(k, _summary(v, False)) for k, v in prediction.input.items()],
             "output": _summary(prediction.output, prediction.version.output_is_iterator()),
             "is_default": prediction.pk == model.default_example_id,
-            "tweak_url": f"/{model.full_name}?{urlencode(tweak)}",
+            "tweak_url": prefill_url(prediction),
         })
     return found

@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from accounts.models import Membership
 from playground import galleries, services
+from playground.forms import prefill_url
 from playground.models import Prediction, Status
 
 HISTORY_PAGE_SIZE = 25
@@ -156,22 +157,6 @@ def input_rows(prediction: Prediction) -> list[dict]:
     return rows
 
 
-def tweak_url(prediction: Prediction) -> str:
-    """The model page with this version and the non-file, non-secret inputs filled in."""
-    props = _input_properties(prediction)
-    params = [("version", prediction.version.version_id)]
-    for key, value in (prediction.input or {}).items():
-        prop = props.get(key, {})
-        if _is_file(prop) or _is_secret(prop):
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif isinstance(value, (dict, list)):
-            value = json.dumps(value)
-        params.append((key, value))
-    return f"/{prediction.model.full_name}?{urlencode(params)}"
-
-
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -263,7 +248,7 @@ def prediction_context(request, prediction: Prediction) -> dict:
         "inputs": input_rows(prediction),
         "timings": timings(prediction),
         "metrics": metrics_rows(prediction),
-        "tweak_url": tweak_url(prediction),
+        "tweak_url": prefill_url(prediction),
         "stream_url": f"/v1/predictions/{prediction.id}/stream",
     }
 

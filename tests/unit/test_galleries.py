@@ -7,6 +7,7 @@ from django.test import Client
 
 from accounts.models import Membership, User
 from playground import galleries
+from playground.forms import prefill_url
 from playground.models import BuildStatus, GalleryItem, GalleryStar, Model, Prediction, Status, Version
 from playground.services import NotFound
 
@@ -209,7 +210,7 @@ def test_a_gallery_card_shows_output_prompt_author_and_prompt_link(prediction, a
     assert "a haiku about mills" in html
     assert "alice/writer" in html and "Added by alice" in html
     assert "sk-very-secret" not in html
-    link = galleries.prompt_url(prediction)
+    link = prefill_url(prediction)
     assert link.replace("&", "&amp;") in html
     url = urlparse(link)
     assert url.path == "/alice/writer"

@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from playground.forms import prefill_url
 from playground.models import Hardware, Prediction, Status, Version
-from playground.web_predictions import cost_of, format_cost, input_rows, output_kind, output_view, tweak_url
+from playground.web_predictions import cost_of, format_cost, input_rows, output_kind, output_view
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_inputs_mask_secrets_link_files_and_tweak_skips_both(version, alice):
     rows = {row["name"]: row for row in input_rows(prediction)}
     assert rows["api_key"]["kind"] == "secret" and "sk-123" not in str(rows["api_key"])
     assert rows["image"]["files"][0]["url"] == "https://example.com/cat.png"
-    assert tweak_url(prediction) == f"/alice/echo?version={'d' * 64}&prompt=a+cat&steps=4&fast=true"
+    assert prefill_url(prediction) == f"/alice/echo?version={'d' * 64}&prompt=a+cat&steps=4&fast=true"
 
 
 def test_cost_is_predict_time_times_the_hardware_price(version, alice):
