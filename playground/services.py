@@ -65,7 +65,7 @@ def push_version(owner, name: str, data: bytes) -> tuple[Version, bool]:
     check_model_name(name)
     if len(data) > settings.COGMILL_MAX_BUNDLE_BYTES:
         raise ValueError(f"bundle is {len(data)} bytes; the limit is {settings.COGMILL_MAX_BUNDLE_BYTES}")
-    vid = bundle_id(data)
+    vid = _version_id(owner, name, data)
     probe = Version(version_id=vid)
     unpack(data, probe.src_dir)  # raises BundleError before anything is recorded
     probe.bundle_path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +82,15 @@ def push_version(owner, name: str, data: bytes) -> tuple[Version, bool]:
         version.save()
         transaction.on_commit(lambda: _enqueue_build(version.pk))
     return version, created
+
+
+def _version_id(owner, name: str, data: bytes) -> str:
+    """The sha256 of the bundle; salted with the model's name when another model already has
+    that id, so a bare version id always names one version (the same folder may be pushed to
+    several models)."""
+    vid = bundle_id(data)
+    taken = Version.objects.filter(version_id=vid).exclude(model__owner=owner, model__name=name).exists()
+    return bundle_id(f"{owner.username}/{name}\n".encode() + data) if taken else vid
 
 
 def _enqueue_build(version_pk: int) -> None:

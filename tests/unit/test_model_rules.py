@@ -4,6 +4,7 @@ import pytest
 
 from accounts.models import User
 from playground import services
+from playground.bundles import bundle_id, pack_dir
 from playground.models import BuildStatus, Model, Prediction, Status, Version
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +56,16 @@ def test_replacing_examples_drops_a_default_that_is_no_longer_one(alice):
     services.update_model(model, {"examples": [second.pk]})
     model.refresh_from_db()
     assert list(model.examples.all()) == [second] and model.default_example is None
+
+
+def test_the_same_folder_pushed_to_two_models_gets_two_version_ids(tmp_path):
+    (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (tmp_path / "predict.py").write_text("")
+    data = pack_dir(tmp_path)
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    first, _ = services.push_version(alice, "same", data)
+    second, _ = services.push_version(bob, "same", data)
+    assert first.version_id == bundle_id(data)  # the plain sha256 while it is unique
+    assert second.version_id != first.version_id
+    assert services.push_version(bob, "same", data) == (second, False)  # pushing again: same version
+    assert services.push_version(alice, "same", data) == (first, False)
