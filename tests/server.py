@@ -160,3 +160,11 @@ class CogmillServer:
             embedded_redis.stop(self.data_dir)
         if self._pg_admin_url:
             _drop_postgres_database(self._pg_admin_url, self._pg_db)
+
+
+def wait_finished(prediction, timeout: float = 120):
+    """Reload a client's Prediction until it ends: `Prefer: wait` may answer before a busy machine
+    finishes, and the clients then keep polling — so do the tests."""
+    wait_until(lambda: prediction.reload() or prediction.status in {"succeeded", "failed", "canceled"},
+               timeout, 0.1, f"prediction {prediction.id} to finish")
+    return prediction

@@ -11,6 +11,7 @@ import replicate
 from replicate.exceptions import ReplicateError
 
 from tests.problems import assert_problem as _problem
+from tests.server import wait_finished
 
 
 @pytest.fixture
@@ -142,7 +143,8 @@ def test_run_with_an_open_file_uploads_it(client, note):
 
 def test_prediction_keeps_the_input_url_as_sent(client, note):
     f = client.files.create(note)
-    prediction = client.models.predictions.create("testers/reader", input={"file": f.urls["get"]}, wait=True)
+    prediction = wait_finished(
+        client.models.predictions.create("testers/reader", input={"file": f.urls["get"]}, wait=True))
     assert prediction.status == "succeeded"
     assert prediction.output == "a note for the reader\n"
     assert client.predictions.get(prediction.id).input == {"file": f.urls["get"]}

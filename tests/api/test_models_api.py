@@ -9,7 +9,7 @@ import replicate
 from replicate.exceptions import ReplicateError
 
 from tests.problems import assert_problem as _problem
-from tests.server import ROOT
+from tests.server import ROOT, wait_finished
 
 
 def _name(prefix: str) -> str:
@@ -252,7 +252,8 @@ def test_delete_by_others(cogmill, other_token, private_model):
 
 def test_examples_chosen_by_the_owner(cogmill, token, client, outsider, hello_copy):
     assert client.models.get(hello_copy).default_example is None
-    prediction = client.models.predictions.create(model=hello_copy, input={"text": "example"}, wait=True)
+    prediction = wait_finished(
+        client.models.predictions.create(model=hello_copy, input={"text": "example"}, wait=True))
     assert prediction.status == "succeeded"
     response = _patch(cogmill, token, hello_copy, default_example=prediction.id)
     assert response.status_code == 200
@@ -265,7 +266,8 @@ def test_examples_chosen_by_the_owner(cogmill, token, client, outsider, hello_co
 
 
 def test_examples_must_be_the_owners_succeeded_predictions(cogmill, token, outsider, hello_copy):
-    theirs = outsider.models.predictions.create(model=hello_copy, input={"text": "not yours"}, wait=True)
+    theirs = wait_finished(
+        outsider.models.predictions.create(model=hello_copy, input={"text": "not yours"}, wait=True))
     problem = _problem(_patch(cogmill, token, hello_copy, examples=[theirs.id, "nope"]), 422)
     assert problem["invalid_fields"][0]["field"] == "examples"
     assert "nope" in problem["detail"] and theirs.id in problem["detail"]

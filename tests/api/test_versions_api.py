@@ -10,7 +10,7 @@ import replicate
 from replicate.exceptions import ReplicateError
 from replicate.version import Versions
 
-from tests.server import ROOT
+from tests.server import ROOT, wait_finished
 
 
 @pytest.fixture
@@ -89,7 +89,8 @@ def test_delete_unused_version_removes_it_and_its_bundle(cogmill, client, two_ve
 
 def test_delete_used_version_hides_it_and_keeps_its_predictions(client, two_versions):
     ref, older, newer = two_versions
-    prediction = client.predictions.create(version=f"{ref}:{older}", input={"text": "kept"}, wait=True)
+    prediction = wait_finished(
+        client.predictions.create(version=f"{ref}:{older}", input={"text": "kept"}, wait=True))
     versions = client.models.get(ref).versions
     assert versions.delete(older) is True
     assert [v.id for v in versions.list()] == [newer]
