@@ -58,6 +58,11 @@ def _resolved(openapi: dict, prop: dict) -> dict:
     return merged
 
 
+def input_kinds(openapi: dict) -> dict[str, str]:
+    """Each input's kind (see input_kind) by name."""
+    return {name: input_kind(prop) for name, prop in input_properties(openapi)}
+
+
 def input_kind(prop: dict) -> str:
     """One of: secret, file, files, enum, boolean, integer, number, string, list, union, json."""
     kind = prop.get("type")
@@ -358,9 +363,8 @@ def prefill_url(prediction) -> str:
     Secrets and files are left out: the link may be shown to others, and files can't be prefilled.
     """
     version = prediction.version
-    props = dict(input_properties(version.openapi_schema or {}))
-    kept = {k: v for k, v in (prediction.input or {}).items()
-            if k in props and input_kind(props[k]) not in UNPREFILLED}
+    kinds = input_kinds(version.openapi_schema or {})
+    kept = {k: v for k, v in (prediction.input or {}).items() if k in kinds and kinds[k] not in UNPREFILLED}
     query = {"version": version.version_id, **query_from_input(kept)}
     return f"/{prediction.model.full_name}?{urlencode(query)}"
 

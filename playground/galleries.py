@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from accounts.models import Membership, User
-from playground.forms import prefill_url
+from playground.forms import UNPREFILLED, input_kinds, prefill_url
 from playground.inputs import FieldError, InvalidInput
 from playground.models import GalleryItem, GalleryStar, Model, Prediction, Status
 from playground.services import NotFound
@@ -43,27 +43,12 @@ def shared_with(user, prediction: Prediction) -> bool:
 
 # ---------------------------------------------------------------- inputs
 
-def _input_properties(prediction: Prediction) -> dict:
-    schemas = (prediction.version.openapi_schema or {}).get("components", {}).get("schemas", {})
-    return schemas.get("Input", {}).get("properties", {})
-
-
-def _is_secret(prop: dict) -> bool:
-    return bool(prop.get("x-cog-secret")) or prop.get("format") == "password"
-
-
-def _is_file(prop: dict) -> bool:
-    items = prop.get("items") or {}
-    return prop.get("format") == "uri" or items.get("format") == "uri"
-
-
 def prompt_fields(prediction: Prediction) -> dict[str, str]:
     """Non-file, non-secret inputs as form values (JSON for anything but strings), in input order."""
-    props = _input_properties(prediction)
+    kinds = input_kinds(prediction.version.openapi_schema or {})
     fields: dict[str, str] = {}
     for key, value in (prediction.input or {}).items():
-        prop = props.get(key, {})
-        if _is_secret(prop) or _is_file(prop) or value is None:
+        if kinds.get(key) in UNPREFILLED or value is None:
             continue
         fields[key] = value if isinstance(value, str) else json.dumps(value)
     return fields

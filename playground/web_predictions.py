@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from accounts.models import Membership
 from playground import galleries, services
-from playground.forms import prefill_url
+from playground.forms import input_kinds, prefill_url
 from playground.models import Prediction, Status
 
 HISTORY_PAGE_SIZE = 25
@@ -124,30 +124,16 @@ def output_view(prediction: Prediction) -> dict:
 
 # ---------------------------------------------------------------- input, metrics, timings
 
-def _input_properties(prediction: Prediction) -> dict:
-    schema = (prediction.version.openapi_schema or {}).get("components", {}).get("schemas", {})
-    return schema.get("Input", {}).get("properties", {})
-
-
-def _is_secret(prop: dict) -> bool:
-    return bool(prop.get("x-cog-secret")) or prop.get("format") == "password"
-
-
-def _is_file(prop: dict) -> bool:
-    items = prop.get("items") or {}
-    return prop.get("format") == "uri" or items.get("format") == "uri"
-
-
 def input_rows(prediction: Prediction) -> list[dict]:
     """Each input as shown: files as links (upload URLs made fetchable), secrets masked."""
-    props = _input_properties(prediction)
+    kinds = input_kinds(prediction.version.openapi_schema or {})
     shown = services.fetchable_input(prediction.input or {})
     rows = []
     for key, value in shown.items():
-        prop = props.get(key, {})
-        if _is_secret(prop):
+        kind = kinds.get(key)
+        if kind == "secret":
             rows.append({"name": key, "kind": "secret", "value": SECRET_MASK})
-        elif _is_file(prop):
+        elif kind in ("file", "files"):
             urls = value if isinstance(value, list) else [value]
             rows.append({"name": key, "kind": "files", "files": [_file_entry(u) for u in urls]})
         elif isinstance(value, (dict, list)):
