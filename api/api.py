@@ -12,14 +12,13 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import ValidationError as ResponseDrift
 
 from api.auth import TokenAuth
+from api.errors import domain_problem
 from api.guards import JsonParser
 from api.openapi import CogmillApi
 from api.pagination import BadCursor
 from api.problems import UNAUTHENTICATED, ApiProblem, problem, problem_for
 from api.routes import account, collections, files, hardware, models, predictions, webhooks
-from playground import services
-from playground.bundles import BundleError
-from playground.inputs import InvalidInput
+from playground.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +65,16 @@ def _validation_error(request, exc: ValidationError):
     return problem_for(422, detail, invalid_fields=fields)
 
 
-@api.exception_handler(InvalidInput)
-def _invalid_input(request, exc: InvalidInput):
-    return problem(422, "Input validation failed", str(exc),
-                   invalid_fields=[e.to_dict() for e in exc.errors])
+@api.exception_handler(DomainError)
+def _domain_error(request, exc: DomainError):
+    return domain_problem(exc)
 
 
 @api.exception_handler(Http404)
-@api.exception_handler(services.NotFound)
 def _not_found(request, exc):
     return problem_for(404, str(exc) or "Not found")
 
 
-@api.exception_handler(services.Conflict)
-def _conflict(request, exc):
-    return problem_for(409, str(exc))
-
-
-@api.exception_handler(BundleError)
 @api.exception_handler(BadCursor)
 def _bad_request(request, exc):
     return problem_for(400, str(exc))
@@ -107,11 +98,6 @@ def _unreadable_body(request, exc):
 def _unstorable(request, exc: DataError):
     reason = str(exc).split("\n", 1)[0]  # the rest quotes the SQL
     return problem_for(400, f"The request holds a value that cannot be stored: {reason}.")
-
-
-@api.exception_handler(ValueError)
-def _value_error(request, exc):
-    return problem_for(400, str(exc))
 
 
 # Request data that fails validation is ninja's ValidationError (above). pydantic's own, a ValueError,

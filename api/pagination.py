@@ -5,6 +5,7 @@ import datetime as dt
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 PAGE_SIZE = 100
@@ -30,6 +31,14 @@ def _decode(cursor: str) -> tuple[str, dt.datetime, str]:
         raise BadCursor(f"invalid cursor {cursor!r}") from exc
 
 
+def _checked_pk(queryset, pk: str, cursor: str):
+    """The cursor's key as the table's key type: a forged cursor is the caller's error, not ours."""
+    try:
+        return queryset.model._meta.pk.to_python(pk)
+    except ValidationError as exc:
+        raise BadCursor(f"invalid cursor {cursor!r}") from exc
+
+
 def _link(request, cursor: str) -> str:
     params = {k: v for k, v in request.GET.items() if k != "cursor"}
     params["cursor"] = cursor
@@ -44,6 +53,7 @@ def paginate(request, queryset, serialize, cursor: str | None, page_size: int = 
     newest_first = queryset.order_by("-created_at", "-pk")
     if cursor:
         direction, stamp, pk = _decode(cursor)
+        pk = _checked_pk(queryset, pk, cursor)
         older = Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk)
         newer = Q(created_at__gt=stamp) | Q(created_at=stamp, pk__gt=pk)
         if direction == "n":

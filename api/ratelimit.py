@@ -17,7 +17,7 @@ from django.http import HttpRequest
 
 from accounts.models import ApiToken
 from api.problems import ApiProblem
-from playground import events
+from cogmill.redis import client as redis_client
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def _script(client: redis.Redis):
 
 def take(key: str, per_minute: int) -> Decision:
     """Take one token from the bucket at `key`, atomically."""
-    client = events.client()
+    client = redis_client()
     taken, remaining, wait = _script(client)(keys=[key], args=[per_minute, per_minute / 60], client=client)
     return Decision(bool(taken), per_minute, int(remaining), math.ceil(float(wait)))
 

@@ -1,4 +1,4 @@
-"""`urls.stream`: the prediction's events as server-sent events (API.md: Streaming)."""
+"""`urls.stream`: a run's events as server-sent events (API.md: Streaming)."""
 
 import json
 from typing import Literal
@@ -9,9 +9,8 @@ from django.http import StreamingHttpResponse
 from pydantic import BaseModel, Field
 
 from api.problems import problem_for
-from api.waiting import read_events
 from playground import events
-from playground.models import Prediction, Status
+from playground.models import Run, Status
 
 CONTENT_TYPE = "text/event-stream"
 
@@ -32,13 +31,13 @@ def format_event(event: str, event_id: str, data: str) -> str:
     return f"event: {sse.event}\nid: {sse.id}\n{lines}\n"
 
 
-def _replay_from_row(prediction: Prediction) -> list[tuple[str, str, str]]:
-    """Events for a finished prediction whose live stream has expired."""
-    out = prediction.output
+def _replay_from_row(run: Run) -> list[tuple[str, str, str]]:
+    """Events for a finished run whose live stream has expired."""
+    out = run.output
     chunks = out if isinstance(out, list) else ([] if out is None else [out])
-    items = [("output", c if isinstance(c, str) else json.dumps(c)) for c in chunks]
-    if prediction.status == Status.FAILED:
-        items.append(("error", prediction.error or "prediction failed"))
+    items = [(events.OUTPUT, c if isinstance(c, str) else json.dumps(c)) for c in chunks]
+    if run.status == Status.FAILED:
+        items.append((events.ERROR, run.error or "prediction failed"))
     items.append((events.DONE, "{}"))
     return [(f"0-{i + 1}", name, data) for i, (name, data) in enumerate(items)]
 
@@ -51,21 +50,21 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
         return 0, 0
 
 
-async def prediction_stream(prediction_id: str, last_event_id: str | None):
-    prediction = await sync_to_async(Prediction.objects.filter(pk=prediction_id).first)()
-    if prediction is None:
-        return problem_for(404, f"prediction {prediction_id} not found")
+async def run_stream(kind: type[Run], run_id: str, last_event_id: str | None):
+    run = await sync_to_async(kind.objects.filter(pk=run_id).first)()
+    if run is None:
+        return problem_for(404, f"{kind._meta.verbose_name} {run_id} not found")
     last_id = last_event_id or "0-0"
-    has_stream = await sync_to_async(events.client().exists)(events.stream_key(prediction_id))
+    has_stream = await sync_to_async(events.has_stream)(run_id)
 
     async def body():
-        if prediction.is_terminal and not has_stream:
-            for entry_id, name, data in _replay_from_row(prediction):
+        if run.is_terminal and not has_stream:
+            for entry_id, name, data in _replay_from_row(run):
                 if _entry_key(entry_id) > _entry_key(last_id):
                     yield format_event(name, entry_id, data)
             return
         keepalive_ms = int(settings.COGMILL_SSE_KEEPALIVE_SECONDS * 1000)
-        async for item in read_events(prediction_id, last_id, keepalive_ms):
+        async for item in events.read(run_id, last_id, keepalive_ms):
             yield ": ping\n\n" if item is None else format_event(item[1], item[0], item[2])
 
     response = StreamingHttpResponse(body(), content_type=CONTENT_TYPE)

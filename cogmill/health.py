@@ -3,7 +3,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from cogmill.celery import app
-from playground import events
+from cogmill.redis import client
 
 
 def _db() -> str:
@@ -17,7 +17,7 @@ def _db() -> str:
 
 def _redis() -> str:
     try:
-        events.client().ping()
+        client().ping()
         return "ok"
     except Exception as exc:
         return f"error: {exc}"

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "accounts",
     "playground",
     "api",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -45,6 +46,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "web.middleware.DomainErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "cogmill.urls"

@@ -5,16 +5,15 @@ from django.views import defaults
 
 from api.api import api
 from api.problems import is_api_path, problem_for
+from cogmill.files import file_content
 from cogmill.health import healthz
-from playground.views import file_content
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("output/<str:file_id>/<str:name>", file_content, name="file-content"),
-    path("", include("accounts.urls")),
-    path("", include("playground.urls")),
+    path("", include("web.urls")),
 ]
 
 API_DETAILS = {

@@ -61,8 +61,10 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "prediction", "event", "state", "attempts", "next_attempt_at"]
+    list_display = ["id", "run_id", "owner", "event", "state", "attempts", "next_attempt_at"]
     list_filter = ["state", "event"]
+    search_fields = ["run_id", "owner__username"]
+    raw_id_fields = ["owner"]
     inlines = [WebhookAttemptInline]
 
 

@@ -6,8 +6,10 @@ import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 
+from playground.errors import BadRequest
 
-class BundleError(ValueError):
+
+class BundleError(BadRequest):
     """The upload is not a usable Cog bundle; the message says why."""
 
 

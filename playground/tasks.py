@@ -1,34 +1,37 @@
-"""Celery tasks: thin wrappers that call the worker with ids."""
+"""Celery entry points: thin, ids only. Nothing imports this module; `dispatch` queues these tasks
+by name, and Celery's autodiscovery registers them."""
 
 from celery import shared_task
 from celery.signals import worker_shutdown
 
-from playground import services, webhooks, worker
+from playground import dispatch, webhooks
+from playground.services import files
+from playground.worker import builds, pool, reaper, runs
 
 
-@shared_task(name="playground.build_version")
+@shared_task(name=dispatch.BUILD_VERSION)
 def build_version(version_pk: int) -> None:
-    worker.build_version(version_pk)
+    builds.build_version(version_pk)
 
 
-@shared_task(name="playground.run_prediction")
+@shared_task(name=dispatch.RUN_PREDICTION)
 def run_prediction(prediction_id: str) -> None:
-    worker.run_prediction(prediction_id)
+    runs.run_prediction(prediction_id)
 
 
 @worker_shutdown.connect
 def _stop_instances(**kwargs) -> None:
-    worker.shutdown_pool()
+    pool.shutdown_pool()
 
 
 @shared_task(name="playground.reap_stuck_predictions")
-def reap_stuck_predictions() -> int:
-    return worker.reap_stuck_predictions()
+def reap_stuck_runs() -> int:
+    return reaper.reap_stuck_runs()
 
 
-@shared_task(name="playground.send_webhooks")
-def send_webhooks(prediction_id: str) -> None:
-    webhooks.send_pending(prediction_id)
+@shared_task(name=dispatch.SEND_WEBHOOKS)
+def send_webhooks(run_id: str) -> None:
+    webhooks.send_pending(run_id)
 
 
 @shared_task(name="playground.retry_webhooks")
@@ -38,4 +41,4 @@ def retry_webhooks() -> int:
 
 @shared_task(name="playground.purge_expired_uploads")
 def purge_expired_uploads() -> int:
-    return services.purge_expired_uploads()
+    return files.purge_expired_uploads()

@@ -1,10 +1,10 @@
-"""Webhooks: who wants which events, signed deliveries sent in order, retries for about a day.
+"""Webhooks of runs: who wants which events, signed deliveries sent in order, retries for about a day.
 
-A delivery is a database row first (WebhookDelivery), then a Celery task sends it, so a worker
-that dies loses nothing: beat's sweep wakes whatever is due. One prediction's deliveries go out
-one at a time, oldest first and `completed` always last, under a Redis lock per prediction. A
-delivery that fails holds back the ones behind it until it is delivered or given up, so a
-receiver never sees an older state of a prediction after a newer one.
+A delivery is a database row first (WebhookDelivery, naming its run by id), then a Celery task
+sends it, so a worker that dies loses nothing: beat's sweep wakes whatever is due. One run's
+deliveries go out one at a time, oldest first and `completed` always last, under a Redis lock
+per run. A delivery that fails holds back the ones behind it until it is delivered or given up,
+so a receiver never sees an older state of a run after a newer one.
 """
 
 import base64
@@ -29,8 +29,10 @@ from django.utils import timezone
 from redis.exceptions import LockError
 
 from accounts.models import WebhookSecret
-from playground import events
-from playground.models import WEBHOOK_EVENTS, Prediction, WebhookAttempt, WebhookDelivery
+from cogmill.redis import client
+from playground import dispatch
+from playground.errors import Invalid
+from playground.models import WEBHOOK_EVENTS, Run, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +48,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class InvalidWebhook(ValueError):
-    """A webhook field of a create request that cannot be accepted; `field` names it."""
-
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(message)
-
-
 class UnsafeDestination(ValueError):
     """The URL's host is, or resolves to, an address webhooks must not reach."""
 
@@ -63,7 +57,7 @@ class UnsafeDestination(ValueError):
 def clean_subscription(
     webhook: str | None, events_filter: list[str] | None, webhook_completed: str | None = None
 ) -> tuple[str, list[str]]:
-    """The (url, events) to store on a prediction; url is "" when there is no webhook.
+    """The (url, events) to store on a run; url is "" when there is no webhook.
 
     `webhook_completed` is the legacy spelling of a webhook that only wants `completed`.
     """
@@ -82,11 +76,11 @@ def clean_events(events_filter: list[str] | None) -> list[str]:
         return list(WEBHOOK_EVENTS)
     unknown = [event for event in events_filter if event not in WEBHOOK_EVENTS]
     if unknown:
-        raise InvalidWebhook(
+        raise Invalid.field(
             "webhook_events_filter", f"unknown event {unknown[0]!r}: use any of {', '.join(WEBHOOK_EVENTS)}"
         )
     if not events_filter:
-        raise InvalidWebhook(
+        raise Invalid.field(
             "webhook_events_filter", f"name at least one event of {', '.join(WEBHOOK_EVENTS)}, or leave it out for all"
         )
     return [event for event in WEBHOOK_EVENTS if event in events_filter]
@@ -97,16 +91,16 @@ def check_url(url: str, field_name: str = "webhook") -> None:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise InvalidWebhook(field_name, f"{field_name} is not a valid URL: {exc}") from exc
+        raise Invalid.field(field_name, f"{field_name} is not a valid URL: {exc}") from exc
     if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise InvalidWebhook(field_name, f"{field_name} must be an http:// or https:// URL")
+        raise Invalid.field(field_name, f"{field_name} must be an http:// or https:// URL")
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhook(field_name, f"{field_name} is longer than {MAX_URL_LENGTH} characters")
+        raise Invalid.field(field_name, f"{field_name} is longer than {MAX_URL_LENGTH} characters")
     if not settings.COGMILL_WEBHOOK_ALLOW_PRIVATE:
         try:
             public_addresses(parsed)
         except UnsafeDestination as exc:
-            raise InvalidWebhook(field_name, f"{field_name} refused: {exc}") from exc
+            raise Invalid.field(field_name, f"{field_name} refused: {exc}") from exc
 
 
 def public_addresses(url: httpx.URL) -> list[IPAddress]:
@@ -151,31 +145,32 @@ def sign(message_id: str, timestamp: int, body: str, key: bytes) -> str:
 
 # ---------------------------------------------------------------- recording events
 
-def wants(prediction: Prediction, event: str) -> bool:
-    return bool(prediction.webhook) and event in (prediction.webhook_events_filter or ())
+def wants(run: Run, event: str) -> bool:
+    return bool(run.webhook) and event in (run.webhook_events_filter or ())
 
 
-def notify(prediction: Prediction, event: str) -> None:
-    """Queue a delivery of the prediction's current state if its webhook wants `event`.
+def notify(run: Run, event: str) -> None:
+    """Queue a delivery of the run's current state if its webhook wants `event`.
 
-    Never raises: a webhook problem must not touch the prediction.
+    Never raises: a webhook problem must not touch the run.
     """
-    if not wants(prediction, event):
+    if not wants(run, event):
         return
     try:
-        if _record(prediction.pk, event) is not None:
-            enqueue(prediction.pk)
+        if _record(run, event) is not None:
+            dispatch.send_webhooks(run.pk)
     except Exception:
-        log.exception("could not queue the %s webhook of prediction %s", event, prediction.pk)
+        log.exception("could not queue the %s webhook of run %s", event, run.pk)
 
 
-def _record(prediction_id: str, event: str) -> WebhookDelivery | None:
-    current = Prediction.objects.select_related("model__owner", "version").get(pk=prediction_id)
+def _record(run: Run, event: str) -> WebhookDelivery | None:
+    current = type(run).objects.select_related("model__owner", "version").get(pk=run.pk)
     if event != COMPLETED and current.is_terminal:
         return None  # the completed delivery carries this state
     return WebhookDelivery.objects.create(
         id=new_message_id(),
-        prediction=current,
+        run_id=current.pk,
+        owner_id=current.owner_id,
         url=current.webhook,
         event=event,
         body=json.dumps(current.to_dict(), cls=DjangoJSONEncoder),
@@ -184,19 +179,19 @@ def _record(prediction_id: str, event: str) -> WebhookDelivery | None:
 
 
 class Notifier:
-    """Gathers a running prediction's output/logs changes between flushes.
+    """Gathers a running run's output/logs changes between flushes.
 
     The Relay flushes when it saves the row, at most every 500 ms and once more at the trailing
     edge, so this is the webhook throttle: one delivery per flush, of the latest state.
     """
 
-    def __init__(self, prediction: Prediction):
-        self.prediction = prediction
+    def __init__(self, run: Run):
+        self.run = run
         self._changed: set[str] = set()
         self._lock = threading.Lock()
 
     def changed(self, event: str) -> None:
-        if wants(self.prediction, event):
+        if wants(self.run, event):
             with self._lock:
                 self._changed.add(event)
 
@@ -205,14 +200,8 @@ class Notifier:
             changed, self._changed = self._changed, set()
         for event in (OUTPUT, LOGS):
             if event in changed:
-                notify(self.prediction, event)
+                notify(self.run, event)
                 return
-
-
-def enqueue(prediction_id: str, countdown: float | None = None) -> None:
-    from playground.tasks import send_webhooks
-
-    send_webhooks.apply_async(args=[prediction_id], countdown=countdown, queue="celery")
 
 
 # ---------------------------------------------------------------- sending
@@ -236,32 +225,32 @@ class Target:
     extensions: dict[str, str] = field(default_factory=dict)
 
 
-def send_pending(prediction_id: str) -> None:
-    """Send the prediction's due deliveries in order, stopping at one that fails (its retry resumes)."""
-    while _due_head(prediction_id) is not None:
-        lock = events.client().lock(f"webhooks:{prediction_id}", timeout=LOCK_SECONDS)
+def send_pending(run_id: str) -> None:
+    """Send the run's due deliveries in order, stopping at one that fails (its retry resumes)."""
+    while _due_head(run_id) is not None:
+        lock = client().lock(f"webhooks:{run_id}", timeout=LOCK_SECONDS)
         if not lock.acquire(blocking=False):
             return  # the holder looks again after letting go, and so sees what we came for
         try:
-            head = _due_head(prediction_id)
+            head = _due_head(run_id)
             if head is not None:
                 _attempt(head)
         finally:
             _release(lock)
 
 
-def queue_of(prediction_id: str) -> QuerySet:
-    """The prediction's undelivered messages in sending order: oldest first, `completed` last."""
+def queue_of(run_id: str) -> QuerySet:
+    """The run's undelivered messages in sending order: oldest first, `completed` last."""
     last = Case(When(event=COMPLETED, then=Value(1)), default=Value(0), output_field=IntegerField())
     return (
-        WebhookDelivery.objects.filter(prediction_id=prediction_id, state=PENDING)
+        WebhookDelivery.objects.filter(run_id=run_id, state=PENDING)
         .annotate(is_last=last)
         .order_by("is_last", "created_at", "id")
     )
 
 
-def _due_head(prediction_id: str) -> WebhookDelivery | None:
-    head = queue_of(prediction_id).select_related("prediction__owner").first()
+def _due_head(run_id: str) -> WebhookDelivery | None:
+    head = queue_of(run_id).select_related("owner").first()
     if head is None or (head.next_attempt_at is not None and head.next_attempt_at > timezone.now()):
         return None
     return head
@@ -275,7 +264,7 @@ def _release(lock) -> None:
 
 
 def _attempt(delivery: WebhookDelivery) -> None:
-    key = WebhookSecret.for_user(delivery.prediction.owner).key_bytes()
+    key = WebhookSecret.for_user(delivery.owner).key_bytes()
     outcome = post(delivery, key)
     WebhookAttempt.objects.create(
         delivery=delivery,
@@ -357,7 +346,7 @@ def _schedule_retry(delivery: WebhookDelivery) -> None:
     delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     delivery.save(update_fields=["attempts", "next_attempt_at"])
     if delivery.attempts <= len(short):
-        enqueue(delivery.prediction_id, countdown=delay)
+        dispatch.send_webhooks(delivery.run_id, countdown=delay)
     # longer waits are left to retry_due, run by beat every minute
 
 
@@ -367,21 +356,21 @@ def _give_up(delivery: WebhookDelivery) -> None:
     delivery.state = WebhookDelivery.State.FAILED
     delivery.next_attempt_at = None
     delivery.save(update_fields=["attempts", "state", "next_attempt_at"])
-    WebhookDelivery.objects.filter(prediction_id=delivery.prediction_id, state=PENDING).update(
+    WebhookDelivery.objects.filter(run_id=delivery.run_id, state=PENDING).update(
         state=WebhookDelivery.State.FAILED, next_attempt_at=None
     )
 
 
 def retry_due() -> int:
-    """Beat, every minute: wake each prediction's queue whose first message is due.
+    """Beat, every minute: wake each run's queue whose first message is due.
 
     Covers the long retries and any send task lost with its worker. A queue whose head waits
     for a retry time still to come is left alone.
     """
     now = timezone.now()
     pending = WebhookDelivery.objects.filter(state=PENDING)
-    waiting = pending.filter(next_attempt_at__gt=now).values("prediction_id")
-    due = set(pending.exclude(prediction_id__in=waiting).values_list("prediction_id", flat=True))
-    for prediction_id in due:
-        enqueue(prediction_id)
+    waiting = pending.filter(next_attempt_at__gt=now).values("run_id")
+    due = set(pending.exclude(run_id__in=waiting).values_list("run_id", flat=True))
+    for run_id in due:
+        dispatch.send_webhooks(run_id)
     return len(due)

@@ -6,7 +6,7 @@ No Django here: the worker calls these with plain paths and dicts.
 from .build import BuildResult, BuildSpec, build, ensure_venv, generate_schema, parse_cog_yaml, spec_hash
 from .errors import BootTimeout, BuildError, InstanceDied, InstanceError, PoolTimeout, SetupFailed
 from .instance import CogInstance
-from .pool import InstancePool, Lease, default_pool
+from .pool import InstancePool, Lease
 
 __all__ = [
     "BootTimeout",
@@ -21,7 +21,6 @@ __all__ = [
     "PoolTimeout",
     "SetupFailed",
     "build",
-    "default_pool",
     "ensure_venv",
     "generate_schema",
     "parse_cog_yaml",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -245,17 +244,3 @@ def _stop_all(instances: Iterable[CogInstance]) -> None:
 
 def _stop_in_background(instance: CogInstance) -> None:
     threading.Thread(target=instance.stop, daemon=True).start()
-
-
-_default_pool: InstancePool | None = None
-_default_lock = threading.Lock()
-
-
-def default_pool() -> InstancePool:
-    """The process-global pool, created on first use and shut down at exit."""
-    global _default_pool
-    with _default_lock:
-        if _default_pool is None:
-            _default_pool = InstancePool()
-            atexit.register(_default_pool.shutdown)
-        return _default_pool

@@ -9,9 +9,9 @@ from api import schemas
 from api.openapi import binary, raw_response, request_body
 from api.pagination import paginate
 from api.schemas import problems
-from playground import services
+from cogmill.files import file_response
 from playground.models import File
-from playground.views import file_response
+from playground.services import files
 
 router = Router(tags=["files"])
 
@@ -47,7 +47,7 @@ def create_file(request):
     upload = request.FILES.get("content")
     if upload is not None and upload.size > settings.COGMILL_MAX_UPLOAD_BYTES:
         raise _too_large(upload.size)
-    f = services.create_upload(request.owner, upload, _metadata_text(request))
+    f = files.create_upload(request.owner, upload, _metadata_text(request))
     return Status(201, f.to_dict())
 
 
@@ -58,12 +58,12 @@ def list_files(request, cursor: str | None = None):
 
 @router.get("/files/{file_id}", response={200: schemas.File, **problems(404)})
 def get_file(request, file_id: str):
-    return services.get_upload(request.owner, file_id).to_dict()
+    return files.get_upload(request.owner, file_id).to_dict()
 
 
 @router.delete("/files/{file_id}", response={204: None, **problems(403, 404)})
 def delete_file(request, file_id: str):
-    services.delete_upload(services.get_upload(request.owner, file_id))
+    files.delete_file(files.get_upload(request.owner, file_id))
     return Status(204, None)
 
 
@@ -72,4 +72,4 @@ DOWNLOAD = raw_response(200, "*/*", binary("The bytes, with the type they were u
 
 @router.get("/files/{file_id}/download", response=problems(404), openapi_extra=DOWNLOAD)
 def download_file(request, file_id: str):
-    return file_response(services.get_upload(request.owner, file_id), as_attachment=True)
+    return file_response(files.get_upload(request.owner, file_id), as_attachment=True)

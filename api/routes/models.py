@@ -11,18 +11,14 @@ from api import schemas
 from api.openapi import binary, merged, raw_response, request_body
 from api.pagination import paginate
 from api.schemas import problems
-from playground import services
 from playground.models import Model, Prediction, Version
+from playground.services import catalog
 
 router = Router(tags=["models"])
 
 
 def _owned_model(request, owner: str, name: str) -> Model:
-    """The caller's own model: others' models are 404 when hidden from them, 403 when public."""
-    model = services.get_model(request.owner, f"{owner}/{name}")
-    if model.owner_id != request.owner.pk:
-        raise HttpError(403, f"only {model.owner.username} can change {model.full_name}")
-    return model
+    return catalog.owned_model(request.owner, f"{owner}/{name}")
 
 
 def _model_dict(model: Model) -> dict:
@@ -82,13 +78,13 @@ def create_model(request, body: ModelIn):
     if body.owner != request.owner.username:
         raise HttpError(403, f"you can create models only as {request.owner.username}, not {body.owner}")
     details = body.model_dump(exclude={"owner", "name", "visibility", "hardware"}, exclude_none=True)
-    model = services.create_model(request.owner, body.name, body.visibility, body.hardware, **details)
+    model = catalog.create_model(request.owner, body.name, body.visibility, body.hardware, **details)
     return Status(201, _model_dict(model))
 
 
 @router.get("/models/{owner}/{name}", response={200: schemas.Model, **problems(404)})
 def get_model(request, owner: str, name: str):
-    return _model_dict(services.get_model(request.owner, f"{owner}/{name}"))
+    return _model_dict(catalog.get_model(request.owner, f"{owner}/{name}"))
 
 
 class ModelPatch(Schema):
@@ -107,20 +103,20 @@ class ModelPatch(Schema):
 
 @router.patch("/models/{owner}/{name}", response={200: schemas.Model, **problems(403, 404, 415, 422)})
 def update_model(request, owner: str, name: str, body: ModelPatch):
-    model = services.update_model(_owned_model(request, owner, name), body.model_dump(exclude_unset=True))
+    model = catalog.update_model(_owned_model(request, owner, name), body.model_dump(exclude_unset=True))
     return _model_dict(model)
 
 
 @router.delete("/models/{owner}/{name}", response={204: None, **problems(403, 404, 409)})
 def delete_model(request, owner: str, name: str):
-    services.delete_model(_owned_model(request, owner, name))
+    catalog.delete_model(_owned_model(request, owner, name))
     return Status(204, None)
 
 
 @router.get("/models/{owner}/{name}/examples", response={200: schemas.PredictionPage, **problems(404)})
 def list_examples(request, owner: str, name: str, cursor: str | None = None):
-    model = services.get_model(request.owner, f"{owner}/{name}")
-    return paginate(request, services.examples_of(model), Prediction.to_dict, cursor)
+    model = catalog.get_model(request.owner, f"{owner}/{name}")
+    return paginate(request, catalog.examples_of(model), Prediction.to_dict, cursor)
 
 
 MARKDOWN = "text/markdown"
@@ -130,7 +126,7 @@ MARKDOWN = "text/markdown"
             openapi_extra=raw_response(200, MARKDOWN, {"type": "string"}))
 def get_readme(request, owner: str, name: str):
     """The README.md of the model's latest version."""
-    text = services.readme(services.get_model(request.owner, f"{owner}/{name}"))
+    text = catalog.readme(catalog.get_model(request.owner, f"{owner}/{name}"))
     return HttpResponse(text, content_type=f"{MARKDOWN}; charset=utf-8")
 
 
@@ -168,7 +164,7 @@ def push_version(request, owner: str, name: str):
     """Upload a Cog model folder: it is built into a new version (201), or is one already (200)."""
     if owner != request.owner.username:
         raise HttpError(403, f"you can push only to your own namespace, {request.owner.username}/…")
-    version, created = services.push_version(request.owner, name, _bundle_bytes(request))
+    version, created = catalog.push_version(request.owner, name, _bundle_bytes(request))
     return Status(201 if created else 200, _version_with_build(version))
 
 
@@ -179,16 +175,16 @@ def _version_with_build(version: Version) -> dict:
 
 @router.get("/models/{owner}/{name}/versions", response={200: schemas.VersionPage, **problems(404)})
 def list_versions(request, owner: str, name: str, cursor: str | None = None):
-    model = services.get_model(request.owner, f"{owner}/{name}")
-    return paginate(request, services.listed_versions(model), Version.to_dict, cursor)
+    model = catalog.get_model(request.owner, f"{owner}/{name}")
+    return paginate(request, catalog.listed_versions(model), Version.to_dict, cursor)
 
 
 @router.get("/models/{owner}/{name}/versions/{version_id}",
             response={200: schemas.Version | schemas.OwnVersion, **problems(404)})
 def get_version(request, owner: str, name: str, version_id: str):
     """The version; its model's owner also gets its build."""
-    model = services.get_model(request.owner, f"{owner}/{name}")
-    version = services.get_listed_version(model, version_id)
+    model = catalog.get_model(request.owner, f"{owner}/{name}")
+    version = catalog.get_listed_version(model, version_id)
     if model.owner_id == request.owner.pk:
         return _version_with_build(version)
     return version.to_dict()
@@ -198,5 +194,5 @@ def get_version(request, owner: str, name: str, version_id: str):
                response={204: None, **problems(403, 404, 409)})
 def delete_version(request, owner: str, name: str, version_id: str):
     model = _owned_model(request, owner, name)
-    services.delete_version(services.get_listed_version(model, version_id))
+    catalog.delete_version(catalog.get_listed_version(model, version_id))
     return Status(204, None)

@@ -5,15 +5,16 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
+from django.utils.dateparse import parse_datetime
 from ninja import Header, Router, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError
 
 from api import schemas, streams, waiting
 from api.openapi import raw_response
 from api.pagination import paginate
 from api.schemas import problems
-from playground import services, webhooks
 from playground.models import Prediction
+from playground.services import catalog, runs
 
 router = Router(tags=["predictions"])
 
@@ -34,17 +35,6 @@ def wait_seconds(prefer: str | None) -> int | None:
     return int(raw)
 
 
-def _prediction_queryset():
-    return Prediction.objects.select_related("model__owner", "version")
-
-
-def _get_prediction(user, prediction_id: str) -> Prediction:
-    prediction = _prediction_queryset().filter(pk=prediction_id, owner=user).first()
-    if prediction is None:
-        raise services.NotFound(f"prediction {prediction_id} not found")
-    return prediction
-
-
 class ModelPredictionIn(Schema):
     input: dict[str, Any] = {}
     stream: bool | None = None
@@ -58,13 +48,10 @@ class PredictionIn(ModelPredictionIn):
 
 
 def _create_prediction(request, version, body: ModelPredictionIn) -> Prediction:
-    try:
-        return services.create_prediction(
-            request.owner, version, body.input, webhook=body.webhook,
-            webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
-        )
-    except webhooks.InvalidWebhook as exc:  # a field error like any other: 422 naming it
-        raise ValidationError([{"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}]) from exc
+    return runs.create_prediction(
+        request.owner, version, body.input, webhook=body.webhook,
+        webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
+    )
 
 
 async def _created(prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
@@ -72,7 +59,7 @@ async def _created(prediction: Prediction, prefer: str | None, response: HttpRes
     if wait is None:
         return Status(201, await sync_to_async(prediction.to_dict)())
     response["Preference-Applied"] = f"wait={wait}"
-    return Status(201, await waiting.wait_for(prediction.pk, wait))
+    return Status(201, await waiting.wait_for(Prediction, prediction.pk, wait))
 
 
 Prefer = Header(None, alias="Prefer", description=(
@@ -89,7 +76,7 @@ async def create_prediction(request, response: HttpResponse, body: PredictionIn,
     wait_seconds(prefer)  # reject a bad Prefer header before creating anything
 
     def create():
-        version = services.resolve_version(request.owner, body.version or "")
+        version = catalog.resolve_version(request.owner, body.version or "")
         return _create_prediction(request, version, body)
 
     return await _created(await sync_to_async(create)(), prefer, response)
@@ -102,8 +89,8 @@ async def create_model_prediction(request, response: HttpResponse, owner: str, n
     wait_seconds(prefer)
 
     def create():
-        model = services.get_model(request.owner, f"{owner}/{name}")
-        version = services.latest_runnable(model)
+        model = catalog.get_model(request.owner, f"{owner}/{name}")
+        version = catalog.latest_runnable(model)
         return _create_prediction(request, version, body)
 
     return await _created(await sync_to_async(create)(), prefer, response)
@@ -112,7 +99,7 @@ async def create_model_prediction(request, response: HttpResponse, owner: str, n
 @router.get("/predictions", response={200: schemas.PredictionPage, **problems()})
 def list_predictions(request, created_after: str | None = None, created_before: str | None = None,
                      cursor: str | None = None):
-    qs = services.predictions_for(request.owner)
+    qs = runs.predictions_for(request.owner)
     if created_after:
         qs = qs.filter(created_at__gt=_timestamp(created_after, "created_after"))
     if created_before:
@@ -121,9 +108,10 @@ def list_predictions(request, created_after: str | None = None, created_before: 
 
 
 def _timestamp(value: str, name: str):
-    from django.utils.dateparse import parse_datetime
-
-    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    try:
+        parsed = parse_datetime(value.replace("Z", "+00:00"))
+    except ValueError:  # well formed but not a real time, like month 13
+        parsed = None
     if parsed is None:
         raise HttpError(400, f"{name} must be an RFC 3339 timestamp, like 2026-01-31T12:00:00Z")
     return parsed
@@ -131,12 +119,12 @@ def _timestamp(value: str, name: str):
 
 @router.get("/predictions/{prediction_id}", response={200: schemas.Prediction, **problems(404)})
 def get_prediction(request, prediction_id: str):
-    return _get_prediction(request.owner, prediction_id).to_dict()
+    return runs.get_own_prediction(request.owner, prediction_id).to_dict()
 
 
 @router.post("/predictions/{prediction_id}/cancel", response={200: schemas.Prediction, **problems(403, 404)})
 def cancel_prediction(request, prediction_id: str):
-    prediction = services.cancel_prediction(_get_prediction(request.owner, prediction_id))
+    prediction = runs.cancel(runs.get_own_prediction(request.owner, prediction_id))
     return prediction.to_dict()
 
 
@@ -151,6 +139,6 @@ LastEventId = Header(None, alias="Last-Event-ID", pattern=r"^([0-9]{1,19}(-[0-9]
             openapi_extra=raw_response(200, streams.CONTENT_TYPE, streams.ServerSentEvent))
 async def stream_prediction(request, prediction_id: str, last_event_id: str | None = LastEventId):
     """`urls.stream`: the prediction's output, logs, error and done as server-sent events."""
-    return await streams.prediction_stream(prediction_id, last_event_id)
+    return await streams.run_stream(Prediction, prediction_id, last_event_id)
 
 

@@ -8,11 +8,6 @@ import replicate
 from replicate.exceptions import ReplicateError
 
 
-@pytest.fixture
-def outsider(cogmill, other_token) -> replicate.Client:
-    return replicate.Client(api_token=other_token, base_url=cogmill.base_url)
-
-
 def _curate(cogmill, slug: str, name: str, description: str, model_refs: list[str]) -> None:
     """What an admin does in the Django admin: a collection holding these models."""
     code = (

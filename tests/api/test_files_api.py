@@ -15,11 +15,6 @@ from tests.server import wait_finished
 
 
 @pytest.fixture
-def outsider(cogmill, other_token) -> replicate.Client:
-    return replicate.Client(api_token=other_token, base_url=cogmill.base_url)
-
-
-@pytest.fixture
 def note(tmp_path) -> Path:
     path = tmp_path / "note.txt"
     path.write_text("a note for the reader\n")

@@ -37,11 +37,6 @@ def _delete(cogmill, token: str, ref: str) -> httpx.Response:
 
 
 @pytest.fixture
-def outsider(cogmill, other_token) -> replicate.Client:
-    return replicate.Client(api_token=other_token, base_url=cogmill.base_url)
-
-
-@pytest.fixture
 def private_model(client) -> str:
     name = _name("secret")
     client.models.create("alice", name, visibility="private", hardware="cpu")

@@ -6,16 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import replicate
 from replicate.exceptions import ReplicateError
 from replicate.version import Versions
 
 from tests.server import ROOT, wait_finished
-
-
-@pytest.fixture
-def outsider(cogmill, other_token) -> replicate.Client:
-    return replicate.Client(api_token=other_token, base_url=cogmill.base_url)
 
 
 def _hello_folder(parent: Path, tag: str) -> Path:

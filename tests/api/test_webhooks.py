@@ -19,7 +19,7 @@ TERMINAL = {"succeeded", "failed", "canceled"}
 DELIVERIES = """
 import json
 from playground.models import WebhookDelivery
-rows = WebhookDelivery.objects.filter(prediction_id={pid!r}).prefetch_related("attempt_log")
+rows = WebhookDelivery.objects.filter(run_id={pid!r}).prefetch_related("attempt_log")
 rows = sorted(rows, key=lambda d: (d.event == "completed", d.created_at, d.id))
 print(json.dumps([
     {{"id": d.id, "event": d.event, "state": d.state, "attempts": d.attempts, "body": d.body,

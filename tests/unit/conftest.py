@@ -1,9 +1,17 @@
-"""Personas and a ready version shared by the in-process tests."""
+"""The personas, a ready version and a prediction factory, shared by the in-process tests.
+
+alice owns things; bob is her teammate in acme; carol is acme's admin; mallory is an outsider.
+"""
+
+from collections.abc import Callable
 
 import pytest
+from django.test import Client
 
-from accounts.models import ApiToken, User
-from playground.models import BuildStatus, Model, Version
+from accounts.models import ApiToken, Membership, User
+from playground.models import BuildStatus, Model, Prediction, Version
+
+PASSWORD = "a-long-pass-phrase-42"
 
 ECHO_SCHEMA = {
     "components": {
@@ -15,21 +23,86 @@ ECHO_SCHEMA = {
 }
 
 
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
+def _person(username: str) -> User:
+    return User.objects.create_user(username, password=PASSWORD)
 
 
 @pytest.fixture
-def auth(alice):
-    """Django test-client headers carrying a token of alice's."""
-    _, raw = ApiToken.issue(alice)
+def alice() -> User:
+    """The owner."""
+    return _person("alice")
+
+
+@pytest.fixture
+def bob() -> User:
+    """alice's teammate in acme."""
+    return _person("bob")
+
+
+@pytest.fixture
+def carol() -> User:
+    """acme's admin."""
+    return _person("carol")
+
+
+@pytest.fixture
+def mallory() -> User:
+    """An outsider: no organization shared with anyone."""
+    return _person("mallory")
+
+
+@pytest.fixture
+def acme(alice, bob, carol) -> User:
+    """An organization: alice and bob are members, carol is its admin."""
+    org = User.objects.create_user("acme", kind=User.Kind.ORGANIZATION)
+    Membership.objects.create(organization=org, member=alice)
+    Membership.objects.create(organization=org, member=bob)
+    Membership.objects.create(organization=org, member=carol, role=Membership.Role.ADMIN)
+    return org
+
+
+def client_for(user: User | None = None) -> Client:
+    """A Django test client, logged in as `user` (or logged out)."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def bearer(user: User, read_only: bool = False) -> dict:
+    """Django test-client headers carrying a new token of `user`'s."""
+    _, raw = ApiToken.issue(user, read_only=read_only)
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
 @pytest.fixture
-def version(alice):
+def auth(alice) -> dict:
+    """Headers with a token of alice's."""
+    return bearer(alice)
+
+
+@pytest.fixture
+def read_only_auth(alice) -> dict:
+    """Headers with a read-only token of alice's."""
+    return bearer(alice, read_only=True)
+
+
+@pytest.fixture
+def version(alice) -> Version:
     """alice/echo, built and ready: `text` in, a string out."""
     model = Model.objects.create(owner=alice, name="echo")
     return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
                                   openapi_schema=ECHO_SCHEMA, cog_version="0.23.1")
+
+
+@pytest.fixture
+def make_prediction(version) -> Callable[..., Prediction]:
+    """Record a prediction of `version` (alice/echo unless given), by its model's owner unless `owner`."""
+
+    def make(owner: User | None = None, of: Version | None = None, **fields) -> Prediction:
+        chosen = of or version
+        fields.setdefault("input", {"text": "hello"})
+        return Prediction.objects.create(owner=owner or chosen.model.owner, model=chosen.model, version=chosen,
+                                         **fields)
+
+    return make

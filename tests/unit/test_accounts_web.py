@@ -1,24 +1,14 @@
 """Account pages and organization rules, in process: services, access (owner, teammate, outsider), CSRF."""
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 
 from accounts import services
 from accounts.models import ApiToken, Membership, User
+from playground.errors import Forbidden, Invalid
+from tests.unit.conftest import PASSWORD, client_for
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "a-long-pass-phrase-42"
-
-
-@pytest.fixture
-def bob():
-    return User.objects.create_user("bob", password=PASSWORD)
-
-
-@pytest.fixture
-def mallory():
-    return User.objects.create_user("mallory", password=PASSWORD)
 
 
 @pytest.fixture
@@ -29,24 +19,18 @@ def team(alice, bob):
     return org
 
 
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 # services
 
 
 @pytest.mark.parametrize("name", ["Alice2", "-dash", "a b", "a.b", "x" * 40, "", "login", "orgs", "v1"])
 def test_check_username_rejects_bad_and_reserved_names(name):
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.check_username(name)
 
 
 def test_check_username_rejects_names_taken_by_users_and_organizations(alice, team):
     for name in ("alice", "team"):
-        with pytest.raises(ValidationError, match="taken"):
+        with pytest.raises(Invalid, match="taken"):
             services.check_username(name)
     services.check_username("new-name_2")
 
@@ -60,17 +44,17 @@ def test_create_organization_makes_an_org_account_with_its_creator_as_admin(alic
 
 
 def test_organizations_cannot_create_organizations(team):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(Forbidden):
         services.create_organization(team, "sub")
 
 
 def test_invite_needs_an_existing_person_not_yet_a_member(team, alice, mallory):
-    with pytest.raises(ValidationError, match="no person"):
+    with pytest.raises(Invalid, match="no person"):
         services.invite_member(team, alice, "nobody")
     other = services.create_organization(mallory, "other")
-    with pytest.raises(ValidationError, match="no person"):
+    with pytest.raises(Invalid, match="no person"):
         services.invite_member(team, alice, other.username)
-    with pytest.raises(ValidationError, match="already a member"):
+    with pytest.raises(Invalid, match="already a member"):
         services.invite_member(team, alice, "bob")
     assert services.invite_member(team, alice, "mallory", "admin").role == "admin"
 
@@ -79,14 +63,14 @@ def test_only_admins_manage_members(team, bob, mallory):
     for action in (lambda: services.invite_member(team, bob, "mallory"),
                    lambda: services.change_role(team, bob, "bob", "admin"),
                    lambda: services.remove_member(team, bob, "alice")):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(Forbidden):
             action()
 
 
 def test_an_organization_keeps_at_least_one_admin(team, alice):
-    with pytest.raises(ValidationError, match="at least one admin"):
+    with pytest.raises(Invalid, match="at least one admin"):
         services.change_role(team, alice, "alice", "member")
-    with pytest.raises(ValidationError, match="at least one admin"):
+    with pytest.raises(Invalid, match="at least one admin"):
         services.remove_member(team, alice, "alice")
     services.change_role(team, alice, "bob", "admin")
     services.change_role(team, alice, "alice", "member")
@@ -94,7 +78,7 @@ def test_an_organization_keeps_at_least_one_admin(team, alice):
 
 
 def test_change_role_rejects_unknown_roles(team, alice):
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.change_role(team, alice, "bob", "owner")
 
 
@@ -144,7 +128,7 @@ def test_account_pages_need_login():
 
 
 def test_new_token_is_shown_once(alice):
-    client = logged_in(alice)
+    client = client_for(alice)
     response = client.post("/account/tokens", {"name": "laptop"}, follow=True)
     token = ApiToken.objects.get(user=alice, name="laptop")
     page = response.content.decode()
@@ -153,31 +137,31 @@ def test_new_token_is_shown_once(alice):
 
 
 def test_token_form_errors_in_place(alice):
-    response = logged_in(alice).post("/account/tokens", {"name": ""})
+    response = client_for(alice).post("/account/tokens", {"name": ""})
     assert response.status_code == 200
     assert "This field is required" in response.content.decode()
 
 
 def test_revoke_someone_elses_token_is_404(alice, bob):
     token, _ = ApiToken.issue(bob)
-    assert logged_in(alice).post(f"/account/tokens/{token.pk}/revoke").status_code == 404
+    assert client_for(alice).post(f"/account/tokens/{token.pk}/revoke").status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
-    assert logged_in(bob).post(f"/account/tokens/{token.pk}/revoke").status_code == 302
+    assert client_for(bob).post(f"/account/tokens/{token.pk}/revoke").status_code == 302
     assert not ApiToken.objects.filter(pk=token.pk).exists()
 
 
 def test_account_shows_webhook_secret_and_organizations(alice, team):
-    page = logged_in(alice).get("/account").content.decode()
+    page = client_for(alice).get("/account").content.decode()
     assert alice.webhook_secret.key in page
     assert "/orgs/team" in page
 
 
 def test_organization_page_is_for_members_only(team, alice, bob, mallory):
-    assert logged_in(alice).get("/orgs/team").status_code == 200
-    member_page = logged_in(bob).get("/orgs/team")
+    assert client_for(alice).get("/orgs/team").status_code == 200
+    member_page = client_for(bob).get("/orgs/team")
     assert member_page.status_code == 200 and "Add a member" not in member_page.content.decode()
-    assert logged_in(mallory).get("/orgs/team").status_code == 404
-    assert logged_in(alice).get("/orgs/alice").status_code == 404  # a person is not an organization
+    assert client_for(mallory).get("/orgs/team").status_code == 404
+    assert client_for(alice).get("/orgs/alice").status_code == 404  # a person is not an organization
 
 
 @pytest.mark.parametrize("path, data", [
@@ -186,20 +170,20 @@ def test_organization_page_is_for_members_only(team, alice, bob, mallory):
     ("/orgs/team/members/bob/remove", {}),
 ])
 def test_admin_actions(team, alice, bob, mallory, path, data):
-    assert logged_in(mallory).post(path, data).status_code == 404
-    assert logged_in(bob).post(path, data).status_code == 403
-    assert logged_in(alice).post(path, data).status_code == 302
+    assert client_for(mallory).post(path, data).status_code == 404
+    assert client_for(bob).post(path, data).status_code == 403
+    assert client_for(alice).post(path, data).status_code == 302
 
 
 def test_invite_unknown_username_is_a_field_error(team, alice):
-    response = logged_in(alice).post("/orgs/team/members", {"username": "ghost", "role": "member"})
+    response = client_for(alice).post("/orgs/team/members", {"username": "ghost", "role": "member"})
     page = response.content.decode()
     assert response.status_code == 200
     assert "There is no person with the username" in page and 'value="ghost"' in page
 
 
 def test_create_organization_page(alice):
-    client = logged_in(alice)
+    client = client_for(alice)
     response = client.post("/orgs/new", {"name": "alice"})
     assert "already taken" in response.content.decode()
     response = client.post("/orgs/new", {"name": "acme"})
@@ -216,7 +200,7 @@ def test_posts_need_a_csrf_token(alice, team):
 
 
 def test_password_change(bob):
-    client = logged_in(bob)
+    client = client_for(bob)
     new = "another-pass-phrase-7"
     response = client.post("/account/password",
                            {"old_password": PASSWORD, "new_password1": new, "new_password2": new})

@@ -1,5 +1,6 @@
 """API error shapes and pagination, in-process (no worker needed)."""
 
+import base64
 import datetime as dt
 
 import pytest
@@ -142,3 +143,16 @@ def test_a_value_the_database_refuses_is_400(client, auth, monkeypatch):
     monkeypatch.setattr(ModelQuerySet, "search", refuse)
     body = _problem(client.get("/v1/models?query=a%00b", **auth), 400)
     assert body["detail"].endswith("cannot contain NUL (0x00) bytes.") and "SELECT" not in body["detail"]
+
+
+@pytest.mark.parametrize("stamp", ["2026-13-45T00:00:00Z", "yesterday"])
+def test_an_impossible_timestamp_filter_is_400(client, auth, stamp):
+    _problem(client.get("/v1/predictions", {"created_after": stamp}, **auth), 400)
+
+
+def test_a_forged_cursor_with_a_bad_key_is_400(client, auth, version):
+    """A cursor decodes to a key of the listed table's type; a forged one is the caller's error."""
+
+
+    forged = base64.urlsafe_b64encode(b"n|2026-01-01T00:00:00+00:00|not-a-number").decode().rstrip("=")
+    _problem(client.get(f"/v1/models/{version.model.full_name}/versions", {"cursor": forged}, **auth), 400)

@@ -17,10 +17,12 @@ from accounts.models import ApiToken, User
 from api import ratelimit
 from api.api import api
 from api.guards import SAFE_METHODS
+from cogmill import redis as cogmill_redis
 from cogmill.urls import handler400
-from playground import events
+from playground import errors, events
 from playground.models import Model, Version
 from tests.problems import assert_problem as _problem
+from tests.unit.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -30,24 +32,14 @@ JSON = "application/json"
 @pytest.fixture(autouse=True)
 def fresh_buckets():
     """Token ids repeat from test to test (rolled-back rows), so their buckets must not."""
-    r = events.client()
+    r = cogmill_redis.client()
     for key in r.scan_iter(f"{ratelimit.KEY_PREFIX}:*"):
         r.delete(key)
 
 
-def _bearer(user, read_only: bool = False) -> dict:
-    _, raw = ApiToken.issue(user, read_only=read_only)
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
 @pytest.fixture
-def tokens(alice) -> dict[str, dict]:
-    return {"rw": _bearer(alice), "ro": _bearer(alice, read_only=True), "none": {}}
-
-
-@pytest.fixture
-def auth(tokens):
-    return tokens["rw"]
+def tokens(auth, read_only_auth) -> dict[str, dict]:
+    return {"rw": auth, "ro": read_only_auth, "none": {}}
 
 
 # ---------------------------------------------------------------- every kind of bad request
@@ -254,7 +246,7 @@ def test_creates_have_their_own_bucket(client, auth, version):
 
 @override_settings(COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE=1)
 def test_each_token_has_its_own_bucket(client, alice):
-    first, second = _bearer(alice), _bearer(alice)
+    first, second = bearer(alice), bearer(alice)
     assert client.get("/v1/account", **first).status_code == 200
     _problem(client.get("/v1/account", **first), 429)
     assert client.get("/v1/account", **second).status_code == 200
@@ -340,3 +332,26 @@ def test_client_get_waits_for_retry_after_and_succeeds(official, transport, alic
     assert official.predictions.list().results == []
     assert transport.statuses[0] == 429 and transport.statuses[-1] == 200
     assert time.monotonic() - started >= 1  # Retry-After: 1, honoured
+
+
+def test_a_value_error_of_ours_is_500_not_the_callers_fault(auth, monkeypatch):
+    """No catch-all ValueError → 400: a bug in our code must not read as the caller's mistake."""
+    monkeypatch.setattr(User, "to_account_dict", lambda self: int("not a number"))
+    body = _problem(Client(raise_request_exception=False).get("/v1/account", **auth), 500)
+    assert "invalid literal" not in body["detail"]
+
+
+@pytest.mark.parametrize("error, status", [
+    (errors.BadRequest("bad"), 400), (errors.Forbidden("no"), 403), (errors.NotFound("gone"), 404),
+    (errors.Conflict("busy"), 409), (errors.Invalid.field("text", "wrong"), 422),
+    (errors.SpendLimitReached("over"), 402),
+])
+def test_each_domain_error_is_one_problem_status(auth, monkeypatch, error, status):
+    def refuse(self):
+        raise error
+
+    monkeypatch.setattr(User, "to_account_dict", refuse)
+    body = _problem(Client().get("/v1/account", **auth), status)
+    assert body["detail"] == str(error)
+    if isinstance(error, errors.Invalid):
+        assert body["invalid_fields"] == [{"field": "text", "description": "wrong", "type": "invalid"}]

@@ -12,8 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import QueryDict
 from django.test import override_settings
 
-from playground import inputs
-from playground.forms import (
+from playground.cogschema import CogSchema
+from playground.errors import FieldError, Invalid
+from web.forms.run import (
     JSONValueField,
     LinesField,
     MultipleFileField,
@@ -23,15 +24,14 @@ from playground.forms import (
     UnionField,
     form_class,
     initial_values,
-    query_from_input,
 )
-from playground.inputs import InvalidInput
+from web.presenters import query_from_input
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
 
-def schema(name: str) -> dict:
-    return json.loads((SCHEMAS / f"{name}.json").read_text())
+def schema(name: str) -> CogSchema:
+    return CogSchema(json.loads((SCHEMAS / f"{name}.json").read_text()))
 
 
 def fake_upload(f) -> str:
@@ -85,14 +85,14 @@ def test_field_per_input_type(model, name, field_cls, widget_cls, kind, required
 
 def test_every_type_of_the_schemas_is_covered():
     for model in {m for m, *_ in FIELDS}:
-        names = set(schema(model)["components"]["schemas"]["Input"]["properties"])
+        names = set(schema(model).openapi["components"]["schemas"]["Input"]["properties"])
         assert names == {n for m, n, *_ in FIELDS if m == model}
     assert not any(f is JSONValueField for *_, f, _w, _k, _r in FIELDS)  # no input fell back to JSON
 
 
 @pytest.mark.parametrize("model", ["every-input-type", "textgen", "hello-world", "more-inputs"])
 def test_fields_follow_x_order(model):
-    props = schema(model)["components"]["schemas"]["Input"]["properties"]
+    props = schema(model).openapi["components"]["schemas"]["Input"]["properties"]
     by_order = sorted(props, key=lambda n: props[n]["x-order"])
     assert list(form_class(schema(model)).base_fields) == by_order
 
@@ -175,7 +175,7 @@ def test_cleaned_input_passes_the_api_validator():
     assert data == {"text": "hello there", "count": 4, "temperature": 0.25, "flag": True, "color": "blue",
                     "size": 256, "image": "http://files.example/pic.png", "api_key": "sk-1",
                     "tags": ["a", "b"], "seed": 7, "number_or_text": 12}
-    assert inputs.validate(s, data) == data
+    assert s.validate(data) == data
 
 
 @pytest.mark.parametrize("model", ["textgen", "hello-world", "more-inputs", "reader"])
@@ -192,7 +192,7 @@ def test_other_schemas_clean_to_valid_input(model):
     form = form_class(s)(data=data, files=files)
     assert form.is_valid(), form.errors
     cleaned = form.to_input(fake_upload)
-    assert inputs.validate(s, cleaned) == cleaned
+    assert s.validate(cleaned) == cleaned
     if model == "more-inputs":
         assert cleaned["files"] == ["http://files.example/a.png", "http://files.example/b.png"]
         assert cleaned["enabled"] is False and cleaned["numbers"] == [3, 4]
@@ -200,9 +200,9 @@ def test_other_schemas_clean_to_valid_input(model):
         assert "seed" not in cleaned  # blank optional inputs are left to the model's default
 
 
-def api_error_fields(openapi: dict, data: dict) -> set[str]:
-    with pytest.raises(InvalidInput) as caught:
-        inputs.validate(openapi, data)
+def api_error_fields(openapi: CogSchema, data: dict) -> set[str]:
+    with pytest.raises(Invalid) as caught:
+        openapi.validate(data)
     return {e.field.split(".")[0] for e in caught.value.errors}
 
 
@@ -244,8 +244,8 @@ def test_a_type_error_stays_on_its_field():
 def test_api_errors_land_on_their_fields():
     form = form_class(schema("more-inputs"))(data={"mode": "fast"}, files={"files": [png()]})
     assert form.is_valid()
-    form.add_input_errors([inputs.FieldError("files.0", "file x not found", "file"),
-                           inputs.FieldError("input", "input must be a JSON object", "type")])
+    form.add_input_errors([FieldError("files.0", "file x not found", "file"),
+                           FieldError("input", "input must be a JSON object", "type")])
     assert form.errors["files"] == ["file x not found"]
     assert form.non_field_errors() == ["input must be a JSON object"]
 

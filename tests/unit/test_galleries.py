@@ -6,10 +6,11 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership, User
-from playground import galleries
-from playground.forms import prefill_url
+from playground.errors import NotFound
 from playground.models import BuildStatus, GalleryItem, GalleryStar, Model, Prediction, Status, Version
-from playground.services import NotFound
+from playground.services import galleries
+from tests.unit.conftest import client_for
+from web import presenters
 
 pytestmark = pytest.mark.django_db
 
@@ -32,36 +33,6 @@ SCHEMA = {
 
 
 @pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
-
-
-@pytest.fixture
-def bob():
-    return User.objects.create_user("bob")
-
-
-@pytest.fixture
-def carol():
-    return User.objects.create_user("carol")
-
-
-@pytest.fixture
-def mallory():
-    return User.objects.create_user("mallory")
-
-
-@pytest.fixture
-def acme(alice, bob, carol):
-    """alice and bob are members of acme; carol is its admin."""
-    org = User.objects.create_user("acme", kind=User.Kind.ORGANIZATION)
-    Membership.objects.create(organization=org, member=alice)
-    Membership.objects.create(organization=org, member=bob)
-    Membership.objects.create(organization=org, member=carol, role=Membership.Role.ADMIN)
-    return org
-
-
-@pytest.fixture
 def prediction(alice):
     model = Model.objects.create(owner=alice, name="writer")
     version = Version.objects.create(model=model, version_id="c" * 64, build_status=BuildStatus.READY,
@@ -72,13 +43,6 @@ def prediction(alice):
                "image": "https://example.com/in.png"},
         output=["Water ", "turns ", "the stone"],
     )
-
-
-def client_for(user=None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 # ---------------------------------------------------------------- public share links
@@ -210,7 +174,7 @@ def test_a_gallery_card_shows_output_prompt_author_and_prompt_link(prediction, a
     assert "a haiku about mills" in html
     assert "alice/writer" in html and "Added by alice" in html
     assert "sk-very-secret" not in html
-    link = prefill_url(prediction)
+    link = presenters.prefill_url(prediction)
     assert link.replace("&", "&amp;") in html
     url = urlparse(link)
     assert url.path == "/alice/writer"
@@ -236,7 +200,7 @@ def test_stars_toggle_and_sort_the_wall(prediction, alice, bob, carol, acme):
     assert response.status_code == 200 and 'aria-pressed="true"' in response.content.decode()
     assert galleries.toggle_star(carol, first) is True
 
-    newest = [c.item for c in galleries.cards(galleries.gallery_items(acme, bob, "newest"), bob)]
+    newest = [c.item for c in presenters.cards(galleries.gallery_items(acme, bob, "newest"), bob)]
     assert newest == [second, first]
     by_stars = list(galleries.gallery_items(acme, bob, "stars"))
     assert by_stars == [first, second]
@@ -249,12 +213,12 @@ def test_stars_toggle_and_sort_the_wall(prediction, alice, bob, carol, acme):
 
 
 def test_prompt_link_leaves_out_files_and_secrets(prediction):
-    fields = galleries.prompt_fields(prediction)
+    fields = presenters.prompt_fields(prediction)
     assert fields == {"prompt": "a haiku about mills", "max_tokens": "30"}
 
 
 def test_card_previews_text_images_and_files(prediction):
-    assert galleries.output_preview(prediction).text == "Water turns the stone"
+    assert presenters.output_preview(prediction).text == "Water turns the stone"
 
     output = {"type": "array", "items": {"type": "string", "format": "uri"}}
     files = Version.objects.create(
@@ -263,7 +227,7 @@ def test_card_previews_text_images_and_files(prediction):
     )
     made = Prediction(owner=prediction.owner, model=prediction.model, version=files, status=Status.SUCCEEDED,
                       output=["http://x/output/f1/out.png", "http://x/output/f2/notes.txt"])
-    preview = galleries.output_preview(made)
+    preview = presenters.output_preview(made)
     assert (preview.text, preview.images, preview.files) == (
         "", ["http://x/output/f1/out.png"], [("notes.txt", "http://x/output/f2/notes.txt")]
     )

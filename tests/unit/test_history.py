@@ -7,48 +7,42 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from accounts.models import Membership, User
-from playground import services
+from playground.errors import Conflict
 from playground.models import File, Model, Prediction, Status
-from playground.web_predictions import can_view, filter_history, viewable_predictions
+from playground.services import runs
+from playground.services.runs import can_view, filter_history, viewable_predictions
 
 pytestmark = pytest.mark.django_db
-
-
-def _prediction(version, owner=None, **fields) -> Prediction:
-    fields.setdefault("input", {"text": "hello"})
-    return Prediction.objects.create(owner=owner or version.model.owner, model=version.model, version=version,
-                                     **fields)
 
 
 def _ids(qs) -> set[str]:
     return set(qs.values_list("pk", flat=True))
 
 
-def test_filter_by_status(version):
-    done = _prediction(version, status=Status.SUCCEEDED)
-    _prediction(version, status=Status.FAILED)
+def test_filter_by_status(make_prediction, version):
+    done = make_prediction(status=Status.SUCCEEDED)
+    make_prediction(status=Status.FAILED)
     assert _ids(filter_history(Prediction.objects.all(), {"status": "succeeded"})) == {done.pk}
 
 
-def test_filter_by_model(version, alice):
+def test_filter_by_model(make_prediction, version, alice):
     other = Model.objects.create(owner=alice, name="other")
-    mine = _prediction(version)
-    _prediction(other.versions.create(version_id="b" * 64))
+    mine = make_prediction()
+    make_prediction(of=other.versions.create(version_id="b" * 64))
     assert _ids(filter_history(Prediction.objects.all(), {"model": "alice/echo"})) == {mine.pk}
     assert not filter_history(Prediction.objects.all(), {"model": "bob/echo"}).exists()
 
 
-def test_filter_by_days_is_inclusive(version):
+def test_filter_by_days_is_inclusive(make_prediction, version):
     day = dt.date(2026, 3, 10)
 
     def at(d: dt.date, hour: int) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(d, dt.time(hour)))
 
-    before = _prediction(version, created_at=at(day - dt.timedelta(days=1), 23))
-    first = _prediction(version, created_at=at(day, 0))
-    last = _prediction(version, created_at=at(day, 23))
-    after = _prediction(version, created_at=at(day + dt.timedelta(days=1), 0))
+    before = make_prediction(created_at=at(day - dt.timedelta(days=1), 23))
+    first = make_prediction(created_at=at(day, 0))
+    last = make_prediction(created_at=at(day, 23))
+    after = make_prediction(created_at=at(day + dt.timedelta(days=1), 0))
     everything = Prediction.objects.all()
     assert _ids(filter_history(everything, {"created_after": day, "created_before": day})) == {first.pk, last.pk}
     assert _ids(filter_history(everything, {"created_after": day})) == {first.pk, last.pk, after.pk}
@@ -56,32 +50,29 @@ def test_filter_by_days_is_inclusive(version):
 
 
 @pytest.mark.parametrize("query", ["zebra", "ZEBRA", "striped zeb", "café", 'say "hi"'])
-def test_search_finds_text_inside_the_input(version, query):
-    wanted = _prediction(version, input={"text": 'a striped zebra in a café, say "hi"'})
-    _prediction(version, input={"text": "a horse"})
+def test_search_finds_text_inside_the_input(make_prediction, version, query):
+    wanted = make_prediction(input={"text": 'a striped zebra in a café, say "hi"'})
+    make_prediction(input={"text": "a horse"})
     assert _ids(filter_history(Prediction.objects.all(), {"q": query})) == {wanted.pk}
 
 
-def test_search_matches_numbers_and_keys(version):
-    wanted = _prediction(version, input={"text": "x", "steps": 1234})
-    _prediction(version, input={"text": "x"})
+def test_search_matches_numbers_and_keys(make_prediction, version):
+    wanted = make_prediction(input={"text": "x", "steps": 1234})
+    make_prediction(input={"text": "x"})
     assert _ids(filter_history(Prediction.objects.all(), {"q": "1234"})) == {wanted.pk}
 
 
-def test_history_holds_mine_and_teammates_runs_of_our_organizations_models(version, alice):
-    bob, outsider = User.objects.create_user("bob"), User.objects.create_user("eve")
-    org = User.objects.create(username="acme", kind=User.Kind.ORGANIZATION)
-    Membership.objects.create(organization=org, member=alice)
-    Membership.objects.create(organization=org, member=bob)
-    org_version = Model.objects.create(owner=org, name="tool").versions.create(version_id="c" * 64)
-    mine = _prediction(version)
-    teammates = _prediction(org_version, owner=bob)
-    outsiders = _prediction(org_version, owner=outsider)
-    bobs_own = _prediction(Model.objects.create(owner=bob, name="solo").versions.create(version_id="d" * 64))
+def test_history_holds_mine_and_teammates_runs_of_our_organizations_models(make_prediction, alice, bob, mallory,
+                                                                          acme):
+    org_version = Model.objects.create(owner=acme, name="tool").versions.create(version_id="c" * 64)
+    mine = make_prediction()
+    teammates = make_prediction(of=org_version, owner=bob)
+    outsiders = make_prediction(of=org_version, owner=mallory)
+    bobs_own = make_prediction(of=Model.objects.create(owner=bob, name="solo").versions.create(version_id="d" * 64))
     assert _ids(viewable_predictions(alice)) == {mine.pk, teammates.pk}
     assert can_view(alice, teammates) and can_view(alice, mine)
     assert not can_view(alice, outsiders) and not can_view(alice, bobs_own)
-    assert not can_view(outsider, mine)
+    assert not can_view(mallory, mine)
 
 
 def _output_file(prediction: Prediction) -> File:
@@ -92,12 +83,12 @@ def _output_file(prediction: Prediction) -> File:
     return f
 
 
-def test_remove_prediction_data_keeps_the_row_for_billing(version):
-    prediction = _prediction(version, status=Status.SUCCEEDED, output="hello", logs="ran",
+def test_remove_prediction_data_keeps_the_row_for_billing(make_prediction, version):
+    prediction = make_prediction(status=Status.SUCCEEDED, output="hello", logs="ran",
                              metrics={"predict_time": 1.5})
     f = _output_file(prediction)
     path = f.content.path
-    services.remove_prediction_data(prediction)
+    runs.remove_prediction_data(prediction)
     prediction.refresh_from_db()
     assert prediction.data_removed
     assert (prediction.input, prediction.output, prediction.logs) == ({}, None, "")
@@ -106,17 +97,17 @@ def test_remove_prediction_data_keeps_the_row_for_billing(version):
     assert not os.path.exists(path)
 
 
-def test_remove_prediction_data_waits_for_the_end(version):
-    prediction = _prediction(version, status=Status.PROCESSING)
-    with pytest.raises(services.Conflict):
-        services.remove_prediction_data(prediction)
+def test_remove_prediction_data_waits_for_the_end(make_prediction, version):
+    prediction = make_prediction(status=Status.PROCESSING)
+    with pytest.raises(Conflict):
+        runs.remove_prediction_data(prediction)
     prediction.refresh_from_db()
     assert not prediction.data_removed and prediction.input == {"text": "hello"}
 
 
-def test_history_page_filters_and_shows_field_errors(client, version, alice):
-    _prediction(version, status=Status.SUCCEEDED, input={"text": "needle"})
-    _prediction(version, status=Status.FAILED, input={"text": "hay"})
+def test_history_page_filters_and_shows_field_errors(make_prediction, client, version, alice):
+    make_prediction(status=Status.SUCCEEDED, input={"text": "needle"})
+    make_prediction(status=Status.FAILED, input={"text": "hay"})
     client.force_login(alice)
     page = client.get("/history", {"status": "succeeded"}).content.decode()
     assert "needle" in page and "hay" not in page
@@ -132,17 +123,17 @@ def test_history_needs_login(client):
     assert response.status_code == 302 and response["Location"].startswith("/login?next=")
 
 
-def test_prediction_page_is_404_for_others(client, version):
-    prediction = _prediction(version, status=Status.SUCCEEDED, output="hello")
-    client.force_login(User.objects.create_user("mallory"))
+def test_prediction_page_is_404_for_others(make_prediction, client, mallory):
+    prediction = make_prediction(status=Status.SUCCEEDED, output="hello")
+    client.force_login(mallory)
     assert client.get(f"/p/{prediction.id}").status_code == 404
     assert client.post(f"/p/{prediction.id}/remove").status_code == 404
     prediction.refresh_from_db()
     assert not prediction.data_removed
 
 
-def test_prediction_page_renders_markdown_sanitized(client, version, alice):
-    prediction = _prediction(version, status=Status.SUCCEEDED, output="**bold** <script>alert(1)</script>")
+def test_prediction_page_renders_markdown_sanitized(make_prediction, client, version, alice):
+    prediction = make_prediction(status=Status.SUCCEEDED, output="**bold** <script>alert(1)</script>")
     client.force_login(alice)
     page = client.get(f"/p/{prediction.id}").content.decode()
     assert "<strong>bold</strong>" in page

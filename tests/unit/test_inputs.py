@@ -1,6 +1,7 @@
 import pytest
 
-from playground.inputs import InvalidInput, validate
+from playground.cogschema import CogSchema
+from playground.errors import Invalid
 
 SCHEMA = {
     "components": {
@@ -24,7 +25,7 @@ SCHEMA = {
 
 def test_valid_input_passes_unchanged():
     data = {"prompt": "hi", "max_tokens": 5, "temperature": 0.5, "seed": None, "mode": "fast"}
-    assert validate(SCHEMA, data) == data
+    assert CogSchema(SCHEMA).validate(data) == data
 
 
 @pytest.mark.parametrize(
@@ -40,12 +41,12 @@ def test_valid_input_passes_unchanged():
     ],
 )
 def test_each_bad_field_is_named(data, field):
-    with pytest.raises(InvalidInput) as info:
-        validate(SCHEMA, data)
+    with pytest.raises(Invalid) as info:
+        CogSchema(SCHEMA).validate(data)
     assert field in [e.field for e in info.value.errors]
     assert field in str(info.value)
 
 
 def test_input_must_be_an_object():
-    with pytest.raises(InvalidInput, match="JSON object"):
-        validate(SCHEMA, ["prompt"])
+    with pytest.raises(Invalid, match="JSON object"):
+        CogSchema(SCHEMA).validate(["prompt"])

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.models import User
 from playground.models import BuildStatus, File, Model, Prediction, Status, Version
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +33,6 @@ def textgen(alice, bundles):
     model = Model.objects.create(owner=alice, name="textgen", description="Writes titles",
                                  github_url="https://github.com/x/textgen")
     return make_version(model, "textgen")
-
-
-@pytest.fixture
-def bob():
-    return User.objects.create_user("bob", password="pw-bob-123")
 
 
 def test_public_model_page_shows_header_form_and_versions(client, textgen):

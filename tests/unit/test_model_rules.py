@@ -3,18 +3,13 @@
 import pytest
 
 from accounts.models import User
-from playground import services
 from playground.bundles import bundle_id, pack_dir
 from playground.models import BuildStatus, Model, Prediction, Status, Version
+from playground.services import catalog
 
 pytestmark = pytest.mark.django_db
 
 VID = "b" * 64
-
-
-@pytest.fixture
-def alice():
-    return User.objects.create_user("alice")
 
 
 def _version(owner, name: str) -> Version:
@@ -27,21 +22,21 @@ def _version(owner, name: str) -> Version:
 
 def test_deleting_a_version_keeps_a_bundle_another_model_shares(alice):
     first, second = _version(alice, "one"), _version(alice, "two")
-    services.delete_version(first)
+    catalog.delete_version(first)
     assert not Version.objects.filter(pk=first.pk).exists()
     assert second.bundle_path.exists() and second.src_dir.exists()
-    services.delete_version(second)
+    catalog.delete_version(second)
     assert not second.bundle_path.exists() and not second.src_dir.parent.exists()
 
 
 def test_a_model_whose_deleted_versions_are_in_use_is_kept(alice):
     version = _version(alice, "used")
     Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED)
-    services.delete_version(version)
+    catalog.delete_version(version)
     version.refresh_from_db()
     assert version.hidden
-    with pytest.raises(services.Conflict, match="make it private"):
-        services.delete_model(version.model)
+    with pytest.raises(catalog.Conflict, match="make it private"):
+        catalog.delete_model(version.model)
 
 
 def test_replacing_examples_drops_a_default_that_is_no_longer_one(alice):
@@ -51,9 +46,9 @@ def test_replacing_examples_drops_a_default_that_is_no_longer_one(alice):
         Prediction.objects.create(owner=alice, model=model, version=version, status=Status.SUCCEEDED)
         for _ in range(2)
     )
-    services.update_model(model, {"default_example": first.pk})
+    catalog.update_model(model, {"default_example": first.pk})
     assert list(model.examples.all()) == [first] and model.default_example == first
-    services.update_model(model, {"examples": [second.pk]})
+    catalog.update_model(model, {"examples": [second.pk]})
     model.refresh_from_db()
     assert list(model.examples.all()) == [second] and model.default_example is None
 
@@ -63,9 +58,9 @@ def test_the_same_folder_pushed_to_two_models_gets_two_version_ids(tmp_path):
     (tmp_path / "predict.py").write_text("")
     data = pack_dir(tmp_path)
     alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
-    first, _ = services.push_version(alice, "same", data)
-    second, _ = services.push_version(bob, "same", data)
+    first, _ = catalog.push_version(alice, "same", data)
+    second, _ = catalog.push_version(bob, "same", data)
     assert first.version_id == bundle_id(data)  # the plain sha256 while it is unique
     assert second.version_id != first.version_id
-    assert services.push_version(bob, "same", data) == (second, False)  # pushing again: same version
-    assert services.push_version(alice, "same", data) == (first, False)
+    assert catalog.push_version(bob, "same", data) == (second, False)  # pushing again: same version
+    assert catalog.push_version(alice, "same", data) == (first, False)

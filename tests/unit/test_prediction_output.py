@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from playground.forms import prefill_url
 from playground.models import Hardware, Prediction, Status, Version
-from playground.web_predictions import cost_of, format_cost, input_rows, output_kind, output_view
+from playground.services.runs import cost_of
+from web.presenters import format_cost, input_rows, output_view, prefill_url
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def _version(model, output: dict, vid: str) -> Version:
 @pytest.mark.parametrize(("name", "kind"), [("text", "text"), ("stream", "text"), ("file", "file"),
                                             ("images", "files"), ("object", "json")])
 def test_output_kind_follows_the_output_schema(version, name, kind):
-    assert output_kind(_version(version.model, SCHEMAS[name], "b")) == kind
+    assert _version(version.model, SCHEMAS[name], "b").schema.output_kind() == kind
 
 
 def test_files_are_split_into_images_and_players(version, alice):

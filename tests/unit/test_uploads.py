@@ -10,15 +10,15 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import User
-from playground import services
-from playground.inputs import InvalidInput
+from playground.errors import Invalid
 from playground.models import File
+from playground.services import files
 
 pytestmark = pytest.mark.django_db
 
 
 def _upload(owner, name: str = "a.txt", data: bytes = b"hello"):
-    return services.create_upload(owner, SimpleUploadedFile(name, data, "text/plain"), None)
+    return files.create_upload(owner, SimpleUploadedFile(name, data, "text/plain"), None)
 
 
 def _post(client, auth, data: bytes):
@@ -49,16 +49,16 @@ def test_upload_urls_become_capability_urls_for_cog(alice):
     f = _upload(alice)
     other = "https://example.com/x.png"
     sent = {"image": f.api_url, "more": [other, f.download_url], "n": 3}
-    assert services.fetchable_input(sent) == {"image": f.url, "more": [other, f.url], "n": 3}
+    assert files.fetchable_input(sent) == {"image": f.url, "more": [other, f.url], "n": 3}
     assert sent["image"] == f.api_url  # the stored input is left as sent
 
 
 def test_file_inputs_name_each_bad_field(alice):
     mallory = User.objects.create_user("mallory")
     mine, theirs = _upload(alice), _upload(mallory)
-    services.check_file_inputs(alice, {"a": mine.api_url, "b": [mine.download_url]})
-    with pytest.raises(InvalidInput) as info:
-        services.check_file_inputs(alice, {"a": mine.api_url, "b": ["x", theirs.api_url],
+    files.check_file_inputs(alice, {"a": mine.api_url, "b": [mine.download_url]})
+    with pytest.raises(Invalid) as info:
+        files.check_file_inputs(alice, {"a": mine.api_url, "b": ["x", theirs.api_url],
                                            "c": f"{settings.PUBLIC_URL}/v1/files/missing"})
     assert [e.field for e in info.value.errors] == ["b.1", "c"]
 
@@ -66,14 +66,14 @@ def test_file_inputs_name_each_bad_field(alice):
 def test_urls_of_other_hosts_are_left_alone(alice):
     f = _upload(alice)
     foreign = f"https://elsewhere.example/v1/files/{f.id}"
-    services.check_file_inputs(alice, {"a": foreign})
-    assert services.fetchable_input({"a": foreign}) == {"a": foreign}
+    files.check_file_inputs(alice, {"a": foreign})
+    assert files.fetchable_input({"a": foreign}) == {"a": foreign}
 
 
 def test_expired_uploads_are_purged_with_their_bytes(alice):
     old, fresh = _upload(alice, "old.txt"), _upload(alice, "fresh.txt")
     File.objects.filter(pk=old.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     path = old.content.path
-    assert services.purge_expired_uploads() == 1
+    assert files.purge_expired_uploads() == 1
     assert not File.objects.filter(pk=old.pk).exists() and File.objects.filter(pk=fresh.pk).exists()
     assert not os.path.exists(path)

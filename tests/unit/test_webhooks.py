@@ -13,6 +13,7 @@ from replicate.webhook import WebhookSigningSecret
 from accounts.models import WebhookSecret
 from cogmill.celery import app as celery_app
 from playground import webhooks
+from playground.errors import Invalid
 from playground.models import Prediction, Status, WebhookDelivery
 from tests.webhook_receiver import Receiver, Reply
 
@@ -78,14 +79,14 @@ PRIVATE = [
 
 @pytest.mark.parametrize("url", PRIVATE)
 def test_private_destinations_are_refused(url):
-    with pytest.raises(webhooks.InvalidWebhook) as info:
+    with pytest.raises(Invalid) as info:
         webhooks.check_url(url)
-    assert info.value.field == "webhook"
+    assert info.value.errors[0].field == "webhook"
     assert "public addresses" in str(info.value)
 
 
 def test_a_name_that_resolves_to_loopback_says_so():
-    with pytest.raises(webhooks.InvalidWebhook, match=r"localhost resolves to (127\.0\.0\.1|::1)"):
+    with pytest.raises(Invalid, match=r"localhost resolves to (127\.0\.0\.1|::1)"):
         webhooks.check_url("http://localhost/hook")
 
 
@@ -100,12 +101,12 @@ def test_public_address_is_accepted():
 
 @pytest.mark.parametrize("url", ["ftp://example.com/hook", "example.com/hook", "javascript:alert(1)", "http://"])
 def test_only_http_urls_are_accepted(url, allow_private):
-    with pytest.raises(webhooks.InvalidWebhook, match="http:// or https://"):
+    with pytest.raises(Invalid, match="http:// or https://"):
         webhooks.check_url(url)
 
 
 def test_overlong_url_is_refused(allow_private):
-    with pytest.raises(webhooks.InvalidWebhook, match="longer than"):
+    with pytest.raises(Invalid, match="longer than"):
         webhooks.check_url("https://example.com/" + "a" * 2000)
 
 
@@ -123,9 +124,9 @@ def test_events_are_kept_in_canonical_order_without_repeats():
 
 @pytest.mark.parametrize("events", [["done"], ["start", "finished"], []])
 def test_bad_events_filter_names_the_field(events):
-    with pytest.raises(webhooks.InvalidWebhook) as info:
+    with pytest.raises(Invalid) as info:
         webhooks.clean_events(events)
-    assert info.value.field == "webhook_events_filter"
+    assert info.value.errors[0].field == "webhook_events_filter"
 
 
 def test_webhook_completed_is_a_webhook_for_completed_only():
@@ -243,8 +244,9 @@ def test_notifier_respects_the_filter(alice, version):
 def test_completed_is_sent_last_even_if_recorded_first(alice, version):
     prediction = _prediction(alice, version, "http://127.0.0.1:9/")
     for event in ("completed", "start", "output"):
-        WebhookDelivery.objects.create(id=webhooks.new_message_id(), prediction=prediction, url=prediction.webhook,
-                                       event=event, body="{}", next_attempt_at=timezone.now())
+        WebhookDelivery.objects.create(id=webhooks.new_message_id(), run_id=prediction.pk, owner=alice,
+                                       url=prediction.webhook, event=event, body="{}",
+                                       next_attempt_at=timezone.now())
     assert [d.event for d in webhooks.queue_of(prediction.pk)] == ["start", "output", "completed"]
 
 

@@ -6,9 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from cogmill.celery import app
-from playground import services, worker
-from playground.bundles import BundleError, pack_dir
+from playground.bundles import pack_dir
+from playground.errors import DomainError
 from playground.models import BuildStatus, Version
+from playground.services import catalog
+from playground.worker import builds
 
 
 class Command(BaseCommand):
@@ -30,8 +32,8 @@ class Command(BaseCommand):
         if created:
             self.stderr.write(f"created user {owner_name}")
         try:
-            version, _ = services.push_version(owner, name, pack_dir(directory))
-        except (BundleError, ValueError) as exc:
+            version, _ = catalog.push_version(owner, name, pack_dir(directory))
+        except DomainError as exc:
             raise CommandError(str(exc)) from exc
         if not no_wait:
             version = self._wait(version, timeout)
@@ -40,7 +42,7 @@ class Command(BaseCommand):
     def _wait(self, version: Version, timeout: float) -> Version:
         if not app.control.ping(timeout=2.0):
             self.stderr.write("no worker answered; building in this process")
-            worker.build_version(version.pk)
+            builds.build_version(version.pk)
         deadline = time.monotonic() + timeout
         while True:
             version.refresh_from_db()

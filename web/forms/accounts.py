@@ -6,8 +6,18 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import Membership, User
+from playground.errors import Invalid
 
 USERNAME_HELP = "Lowercase letters, digits, '-' and '_'. It is your namespace: username/model-name."
+
+
+def _checked_username(value: str) -> str:
+    name = value.strip()
+    try:
+        services.check_username(name)
+    except Invalid as exc:
+        raise ValidationError(exc.errors[0].message, code=exc.errors[0].type) from None
+    return name
 
 
 class SignupForm(BaseUserCreationForm):
@@ -17,9 +27,7 @@ class SignupForm(BaseUserCreationForm):
         help_texts = {"username": USERNAME_HELP}
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
-        services.check_username(username)
-        return username
+        return _checked_username(self.cleaned_data["username"])
 
 
 class LoginForm(AuthenticationForm):
@@ -40,9 +48,7 @@ class OrganizationForm(forms.Form):
     )
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        services.check_username(name)
-        return name
+        return _checked_username(self.cleaned_data["name"])
 
 
 class InviteForm(forms.Form):

@@ -1,14 +1,12 @@
 """Django forms built from a version's OpenAPI `Input` schema (the playground's run form).
 
 The form only turns posted strings into typed values; every rule of the schema (required, ranges,
-lengths, patterns, enums) is checked by playground.inputs.validate, the API's own validator, so the
-page and the API report the same errors under the same field names.
+lengths, patterns, enums) is checked by the version's CogSchema.validate, the API's own validator,
+so the page and the API report the same errors under the same field names.
 """
 
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -18,70 +16,14 @@ from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
-from playground import inputs
-from playground.inputs import FieldError, InvalidInput
+from playground.cogschema import UNSHAREABLE_KINDS, CogSchema, input_kind
+from playground.errors import FieldError, Invalid
 
 LONG_TEXT_NAMES = ("prompt", "text_prompt", "negative_prompt", "system_prompt", "instructions", "context")
 LONG_DEFAULT = 60
 PENDING_UPLOAD = "upload:"  # stands in for a file's URL while the form is validated, before upload
 
 Upload = Callable[[UploadedFile], str]
-
-
-# ---------------------------------------------------------------- schema reading
-
-def _components(openapi: dict) -> dict:
-    return (openapi or {}).get("components", {}).get("schemas", {})
-
-
-def input_properties(openapi: dict) -> list[tuple[str, dict]]:
-    """(name, property) of every input in `x-order`, with `allOf: [$ref]` enums resolved."""
-    schema = _components(openapi).get("Input", {})
-    props = schema.get("properties", {})
-    ordered = sorted(props.items(), key=lambda item: (item[1].get("x-order", len(props)), item[0]))
-    return [(name, _resolved(openapi, prop)) for name, prop in ordered]
-
-
-def required_inputs(openapi: dict) -> set[str]:
-    return set(_components(openapi).get("Input", {}).get("required", []))
-
-
-def _resolved(openapi: dict, prop: dict) -> dict:
-    """The property with a referenced enum schema (how Cog writes `choices`) merged in."""
-    merged = dict(prop)
-    for part in prop.get("allOf", []):
-        ref = part.get("$ref", "")
-        if ref.startswith("#/components/schemas/"):
-            target = _components(openapi).get(ref.rsplit("/", 1)[-1], {})
-            merged.setdefault("enum", target.get("enum"))
-            merged.setdefault("type", target.get("type"))
-    return merged
-
-
-def input_kinds(openapi: dict) -> dict[str, str]:
-    """Each input's kind (see input_kind) by name."""
-    return {name: input_kind(prop) for name, prop in input_properties(openapi)}
-
-
-def input_kind(prop: dict) -> str:
-    """One of: secret, file, files, enum, boolean, integer, number, string, list, union, json."""
-    kind = prop.get("type")
-    if prop.get("x-cog-secret") or prop.get("format") == "password":
-        return "secret"
-    if prop.get("enum"):
-        return "enum"
-    if kind == "string":
-        return "file" if prop.get("format") == "uri" else "string"
-    if kind in ("boolean", "integer", "number"):
-        return kind
-    if kind == "array":
-        items = prop.get("items", {})
-        if items.get("format") == "uri":
-            return "files"
-        return "list" if items.get("type") in ("string", "integer", "number") else "json"
-    if prop.get("anyOf"):
-        return "union"
-    return "json"
 
 
 # ---------------------------------------------------------------- widgets and fields
@@ -215,9 +157,6 @@ def _string_attrs(prop: dict) -> dict:
     return attrs
 
 
-UNPREFILLED = ("secret", "file", "files")
-
-
 def _type_hint(kind: str, prop: dict) -> str:
     if kind in ("integer", "number") and "minimum" in prop and "maximum" in prop:
         return f"{kind}, {prop['minimum']} to {prop['maximum']}"
@@ -266,7 +205,7 @@ def build_field(name: str, prop: dict, required: bool) -> forms.Field:
         field.help_text = " ".join(filter(None, [common["help_text"], "As JSON."]))
     field.input_kind = kind
     field.input_required = required
-    field.prefillable = kind not in UNPREFILLED
+    field.prefillable = kind not in UNSHAREABLE_KINDS
     field.type_hint = _type_hint(kind, prop)
     field.input_nullable = bool(prop.get("nullable"))
     if required and kind not in ("boolean", "files", "list"):
@@ -279,7 +218,7 @@ def build_field(name: str, prop: dict, required: bool) -> forms.Field:
 class InputForm(forms.Form):
     """A version's run form. `is_valid()` means the input passes the API's validator."""
 
-    openapi: ClassVar[dict] = {}
+    schema: ClassVar[CogSchema] = CogSchema(None)
 
     def _input_values(self, upload: Upload) -> dict:
         data = {}
@@ -300,8 +239,8 @@ class InputForm(forms.Form):
         if self.errors:
             return cleaned
         try:
-            inputs.validate(self.openapi, self._input_values(lambda f: PENDING_UPLOAD + f.name))
-        except InvalidInput as exc:
+            self.schema.validate(self._input_values(lambda f: PENDING_UPLOAD + f.name))
+        except Invalid as exc:
             self.add_input_errors(exc.errors)
         return cleaned
 
@@ -326,17 +265,17 @@ class InputForm(forms.Form):
             self.add_error(name if name in self.fields else None, error.message)
 
 
-def form_class(openapi: dict) -> type[InputForm]:
-    required = required_inputs(openapi)
-    fields = {name: build_field(name, prop, name in required) for name, prop in input_properties(openapi)}
-    return type("InputForm", (InputForm,), {**fields, "openapi": openapi})
+def form_class(schema: CogSchema) -> type[InputForm]:
+    required = schema.required_inputs()
+    fields = {name: build_field(name, prop, name in required) for name, prop in schema.inputs()}
+    return type("InputForm", (InputForm,), {**fields, "schema": schema})
 
 
-def defaults(openapi: dict) -> dict:
+def defaults(schema: CogSchema) -> dict:
     """Schema defaults of the inputs a form may show again (not secrets, not files)."""
-    return {name: prop["default"] for name, prop in input_properties(openapi)
+    return {name: prop["default"] for name, prop in schema.inputs()
             if "default" in prop and prop["default"] is not None
-            and input_kind(prop) not in UNPREFILLED}
+            and input_kind(prop) not in UNSHAREABLE_KINDS}
 
 
 def prefill(form_cls: type[InputForm], query: QueryDict) -> dict:
@@ -353,32 +292,5 @@ def prefill(form_cls: type[InputForm], query: QueryDict) -> dict:
     return values
 
 
-def initial_values(openapi: dict, form_cls: type[InputForm], query: QueryDict) -> dict:
-    return {**defaults(openapi), **prefill(form_cls, query)}
-
-
-def prefill_url(prediction) -> str:
-    """The model page with its run form filled from a prediction ("Tweak it", "Use this prompt").
-
-    Secrets and files are left out: the link may be shown to others, and files can't be prefilled.
-    """
-    version = prediction.version
-    kinds = input_kinds(version.openapi_schema or {})
-    kept = {k: v for k, v in (prediction.input or {}).items() if k in kinds and kinds[k] not in UNPREFILLED}
-    query = {"version": version.version_id, **query_from_input(kept)}
-    return f"/{prediction.model.full_name}?{urlencode(query)}"
-
-
-def query_from_input(data: dict) -> dict[str, str]:
-    """GET parameters that prefill a form with a prediction's input (for "tweak it" links)."""
-    params = {}
-    for name, value in data.items():
-        if isinstance(value, bool):
-            params[name] = "true" if value else "false"
-        elif isinstance(value, list):
-            params[name] = "\n".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            params[name] = json.dumps(value)
-        elif value is not None:
-            params[name] = str(value)
-    return params
+def initial_values(schema: CogSchema, form_cls: type[InputForm], query: QueryDict) -> dict:
+    return {**defaults(schema), **prefill(form_cls, query)}

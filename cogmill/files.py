@@ -1,14 +1,15 @@
-from django.http import FileResponse, Http404
+"""Serving stored files (outputs, uploads): the capability URL /output/<id>/<name>, and the
+response the API's download uses too."""
+
+from django.http import FileResponse
 
 from playground.models import File
+from playground.services import files
 
 
 def file_content(request, file_id: str, name: str):
-    """Serve a stored file by its capability URL: 200 with the bytes, with or without a token."""
-    f = File.objects.live().filter(pk=file_id, name=name).first()
-    if f is None or not f.content:
-        raise Http404("file not found")
-    return file_response(f)
+    """200 with the bytes, with or without a token: the URL itself is the capability."""
+    return file_response(files.live_file(file_id, name))
 
 
 def file_response(f: File, as_attachment: bool = False) -> FileResponse:

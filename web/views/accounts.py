@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
@@ -12,8 +11,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.forms import InviteForm, OrganizationForm, RoleForm, SignupForm, TokenForm
 from accounts.models import ApiToken, Membership, User, WebhookSecret
+from playground.errors import Invalid
+from web.forms.accounts import InviteForm, OrganizationForm, RoleForm, SignupForm, TokenForm
 
 NEW_TOKEN_SESSION_KEY = "accounts.new_token"
 
@@ -114,8 +114,8 @@ def invite(request: HttpRequest, name: str) -> HttpResponse:
         try:
             added = services.invite_member(org, request.user, form.cleaned_data["username"],
                                            form.cleaned_data["role"])
-        except ValidationError as error:
-            form.add_error("username", error)
+        except Invalid as error:
+            form.add_error("username", error.errors[0].message)
         else:
             messages.success(request, f"{added.member.username} joined {org.username} as {added.role}.")
             return redirect("organization", name=org.username)
@@ -129,10 +129,10 @@ def change_role(request: HttpRequest, name: str, username: str) -> HttpResponse:
     form = RoleForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError("Choose a role.")
+            raise Invalid.field("role", "Choose a role.")
         services.change_role(org, request.user, username, form.cleaned_data["role"])
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    except Invalid as error:
+        messages.error(request, " ".join(e.message for e in error.errors))
     else:
         messages.success(request, f"{username} is now {form.cleaned_data['role']}.")
     return redirect("organization", name=org.username)
@@ -144,8 +144,8 @@ def remove_member(request: HttpRequest, name: str, username: str) -> HttpRespons
     org, _ = services.organization_for(name, request.user)
     try:
         services.remove_member(org, request.user, username)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    except Invalid as error:
+        messages.error(request, " ".join(e.message for e in error.errors))
         return redirect("organization", name=org.username)
     messages.success(request, f"{username} was removed from {org.username}.")
     if username == request.user.username:

@@ -1,25 +1,27 @@
-"""Browser pages of the playground (HTML; HTMX partials where a page updates itself)."""
+"""Explore (the models grid) and a model's page: README, versions, and tabs to run it (form), call
+it (API snippets) or see its examples."""
 
-import json
 from urllib.parse import urlencode
 
-import markdown
-import nh3
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, QueryDict
+from django.http import QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from playground import services, snippets
-from playground.forms import form_class, initial_values, prefill_url
-from playground.inputs import InvalidInput
-from playground.models import Collection, Model, Source, Version
-from playground.snippets import FileArg
+from playground.errors import DomainError, Invalid, NotFound
+from playground.models import Model, Source, Version
+from playground.services import catalog, files, runs
+from web import presenters, snippets
+from web.forms.run import form_class, initial_values
+from web.snippets import FileArg
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
+MODEL_TABS = ("playground", "api", "examples")
+VERSIONS_SHOWN = 20
 
 
 def explore(request):
@@ -28,48 +30,35 @@ def explore(request):
     chosen = request.GET.get("filter", "all")
     if chosen not in FILTERS:
         chosen = "all"
-    models = Model.objects.visible_to(request.user).for_api()
-    if text:
-        models = models.search(text)
-    if chosen == "public":
-        models = models.filter(visibility="public")
-    elif chosen == "mine" and request.user.is_authenticated:
-        models = models.filter(owner=request.user)
+    models = catalog.explore(request.user, text, chosen)
     collection = None
     if slug := request.GET.get("collection"):
-        collection = Collection.objects.filter(slug=slug).first()
+        collection = catalog.find_collection(slug)
         if collection is not None:
             models = models.filter(collections=collection)
-    page = Paginator(models.order_by("-created_at"), EXPLORE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(models, EXPLORE_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "nav": "explore",
         "page": page,
         "q": text,
         "filter": chosen,
         "filters": FILTERS,
-        "collections": Collection.objects.all(),
+        "collections": catalog.all_collections(),
         "collection": collection,
     }
     template = "playground/explore.html#results" if request.htmx else "playground/explore.html"
     return render(request, template, context)
 
 
-# ---------------------------------------------------------------- model page
-
-MODEL_TABS = ("playground", "api", "examples")
-VERSIONS_SHOWN = 20
-
-
 def model_page(request, owner: str, name: str):
-    """A model: README, versions, and tabs to run it (form), call it (API snippets) or see examples."""
-    model = _visible_model(request, owner, name)
+    model = catalog.visible_model(request.user, owner, name)
     version = _selected_version(request, model)
     if request.method == "POST":
         return _run(request, model, version)
     form = None
     if version is not None and version.is_ready:
-        form_cls = form_class(version.openapi_schema or {})
-        form = form_cls(initial=initial_values(version.openapi_schema or {}, form_cls, request.GET))
+        form_cls = form_class(version.schema)
+        form = form_cls(initial=initial_values(version.schema, form_cls, request.GET))
     tab = request.GET.get("tab", "playground")
     return _render_model(request, model, version, form, tab if tab in MODEL_TABS else "playground")
 
@@ -77,15 +66,8 @@ def model_page(request, owner: str, name: str):
 @require_POST
 def predict(request, owner: str, name: str):
     """The run form's target (the model page itself takes the same POST)."""
-    model = _visible_model(request, owner, name)
+    model = catalog.visible_model(request.user, owner, name)
     return _run(request, model, _selected_version(request, model))
-
-
-def _visible_model(request, owner: str, name: str) -> Model:
-    model = Model.objects.visible_to(request.user).for_api().filter(owner__username=owner, name=name).first()
-    if model is None:
-        raise Http404(f"model {owner}/{name} not found")
-    return model
 
 
 def _selected_version(request, model: Model) -> Version | None:
@@ -93,35 +75,37 @@ def _selected_version(request, model: Model) -> Version | None:
     version_id = request.GET.get("version")
     if not version_id:
         return model.latest_version()
-    try:
-        return services.get_listed_version(model, version_id)
-    except services.NotFound:
-        raise Http404(f"version {version_id} of {model.full_name} not found") from None
+    return catalog.get_listed_version(model, version_id)
+
+
+def _model_url(model: Model) -> str:
+    return reverse("model", args=[model.owner.username, model.name])
 
 
 def _page_path(model: Model, version: Version | None, **params: str) -> str:
     query = {"version": version.version_id} if version else {}
-    return f"/{model.full_name}?{urlencode({**query, **params})}" if query or params else f"/{model.full_name}"
+    path = _model_url(model)
+    return f"{path}?{urlencode({**query, **params})}" if query or params else path
 
 
 def _run(request, model: Model, version: Version | None):
     """Validate with the API's validator, upload the files, create the prediction, go to its page."""
     if not request.user.is_authenticated:
-        return redirect(f"/login?{urlencode({'next': _page_path(model, version)})}")
+        return redirect(f"{reverse('login')}?{urlencode({'next': _page_path(model, version)})}")
     if version is None or not version.is_ready:
         messages.error(request, f"{model.full_name} has no version ready to run yet.")
         return redirect(_page_path(model, version))
-    form = form_class(version.openapi_schema or {})(request.POST, request.FILES)
+    form = form_class(version.schema)(request.POST, request.FILES)
     if form.is_valid():
         try:
-            data = form.to_input(lambda f: services.create_upload(request.user, f, None).api_url)
-            prediction = services.create_prediction(request.user, version, data, source=Source.WEB)
-        except InvalidInput as exc:
+            data = form.to_input(lambda f: files.create_upload(request.user, f, None).api_url)
+            prediction = runs.create_prediction(request.user, version, data, source=Source.WEB)
+        except Invalid as exc:
             form.add_input_errors(exc.errors)
-        except (ValueError, LookupError) as exc:  # Conflict, NotFound and other refusals of the run
+        except DomainError as exc:  # Conflict, NotFound and other refusals of the run
             form.add_error(None, str(exc))
         else:
-            return redirect(f"/p/{prediction.id}")
+            return redirect("prediction", prediction_id=prediction.id)
     return _render_model(request, model, version, form, "playground", status=422)
 
 
@@ -134,21 +118,21 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
         "tab": tab,
         "tab_links": _tab_links(request, model, version),
         "run_action": _run_action(model, version),
-        "login_url": "/login?" + urlencode({"next": request.get_full_path()}),
+        "login_url": f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}",
     }
     if tab == "api" and form is not None:
         context["snippets"] = _snippets(model, version, form)
     if tab == "examples":
-        context["examples"] = _examples(model)
+        context["examples"] = presenters.examples(model)
     if request.htmx and request.method == "GET":
         return render(request, "playground/model.html#tabbed", context, status=status)
-    context["versions"] = services.listed_versions(model)[:VERSIONS_SHOWN]
+    context["versions"] = catalog.listed_versions(model)[:VERSIONS_SHOWN]
     context["readme_html"] = _readme_html(model)
     return render(request, "playground/model.html", context, status=status)
 
 
 def _run_action(model: Model, version: Version | None) -> str:
-    path = f"/{model.full_name}/predict"
+    path = reverse("model-predict", args=[model.owner.username, model.name])
     return f"{path}?{urlencode({'version': version.version_id})}" if version else path
 
 
@@ -160,16 +144,16 @@ def _tab_links(request, model: Model, version: Version | None) -> list[tuple[str
     links = []
     for tab, label in zip(MODEL_TABS, ("Playground", "API", "Examples"), strict=True):
         params["tab"] = tab
-        links.append((tab, label, f"/{model.full_name}?{params.urlencode()}"))
+        links.append((tab, label, f"{_model_url(model)}?{params.urlencode()}"))
     return links
 
 
 def _readme_html(model: Model) -> str | None:
     try:
-        text = services.readme(model)
-    except services.NotFound:
+        text = catalog.readme(model)
+    except NotFound:
         return None
-    return nh3.clean(markdown.markdown(text, extensions=["fenced_code", "tables"]))
+    return presenters.render_markdown(text, line_breaks=False)
 
 
 def _snippet_input(form) -> dict:
@@ -190,26 +174,3 @@ def _snippet_input(form) -> dict:
 
 def _snippets(model: Model, version: Version, form) -> list[tuple[str, str, str]]:
     return snippets.all_snippets(model.full_name, version.version_id, _snippet_input(form), settings.PUBLIC_URL)
-
-
-def _summary(value: object, joined: bool) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ("" if joined else "\n").join(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _examples(model: Model) -> list[dict]:
-    found = []
-    for prediction in services.examples_of(model).order_by("-created_at"):
-        found.append({
-            "prediction": prediction,
-            "input": [(k, _summary(v, False)) for k, v in prediction.input.items()],
-            "output": _summary(prediction.output, prediction.version.output_is_iterator()),
-            "is_default": prediction.pk == model.default_example_id,
-            "tweak_url": prefill_url(prediction),
-        })
-    return found

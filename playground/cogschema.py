@@ -1,0 +1,119 @@
+"""The one reader of a version's OpenAPI document (Cog's schema: components.schemas.Input, Output).
+
+Everything that asks what a version takes or returns asks here: the API's input validation, the
+run form, the prediction page, gallery cards and the worker (is the output an iterator?).
+"""
+
+import jsonschema
+
+from playground.errors import FieldError, Invalid
+
+# Input kinds that are never shown again to others or put in a link: secrets, and files (which
+# cannot be prefilled in a form anyway).
+UNSHAREABLE_KINDS = ("secret", "file", "files")
+
+
+def input_kind(prop: dict) -> str:
+    """One of: secret, file, files, enum, boolean, integer, number, string, list, union, json."""
+    kind = prop.get("type")
+    if prop.get("x-cog-secret") or prop.get("format") == "password":
+        return "secret"
+    if prop.get("enum"):
+        return "enum"
+    if kind == "string":
+        return "file" if prop.get("format") == "uri" else "string"
+    if kind in ("boolean", "integer", "number"):
+        return kind
+    if kind == "array":
+        items = prop.get("items", {})
+        if items.get("format") == "uri":
+            return "files"
+        return "list" if items.get("type") in ("string", "integer", "number") else "json"
+    if prop.get("anyOf"):
+        return "union"
+    return "json"
+
+
+class CogSchema:
+    """A version's OpenAPI document, read."""
+
+    def __init__(self, openapi: dict | None):
+        self.openapi = openapi or {}
+
+    @property
+    def _components(self) -> dict:
+        return self.openapi.get("components", {}).get("schemas", {})
+
+    # ------------------------------------------------------------ inputs
+
+    def inputs(self, component: str = "Input") -> list[tuple[str, dict]]:
+        """(name, property) of every input in `x-order`, with `allOf: [$ref]` enums resolved."""
+        props = self._components.get(component, {}).get("properties", {})
+        ordered = sorted(props.items(), key=lambda item: (item[1].get("x-order", len(props)), item[0]))
+        return [(name, self._resolved(prop)) for name, prop in ordered]
+
+    def required_inputs(self, component: str = "Input") -> set[str]:
+        return set(self._components.get(component, {}).get("required", []))
+
+    def input_kinds(self, component: str = "Input") -> dict[str, str]:
+        """Each input's kind (see input_kind) by name."""
+        return {name: input_kind(prop) for name, prop in self.inputs(component)}
+
+    def _resolved(self, prop: dict) -> dict:
+        """The property with a referenced enum schema (how Cog writes `choices`) merged in."""
+        merged = dict(prop)
+        for part in prop.get("allOf", []):
+            ref = part.get("$ref", "")
+            if ref.startswith("#/components/schemas/"):
+                target = self._components.get(ref.rsplit("/", 1)[-1], {})
+                merged.setdefault("enum", target.get("enum"))
+                merged.setdefault("type", target.get("type"))
+        return merged
+
+    def validate(self, data: object, component: str = "Input") -> dict:
+        """Return the input to send to Cog, or raise Invalid naming each bad field."""
+        if not isinstance(data, dict):
+            raise Invalid([FieldError("input", "input must be a JSON object", "type")])
+        schema = dict(self._components.get(component, {"type": "object"}))
+        schema["components"] = self.openapi.get("components", {})  # so "#/components/schemas/x" refs resolve
+        props = schema.get("properties", {})
+        errors = [FieldError(k, f"unknown input {k!r}; this model takes: {', '.join(props) or 'nothing'}",
+                             "unknown") for k in data if k not in props]
+        # OpenAPI 3.0 spells Optional as `nullable`; JSON Schema does not know it, so nulls of
+        # nullable fields are left out of the check and passed on as given.
+        checked = {k: v for k, v in data.items() if k in props and not (v is None and props[k].get("nullable"))}
+        validator = jsonschema.Draft7Validator(schema)
+        for err in sorted(validator.iter_errors(checked), key=lambda e: list(e.path)):
+            field = ".".join(str(p) for p in err.path)
+            if not field and err.validator == "required":
+                field = err.message.split("'")[1] if "'" in err.message else "input"
+            errors.append(FieldError(field or "input", err.message, str(err.validator)))
+        if errors:
+            raise Invalid(errors)
+        return data
+
+    # ------------------------------------------------------------ output
+
+    def output(self) -> dict:
+        return self._components.get("Output", {})
+
+    def output_is_iterator(self) -> bool:
+        out = self.output()
+        return out.get("type") == "array" and out.get("x-cog-array-type") == "iterator"
+
+    def output_is_files(self) -> bool:
+        out = self.output()
+        return out.get("format") == "uri" or (out.get("items") or {}).get("format") == "uri"
+
+    def output_kind(self) -> str:
+        """How the output is shown: text, file, files, or json."""
+        out = self.output()
+        if out.get("type") == "string":
+            return "file" if out.get("format") == "uri" else "text"
+        if out.get("type") == "array":
+            items = out.get("items") or {}
+            if items.get("type") == "string" and items.get("format") == "uri":
+                return "files"
+            if out.get("x-cog-array-display") == "concatenate":
+                return "text"
+        return "json"

@@ -1,0 +1,33 @@
+"""The domain's tables, by area. The app label stays `playground`, so tables, migrations and
+task names are those of the single module this package replaced."""
+
+from playground.models.base import absolute, iso
+from playground.models.catalog import (
+    BuildStatus,
+    Collection,
+    Hardware,
+    Model,
+    ModelQuerySet,
+    Version,
+    Visibility,
+)
+from playground.models.files import File, FileQuerySet, _file_upload_to  # noqa: F401 (named by migrations)
+from playground.models.galleries import GalleryItem, GalleryStar
+from playground.models.runs import (
+    RUN_KINDS,
+    TERMINAL,
+    WEBHOOK_EVENTS,
+    Prediction,
+    Run,
+    Source,
+    Status,
+    default_webhook_events,
+)
+from playground.models.webhooks import WebhookAttempt, WebhookDelivery
+
+__all__ = [
+    "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
+    "GalleryItem", "GalleryStar", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
+    "Status", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "absolute", "default_webhook_events",
+    "iso",
+]

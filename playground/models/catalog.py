@@ -1,0 +1,200 @@
+"""The catalogue: hardware, models, their versions (builds) and curated collections."""
+
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from playground.cogschema import CogSchema
+from playground.models.base import absolute, iso
+from playground.models.runs import Prediction
+
+
+class Hardware(models.Model):
+    sku = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    price_per_second = models.DecimalField(max_digits=12, decimal_places=8, default=Decimal("0"))
+
+    class Meta:
+        verbose_name_plural = "hardware"
+        ordering = ["price_per_second", "sku"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict:
+        return {"sku": self.sku, "name": self.name}
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class ModelQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ModelQuerySet":
+        """Public models, the user's own and their organizations'; the rest is as if it did not exist."""
+        if user is None or not user.is_authenticated:
+            return self.filter(visibility=Visibility.PUBLIC)
+        return self.filter(
+            models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user) | models.Q(owner__in=user.organizations())
+        )
+
+    def search(self, text: str) -> "ModelQuerySet":
+        """Models whose owner, name or description contains every word of `text`."""
+        found = self
+        for word in text.split():
+            found = found.filter(
+                models.Q(name__icontains=word) | models.Q(description__icontains=word)
+                | models.Q(owner__username__icontains=word)
+            )
+        return found
+
+    def for_api(self) -> "ModelQuerySet":
+        """Load what Model.to_dict needs in a fixed number of queries, however many models."""
+        runs = (
+            Prediction.objects.filter(model=models.OuterRef("pk")).order_by()
+            .values("model").annotate(n=models.Count("pk")).values("n")
+        )
+        ready = Version.objects.filter(build_status=BuildStatus.READY, hidden=False).order_by("-created_at")
+        return (
+            self.select_related("owner", "default_example__model__owner", "default_example__version")
+            .annotate(num_runs=Coalesce(models.Subquery(runs), 0))
+            .prefetch_related(models.Prefetch("versions", queryset=ready, to_attr="ready_versions"))
+        )
+
+
+class Model(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="models")
+    name = models.SlugField(max_length=100)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
+    description = models.TextField(blank=True)
+    github_url = models.URLField(blank=True)
+    paper_url = models.URLField(blank=True)
+    license_url = models.URLField(blank=True)
+    cover_image_url = models.URLField(blank=True)
+    hardware = models.ForeignKey(Hardware, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Predictions the owner chose to show off the model; the default one is in every model object.
+    examples = models.ManyToManyField("Prediction", blank=True, related_name="example_of")
+    default_example = models.ForeignKey(
+        "Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ModelQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.name}"
+
+    def latest_version(self) -> "Version | None":
+        if hasattr(self, "ready_versions"):  # loaded by ModelQuerySet.for_api
+            return self.ready_versions[0] if self.ready_versions else None
+        ready = self.versions.filter(build_status=BuildStatus.READY, hidden=False)
+        return ready.order_by("-created_at").first()
+
+    def run_count(self) -> int:
+        return self.num_runs if hasattr(self, "num_runs") else self.predictions.count()
+
+    def to_dict(self) -> dict:
+        latest = self.latest_version()
+        example = self.default_example
+        return {
+            "url": absolute(f"/{self.full_name}"),
+            "owner": self.owner.username,
+            "name": self.name,
+            "description": self.description or None,
+            "visibility": self.visibility,
+            "github_url": self.github_url or None,
+            "paper_url": self.paper_url or None,
+            "license_url": self.license_url or None,
+            "cover_image_url": self.cover_image_url or None,
+            "run_count": self.run_count(),
+            "default_example": example.to_dict() if example else None,
+            "latest_version": latest.to_dict() if latest else None,
+            "created_at": iso(self.created_at),
+        }
+
+
+class BuildStatus(models.TextChoices):
+    PENDING = "pending"
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Version(models.Model):
+    """An immutable build of a model: its id is the sha256 of the uploaded source bundle."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="versions")
+    version_id = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    build_status = models.CharField(max_length=10, choices=BuildStatus.choices, default=BuildStatus.PENDING)
+    build_log = models.TextField(blank=True)
+    build_error = models.TextField(blank=True)
+    spec = models.JSONField(null=True, blank=True)
+    spec_hash = models.CharField(max_length=64, blank=True)
+    cog_version = models.CharField(max_length=32, blank=True)
+    openapi_schema = models.JSONField(null=True, blank=True)
+    hidden = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "version_id"], name="unique_version_per_model")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model.full_name}:{self.version_id[:12]}"
+
+    @property
+    def bundle_path(self) -> Path:
+        return settings.COGMILL_BUNDLES_DIR / f"{self.version_id}.tar.gz"
+
+    @property
+    def src_dir(self) -> Path:
+        return settings.COGMILL_BUNDLES_DIR / self.version_id / "src"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.build_status == BuildStatus.READY
+
+    @property
+    def schema(self) -> CogSchema:
+        """What the version takes and returns, read from its OpenAPI document."""
+        return CogSchema(self.openapi_schema)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.version_id,
+            "created_at": iso(self.created_at),
+            "cog_version": self.cog_version or "",
+            "openapi_schema": self.openapi_schema or {},
+        }
+
+
+class Collection(models.Model):
+    """A curated list of models (edited in the admin)."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    models = models.ManyToManyField(Model, blank=True, related_name="collections")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict:
+        return {"slug": self.slug, "name": self.name, "description": self.description or ""}

@@ -1,0 +1,117 @@
+"""Runs: work a version does on a Cog server, with one lifecycle (queued, relayed, finished).
+
+`Run` holds what every kind of run has and what the lifecycle reads and writes: the relay, the
+event stream, webhooks, the reaper and `Prefer: wait` know a run, not a prediction. A kind of run
+is a concrete subclass (Prediction now; trainings next) listed in RUN_KINDS.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from playground.ids import new_id
+from playground.models.base import absolute, iso
+
+
+class Status(models.TextChoices):
+    STARTING = "starting"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL = {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}
+
+
+class Source(models.TextChoices):
+    API = "api"
+    WEB = "web"
+
+
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+
+
+def default_webhook_events() -> list[str]:
+    return list(WEBHOOK_EVENTS)
+
+
+class Run(models.Model):
+    """The fields and rules every kind of run shares."""
+
+    # The path of the kind's API objects (`urls.get` is `<api_path>/<id>`).
+    api_path = ""
+
+    id = models.CharField(primary_key=True, max_length=26, default=new_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss")
+    model = models.ForeignKey("playground.Model", on_delete=models.CASCADE, related_name="%(class)ss")
+    version = models.ForeignKey("playground.Version", on_delete=models.PROTECT, related_name="%(class)ss")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.STARTING, db_index=True)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    logs = models.TextField(blank=True)
+    error = models.TextField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    webhook = models.URLField(max_length=2000, blank=True)
+    webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def api_urls(self) -> dict[str, str]:
+        base = f"{self.api_path}/{self.id}"
+        return {"get": absolute(base), "cancel": absolute(f"{base}/cancel"), "stream": absolute(f"{base}/stream")}
+
+    def to_dict(self) -> dict:
+        """The API object: the fields every kind has; kinds add their own."""
+        return {
+            "id": self.id,
+            "model": self.model.full_name,
+            "version": self.version.version_id,
+            "input": self.input,
+            "output": self.output,
+            "logs": self.logs,
+            "error": self.error,
+            "status": self.status,
+            "source": self.source,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "metrics": self.metrics or {},
+            "urls": self.api_urls(),
+        }
+
+
+class Prediction(Run):
+    api_path = "/v1/predictions"
+
+    data_removed = models.BooleanField(default=False)
+    # Shared by link: anyone, logged out included, may read its page.
+    is_public = models.BooleanField(default=False)
+
+    class Meta(Run.Meta):
+        pass
+
+    def to_dict(self) -> dict:
+        body = super().to_dict()
+        body["data_removed"] = self.data_removed
+        body["deployment"] = None
+        body["urls"]["web"] = absolute(f"/p/{self.id}")
+        return body
+
+
+# Every kind of run, for the parts of the lifecycle that sweep all of them (the reaper).
+RUN_KINDS: tuple[type[Run], ...] = (Prediction,)

@@ -1,0 +1,202 @@
+"""Files: uploads (kept a while, passed as inputs), outputs (what a run made), and turning one into
+the other's URLs: upload URLs in an input become fetchable, data: URIs in an output become files."""
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import mimetypes
+import re
+from collections.abc import Callable, Iterator
+from urllib.parse import unquote_to_bytes
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from playground.errors import FieldError, Invalid, NotFound
+from playground.models import File, Run
+
+
+def live_file(file_id: str, name: str) -> File:
+    """A stored file by its capability URL's parts, if it has not expired."""
+    f = File.objects.live().filter(pk=file_id, name=name).first()
+    if f is None or not f.content:
+        raise NotFound("file not found")
+    return f
+
+
+# ---------------------------------------------------------------- uploads
+
+def create_upload(owner, upload, metadata_text: str | None) -> File:
+    """Store an uploaded file (kept COGMILL_FILE_TTL_HOURS) that can be passed as a model input."""
+    if upload is None:
+        raise Invalid([FieldError("content", "send the file as multipart part 'content'", "required")])
+    metadata = _metadata(metadata_text)
+    sha256, md5 = hashlib.sha256(), hashlib.md5()
+    for chunk in upload.chunks():
+        sha256.update(chunk)
+        md5.update(chunk)
+    name = (upload.name or "file")[-255:]
+    now = timezone.now()
+    f = File(
+        kind=File.Kind.UPLOAD, owner=owner, name=name,
+        content_type=upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+        size=upload.size, sha256=sha256.hexdigest(), md5=md5.hexdigest(), metadata=metadata,
+        created_at=now, expires_at=now + dt.timedelta(hours=settings.COGMILL_FILE_TTL_HOURS),
+    )
+    upload.seek(0)
+    f.content.save(name, upload, save=False)
+    f.save()
+    return f
+
+
+def _metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise Invalid([FieldError("metadata", "metadata must be a JSON object", "type")])
+    return value
+
+
+def get_upload(user, file_id: str) -> File:
+    f = File.objects.uploads_of(user).filter(pk=file_id).first()
+    if f is None:
+        raise NotFound(f"file {file_id} not found")
+    return f
+
+
+def delete_file(f: File) -> None:
+    """The row and its bytes."""
+    f.content.delete(save=False)
+    f.delete()
+
+
+def purge_expired_uploads() -> int:
+    """Delete uploads past their expiry, bytes included (beat runs this hourly)."""
+    expired = list(File.objects.filter(kind=File.Kind.UPLOAD, expires_at__lt=timezone.now()))
+    for f in expired:
+        delete_file(f)
+    return len(expired)
+
+
+def _upload_id(value: str) -> str | None:
+    """The file id in Cogmill's own `urls.get` or download URL of an upload, else None."""
+    prefix = settings.PUBLIC_URL + "/v1/files/"
+    if not value.startswith(prefix):
+        return None
+    file_id = value[len(prefix):].removesuffix("/download")
+    return file_id if file_id and "/" not in file_id else None
+
+
+def _upload_refs(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, file id) for every upload URL inside an input value."""
+    if isinstance(value, str):
+        file_id = _upload_id(value)
+        if file_id:
+            yield path, file_id
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _upload_refs(item, f"{path}.{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _upload_refs(item, f"{path}.{key}" if path else str(key))
+
+
+def check_file_inputs(user, data: dict) -> None:
+    """Every upload URL in an input must be a live upload of the caller's: 422 naming the field otherwise."""
+    refs = list(_upload_refs(data))
+    if not refs:
+        return
+    live = File.objects.uploads_of(user).filter(pk__in={fid for _, fid in refs})
+    mine = set(live.values_list("pk", flat=True))
+    hint = "not found (expired, deleted or not yours); upload it with POST /v1/files"
+    errors = [FieldError(field, f"file {fid} {hint}", "file") for field, fid in refs if fid not in mine]
+    if errors:
+        raise Invalid(errors)
+
+
+def fetchable_input(data: dict) -> dict:
+    """The input for the Cog server: upload URLs (which need a token) become their capability URLs.
+
+    The prediction's stored `input` stays as the user sent it; this runs when it is sent to Cog.
+    """
+    ids = {fid for _, fid in _upload_refs(data)}
+    if not ids:
+        return data
+    urls = {f.pk: f.url for f in File.objects.filter(kind=File.Kind.UPLOAD, pk__in=ids)}
+    return _map_strings(data, lambda s: urls.get(_upload_id(s) or "", s))
+
+
+def _map_strings(value, fn: Callable[[str], str]):
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------- outputs
+
+DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?)(?P<b64>;base64)?,(?P<data>.*)$", re.S)
+
+
+def _decode(uri: str) -> tuple[str, bytes] | None:
+    m = DATA_URI.match(uri)
+    if not m:
+        return None
+    try:
+        data = base64.b64decode(m["data"], validate=False) if m["b64"] else unquote_to_bytes(m["data"])
+    except (binascii.Error, ValueError):
+        return None
+    return m["mime"] or "application/octet-stream", data
+
+
+class OutputFiles:
+    """Stores each distinct data: URI of one run's output once, named output[_N].ext."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self._urls: dict[str, str] = {}
+
+    def convert(self, value):
+        if isinstance(value, str) and value.startswith("data:"):
+            return self._store(value)
+        if isinstance(value, list):
+            return [self.convert(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.convert(v) for k, v in value.items()}
+        return value
+
+    def _store(self, uri: str) -> str:
+        digest = hashlib.sha256(uri.encode()).hexdigest()
+        if digest in self._urls:
+            return self._urls[digest]
+        decoded = _decode(uri)
+        if decoded is None:
+            return uri
+        mime, data = decoded
+        ext = mimetypes.guess_extension(mime) or ".bin"
+        n = len(self._urls)
+        name = f"output{'' if n == 0 else f'_{n}'}{ext}"
+        f = File(
+            kind=File.Kind.OUTPUT,
+            owner_id=self.run.owner_id,
+            prediction=self.run,
+            name=name,
+            content_type=mime,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            md5=hashlib.md5(data).hexdigest(),
+        )
+        f.content.save(name, ContentFile(data), save=False)
+        f.save()
+        self._urls[digest] = f.url
+        return f.url

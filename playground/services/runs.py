@@ -1,0 +1,172 @@
+"""Runs: creating, cancelling and reading predictions (trainings next), who may see them, and
+what they cost."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from accounts.models import Membership
+from playground import dispatch, events, webhooks
+from playground.errors import Conflict, NotFound
+from playground.models import File, Prediction, Run, Source, Status, Version
+from playground.services import files, galleries
+
+
+def create_prediction(
+    user,
+    version: Version,
+    input_data: object,
+    source: str = Source.API,
+    webhook: str | None = None,
+    webhook_events_filter: list[str] | None = None,
+    webhook_completed: str | None = None,
+) -> Prediction:
+    """Validate the input and webhook, record the prediction and queue it once the row is committed."""
+    cleaned = version.schema.validate(input_data)
+    files.check_file_inputs(user, cleaned)
+    webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
+    with transaction.atomic():
+        prediction = Prediction.objects.create(
+            owner=user, model=version.model, version=version, input=cleaned, source=source,
+            webhook=webhook_url, webhook_events_filter=webhook_events,
+        )
+        hardware = version.model.hardware.sku if version.model.hardware_id else None
+        dispatch.run_prediction(prediction.id, hardware)
+    return prediction
+
+
+def cancel(run: Run) -> Run:
+    """Cancel: a queued run ends now; a running one is stopped by its worker."""
+    if run.is_terminal:
+        return run
+    now = timezone.now()
+    rows = type(run).objects.filter(pk=run.pk)
+    with transaction.atomic():
+        updated = rows.filter(status=Status.STARTING).update(
+            status=Status.CANCELED, completed_at=now, cancel_requested_at=now
+        )
+        if not updated:
+            rows.update(cancel_requested_at=now)
+    events.request_cancel(run.id)
+    if updated:
+        events.publish(run.id, events.DONE, "{}")
+        webhooks.notify(run, webhooks.COMPLETED)  # it never reaches a worker's finish
+    run.refresh_from_db()
+    return run
+
+
+def predictions_for(user) -> QuerySet:
+    return Prediction.objects.filter(owner=user).select_related("model__owner", "version")
+
+
+def get_own_prediction(user, prediction_id: str) -> Prediction:
+    """One of the user's own predictions; everyone else's are as if they did not exist."""
+    prediction = predictions_for(user).filter(pk=prediction_id).first() if user.is_authenticated else None
+    if prediction is None:
+        raise NotFound(f"prediction {prediction_id} not found")
+    return prediction
+
+
+def remove_prediction_data(prediction: Prediction) -> Prediction:
+    """Erase what a prediction was given and made, output files included; the row stays for billing."""
+    if not prediction.is_terminal:
+        raise Conflict("a prediction's data can be removed once it has finished; cancel it first")
+    for f in File.objects.filter(prediction=prediction, kind=File.Kind.OUTPUT):
+        files.delete_file(f)
+    Prediction.objects.filter(pk=prediction.pk).update(data_removed=True, input={}, output=None, logs="")
+    events.forget(prediction.id)
+    prediction.refresh_from_db()
+    return prediction
+
+
+# ---------------------------------------------------------------- who sees what
+
+def can_view(user, prediction: Prediction) -> bool:
+    """Who may read a prediction: its owner, teammates on their organization's model, and anyone
+    it was shared with (public link, or an organization's gallery)."""
+    if galleries.shared_with(user, prediction):
+        return True
+    if not user.is_authenticated:
+        return False
+    if prediction.owner_id == user.pk:
+        return True
+    return Membership.objects.filter(organization=prediction.model.owner_id, member=user).exists() and (
+        Membership.objects.filter(organization=prediction.model.owner_id, member=prediction.owner_id).exists()
+    )
+
+
+def can_change(user, prediction: Prediction) -> bool:
+    """Cancelling, sharing and removing data is the owner's call only."""
+    return user.is_authenticated and prediction.owner_id == user.pk
+
+
+def viewable_predictions(user) -> QuerySet:
+    """What can_view allows, as a query: mine, and my teammates' runs of our organizations' models.
+
+    Runs of an organization's public model by outsiders stay private to them.
+    """
+    teammate = Membership.objects.filter(organization=OuterRef("model__owner"), member=OuterRef("owner"))
+    return Prediction.objects.filter(
+        Q(owner=user) | (Q(model__owner__in=user.organizations()) & Exists(teammate))
+    ).select_related("model__owner", "version", "owner")
+
+
+def get_viewable(user, prediction_id: str) -> Prediction:
+    prediction = (
+        Prediction.objects.select_related("model__owner", "model__hardware", "version", "owner")
+        .filter(pk=prediction_id).first()
+    )
+    if prediction is None or not can_view(user, prediction):
+        raise NotFound("prediction not found")
+    return prediction
+
+
+def get_changeable(user, prediction_id: str) -> Prediction:
+    """A prediction the user may cancel or erase; others' are not found, even when viewable."""
+    prediction = get_viewable(user, prediction_id)
+    if not can_change(user, prediction):
+        raise NotFound("prediction not found")
+    return prediction
+
+
+# ---------------------------------------------------------------- history
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def filter_history(predictions: QuerySet, filters: dict) -> QuerySet:
+    """Narrow predictions by `model` (owner/name), `status`, `created_after`/`created_before` (days,
+    inclusive, in the site's time zone) and `q` (text in the input)."""
+    if model := filters.get("model"):
+        owner, _, name = model.partition("/")
+        predictions = predictions.filter(model__owner__username=owner, model__name=name)
+    if status := filters.get("status"):
+        predictions = predictions.filter(status=status)
+    if after := filters.get("created_after"):
+        predictions = predictions.filter(created_at__gte=_day_start(after))
+    if before := filters.get("created_before"):
+        predictions = predictions.filter(created_at__lt=_day_start(before + dt.timedelta(days=1)))
+    if text := filters.get("q"):
+        # SQLite keeps JSON with non-ASCII and quotes escaped; PostgreSQL's jsonb text does not: try both.
+        escaped = json.dumps(text)[1:-1]
+        predictions = predictions.annotate(input_text=Cast("input", TextField())).filter(
+            Q(input_text__icontains=text) | Q(input_text__icontains=escaped)
+        )
+    return predictions
+
+
+# ---------------------------------------------------------------- cost
+
+def cost_of(run: Run) -> Decimal | None:
+    """Predict time at the model's hardware price (until the spend ledger records the price in force)."""
+    predict_time = (run.metrics or {}).get("predict_time")
+    hardware = run.model.hardware
+    if predict_time is None or hardware is None:
+        return None
+    return Decimal(str(predict_time)) * hardware.price_per_second

@@ -1,0 +1,43 @@
+"""Building a version: its environment (venv per build spec) and its schema, recorded on the row."""
+
+import logging
+
+from django.conf import settings
+
+from playground.models import BuildStatus, Version
+from runner.build import BuildError, build
+
+log = logging.getLogger(__name__)
+
+
+def build_version(version_pk: int) -> None:
+    version = Version.objects.select_related("model").get(pk=version_pk)
+    if version.build_status == BuildStatus.READY:
+        return
+    Version.objects.filter(pk=version_pk).update(build_status=BuildStatus.BUILDING)
+    lines: list[str] = []
+    try:
+        result = build(
+            version.src_dir,
+            settings.COGMILL_VENVS_DIR,
+            log=lines.append,
+            allow_root_steps=settings.COGMILL_ALLOW_ROOT_BUILD_STEPS,
+        )
+    except BuildError as exc:
+        Version.objects.filter(pk=version_pk).update(
+            build_status=BuildStatus.FAILED, build_error=str(exc), build_log=exc.log or "".join(lines)
+        )
+        return
+    except Exception as exc:  # an unexpected failure must still leave a clear, final state
+        log.exception("build of %s crashed", version)
+        Version.objects.filter(pk=version_pk).update(
+            build_status=BuildStatus.FAILED, build_error=f"internal build error: {exc}", build_log="".join(lines)
+        )
+        return
+    Version.objects.filter(pk=version_pk).update(
+        build_status=BuildStatus.READY,
+        build_log="".join(lines),
+        spec_hash=result.spec_hash,
+        cog_version=result.cog_version,
+        openapi_schema=result.schema,
+    )

@@ -1,0 +1,53 @@
+"""Stopping a running run when its owner cancels it: one listener thread per worker process."""
+
+import logging
+import threading
+import time
+
+from django.db import close_old_connections
+
+from cogmill.redis import client
+from playground import events
+
+log = logging.getLogger(__name__)
+
+_running: dict[str, object] = {}  # run id -> the CogInstance running it
+_lock = threading.Lock()
+_listener_started = False
+
+
+def running(run_id: str, instance) -> None:
+    """Note that `instance` runs `run_id` (until `finished`), and stop it at once if a cancel came first."""
+    _running[run_id] = instance
+    _ensure_listener()
+    if events.cancel_requested(run_id):
+        instance.cancel(run_id)
+
+
+def finished(run_id: str) -> None:
+    _running.pop(run_id, None)
+
+
+def _ensure_listener() -> None:
+    global _listener_started
+    with _lock:
+        if _listener_started:
+            return
+        _listener_started = True
+    threading.Thread(target=_listen, name="cancel-listener", daemon=True).start()
+
+
+def _listen() -> None:
+    while True:
+        try:
+            pubsub = client().pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(events.CANCEL_CHANNEL)
+            for message in pubsub.listen():
+                instance = _running.get(message["data"])
+                if instance is not None:
+                    instance.cancel(message["data"])
+        except Exception:
+            log.exception("cancel listener lost its Redis connection; reconnecting")
+            time.sleep(1)
+        finally:
+            close_old_connections()

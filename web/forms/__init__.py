@@ -1,0 +1,1 @@
+"""HTML forms: the run form built from a version's schema, history filters, account forms."""

@@ -1,0 +1,293 @@
+"""What pages show, computed from domain objects: output and inputs as displayed, timings,
+metrics and cost, status labels, prefilled-form links, gallery cards and example summaries."""
+
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urlencode, urlparse
+
+import markdown
+import nh3
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.services import is_admin
+from playground.cogschema import UNSHAREABLE_KINDS
+from playground.models import GalleryItem, Model, Prediction, Status
+from playground.services import catalog, files, runs
+
+SECRET_MASK = "••••••••"
+PROMPT_FIELDS = ("prompt", "text", "question", "query", "instruction", "message")
+EXCERPT_CHARS = 400
+
+
+# ---------------------------------------------------------------- output
+
+def media_kind(url: str) -> str:
+    """image, audio, video or file, by the URL's file name."""
+    mime = mimetypes.guess_type(urlparse(url).path)[0] or ""
+    major = mime.split("/")[0]
+    return major if major in ("image", "audio", "video") else "file"
+
+
+def _file_entry(url: object) -> dict:
+    url = str(url)
+    return {"url": url, "kind": media_kind(url), "name": urlparse(url).path.rsplit("/", 1)[-1] or url}
+
+
+def render_markdown(text: str, line_breaks: bool = True) -> str:
+    """Markdown (a model's output, a README), sanitized: never raw HTML from a model or an owner."""
+    extensions = ["fenced_code", "tables", *(["nl2br"] if line_breaks else [])]
+    return nh3.clean(markdown.markdown(text, extensions=extensions))
+
+
+def output_view(prediction: Prediction) -> dict:
+    """What the template needs to show the output as it is now."""
+    kind = prediction.version.schema.output_kind()
+    out = prediction.output
+    view = {"kind": kind, "empty": out is None or out == [] or out == ""}
+    if kind == "text":
+        text = "".join(str(c) for c in out) if isinstance(out, list) else ("" if out is None else str(out))
+        view["text"] = text
+        if prediction.status == Status.SUCCEEDED and text:
+            view["html"] = render_markdown(text)
+    elif kind in ("file", "files"):
+        urls = out if isinstance(out, list) else ([] if out is None else [out])
+        entries = [_file_entry(u) for u in urls]
+        view["images"] = [f for f in entries if f["kind"] == "image"]
+        view["others"] = [f for f in entries if f["kind"] != "image"]
+    else:
+        view["json"] = "" if out is None else json.dumps(out, indent=2, ensure_ascii=False)
+    return view
+
+
+# ---------------------------------------------------------------- input, metrics, timings
+
+def input_rows(prediction: Prediction) -> list[dict]:
+    """Each input as shown: files as links (upload URLs made fetchable), secrets masked."""
+    kinds = prediction.version.schema.input_kinds()
+    shown = files.fetchable_input(prediction.input or {})
+    rows = []
+    for key, value in shown.items():
+        kind = kinds.get(key)
+        if kind == "secret":
+            rows.append({"name": key, "kind": "secret", "value": SECRET_MASK})
+        elif kind in ("file", "files"):
+            urls = value if isinstance(value, list) else [value]
+            rows.append({"name": key, "kind": "files", "files": [_file_entry(u) for u in urls]})
+        elif isinstance(value, (dict, list)):
+            rows.append({"name": key, "kind": "json", "value": json.dumps(value, indent=2, ensure_ascii=False)})
+        else:
+            rows.append({"name": key, "kind": "text", "value": json.dumps(value) if value is None or isinstance(value, bool) else value})
+    return rows
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 1 else f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m {secs:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def format_cost(amount: Decimal) -> str:
+    """Dollars: cents for large amounts, enough digits to see fractions of a cent otherwise."""
+    if amount >= 1:
+        return f"${amount:,.2f}"
+    text = f"{amount:.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"${whole}.{frac.ljust(2, '0')}"
+
+
+def timings(prediction: Prediction) -> list[tuple[str, str]]:
+    """Label and duration of each phase so far: queued, booting, running, total."""
+    now = timezone.now()
+    metrics = prediction.metrics or {}
+    cold = metrics.get("cold_start_time")
+    end = prediction.completed_at or now
+    rows = []
+    waited_until = prediction.started_at or (end if prediction.is_terminal else now)
+    waited = (waited_until - prediction.created_at).total_seconds()
+    if cold is not None:
+        rows.append(("Queued", format_seconds(max(waited - cold, 0))))
+        rows.append(("Booting (cold start)", format_seconds(cold)))
+    else:
+        rows.append(("Queued" if prediction.status == Status.STARTING else "Queued and booting",
+                     format_seconds(waited)))
+    if prediction.started_at:
+        running = metrics.get("predict_time")
+        if running is None:
+            running = (end - prediction.started_at).total_seconds()
+        rows.append(("Running" if not prediction.is_terminal else "Predict time", format_seconds(running)))
+    total = metrics.get("total_time")
+    if total is None:
+        total = (end - prediction.created_at).total_seconds()
+    rows.append(("Total" if prediction.is_terminal else "Elapsed", format_seconds(total)))
+    return rows
+
+
+def metrics_rows(prediction: Prediction) -> list[tuple[str, str]]:
+    metrics = prediction.metrics or {}
+    rows = []
+    if "predict_time" in metrics:
+        rows.append(("Predict time", format_seconds(metrics["predict_time"])))
+    if "cold_start_time" in metrics:
+        rows.append(("Cold start", format_seconds(metrics["cold_start_time"])))
+    if "total_time" in metrics:
+        rows.append(("Total time", format_seconds(metrics["total_time"])))
+    cost = runs.cost_of(prediction)
+    if cost is not None:
+        rows.append(("Cost", format_cost(cost)))
+    skip = {"predict_time", "cold_start_time", "total_time"}
+    rows += [(k.replace("_", " ").capitalize(), str(v)) for k, v in metrics.items() if k not in skip]
+    return rows
+
+
+def status_label(prediction: Prediction) -> str:
+    if prediction.status == Status.STARTING:
+        return "queued" if prediction.cancel_requested_at is None else "canceling"
+    if prediction.status == Status.PROCESSING and prediction.cancel_requested_at:
+        return "canceling"
+    return prediction.status
+
+
+# ---------------------------------------------------------------- links that prefill the run form
+
+def prefill_url(prediction) -> str:
+    """The model page with its run form filled from a prediction ("Tweak it", "Use this prompt").
+
+    Secrets and files are left out: the link may be shown to others, and files can't be prefilled.
+    """
+    version = prediction.version
+    kinds = version.schema.input_kinds()
+    kept = {k: v for k, v in (prediction.input or {}).items() if k in kinds and kinds[k] not in UNSHAREABLE_KINDS}
+    query = {"version": version.version_id, **query_from_input(kept)}
+    return f"{reverse('model', args=[prediction.model.owner.username, prediction.model.name])}?{urlencode(query)}"
+
+
+def query_from_input(data: dict) -> dict[str, str]:
+    """GET parameters that prefill a form with a prediction's input (for "tweak it" links)."""
+    params = {}
+    for name, value in data.items():
+        if isinstance(value, bool):
+            params[name] = "true" if value else "false"
+        elif isinstance(value, list):
+            params[name] = "\n".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            params[name] = json.dumps(value)
+        elif value is not None:
+            params[name] = str(value)
+    return params
+
+
+# ---------------------------------------------------------------- gallery cards
+
+def prompt_fields(prediction: Prediction) -> dict[str, str]:
+    """Non-file, non-secret inputs as form values (JSON for anything but strings), in input order."""
+    kinds = prediction.version.schema.input_kinds()
+    fields: dict[str, str] = {}
+    for key, value in (prediction.input or {}).items():
+        if kinds.get(key) in UNSHAREABLE_KINDS or value is None:
+            continue
+        fields[key] = value if isinstance(value, str) else json.dumps(value)
+    return fields
+
+
+def main_prompt(prediction: Prediction, fields: dict[str, str]) -> tuple[str, str] | None:
+    """The (name, value) that reads as the prompt: a well-known name, else the first text input."""
+    texts = [name for name in fields if isinstance(prediction.input.get(name), str) and fields[name]]
+    for name in [*(n for n in PROMPT_FIELDS if n in texts), *texts]:
+        return name, fields[name]
+    return None
+
+
+@dataclass
+class Preview:
+    """A card's glimpse of an output: a text excerpt, images, or other files as (name, url)."""
+
+    text: str = ""
+    images: list[str] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def output_preview(prediction: Prediction) -> Preview:
+    """Streamed token lists read as one text; file outputs become images or download links."""
+    output = prediction.output
+    if output is None:
+        return Preview()
+    items = output if isinstance(output, list) else [output]
+    if prediction.version.schema.output_is_files():
+        urls = [str(v) for v in items]
+        others = [(urlparse(u).path.rsplit("/", 1)[-1] or u, u) for u in urls if media_kind(u) != "image"]
+        return Preview(images=[u for u in urls if media_kind(u) == "image"][:4], files=others[:4])
+    if all(isinstance(v, str) for v in items):
+        text = "".join(items) if prediction.version.schema.output_is_iterator() else "\n".join(items)
+    else:
+        text = json.dumps(output, indent=2)
+    return Preview(text=_excerpt(text))
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rstrip() + "…"
+
+
+@dataclass
+class Card:
+    """What a gallery card shows about one item."""
+
+    item: GalleryItem
+    preview: Preview
+    prompt: tuple[str, str] | None
+    fields: dict[str, str] = field(default_factory=dict)
+    use_url: str | None = None
+    removable: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.item.prediction.status == Status.SUCCEEDED
+
+
+def cards(items, user) -> list[Card]:
+    items = list(items)
+    runnable = catalog.visible_model_ids(user, {i.prediction.model_id for i in items})
+    admin = bool(items) and is_admin(user, items[0].organization)
+    return [_card(item, user, item.prediction.model_id in runnable, admin) for item in items]
+
+
+def _card(item: GalleryItem, user, runnable: bool, admin: bool) -> Card:
+    prediction = item.prediction
+    fields = prompt_fields(prediction)
+    prompt = main_prompt(prediction, fields)
+    others = {k: v for k, v in fields.items() if not prompt or k != prompt[0]}
+    return Card(
+        item=item, preview=output_preview(prediction), prompt=prompt, fields=others,
+        use_url=prefill_url(prediction) if runnable and not prediction.data_removed else None,
+        removable=admin or item.added_by_id == user.pk,
+    )
+
+
+# ---------------------------------------------------------------- model examples
+
+def summary(value: object, joined: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ("" if joined else "\n").join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def examples(model: Model) -> list[dict]:
+    found = []
+    for prediction in catalog.examples_of(model).order_by("-created_at"):
+        found.append({
+            "prediction": prediction,
+            "input": [(k, summary(v, False)) for k, v in prediction.input.items()],
+            "output": summary(prediction.output, prediction.version.schema.output_is_iterator()),
+            "is_default": prediction.pk == model.default_example_id,
+            "tweak_url": prefill_url(prediction),
+        })
+    return found

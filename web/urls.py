@@ -1,0 +1,39 @@
+"""Browser routes. `/<owner>/<name>` catches two-segment paths, so it stays last."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from web.forms.accounts import LoginForm
+from web.views import accounts, galleries, models, predictions
+
+urlpatterns = [
+    # accounts
+    path("signup", accounts.signup, name="signup"),
+    path("login", auth_views.LoginView.as_view(
+        template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True,
+    ), name="login"),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("account", accounts.account, name="account"),
+    path("account/password", accounts.PasswordChange.as_view(), name="password-change"),
+    path("account/tokens", accounts.create_token, name="token-create"),
+    path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="token-revoke"),
+    path("orgs/new", accounts.new_organization, name="organization-new"),
+    path("orgs/<str:name>", accounts.organization, name="organization"),
+    path("orgs/<str:name>/members", accounts.invite, name="organization-invite"),
+    path("orgs/<str:name>/members/<str:username>/role", accounts.change_role, name="organization-role"),
+    path("orgs/<str:name>/members/<str:username>/remove", accounts.remove_member, name="organization-remove"),
+    # the playground
+    path("", models.explore, name="explore"),
+    path("history", predictions.history, name="history"),
+    path("p/<str:prediction_id>", predictions.prediction_page, name="prediction"),
+    path("p/<str:prediction_id>/cancel", predictions.cancel, name="prediction-cancel"),
+    path("p/<str:prediction_id>/remove", predictions.remove_data, name="prediction-remove"),
+    path("p/<str:prediction_id>/share", galleries.share, name="prediction-share"),
+    path("p/<str:prediction_id>/gallery", galleries.gallery_add, name="prediction-gallery-add"),
+    path("galleries", galleries.gallery_list, name="galleries"),
+    path("galleries/<str:org_name>", galleries.gallery, name="gallery"),
+    path("galleries/<str:org_name>/items/<int:item_id>/star", galleries.gallery_star, name="gallery-star"),
+    path("galleries/<str:org_name>/items/<int:item_id>/remove", galleries.gallery_remove, name="gallery-remove"),
+    path("<str:owner>/<str:name>/predict", models.predict, name="model-predict"),
+    path("<str:owner>/<str:name>", models.model_page, name="model"),
+]

@@ -1,0 +1,2 @@
+"""Page views by area: models (explore, model page), predictions (page, history), galleries,
+accounts."""

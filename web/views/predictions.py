@@ -1,0 +1,97 @@
+"""A prediction's page (/p/<id>), cancelling it, removing its data, and the history of runs."""
+
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from playground.errors import Conflict
+from playground.models import Prediction
+from playground.services import runs
+from web import presenters
+from web.forms.history import HistoryFilters
+
+HISTORY_PAGE_SIZE = 25
+
+
+def prediction_context(request, prediction: Prediction) -> dict:
+    return {
+        "nav": "history",
+        "prediction": prediction,
+        "status_label": presenters.status_label(prediction),
+        "live": not prediction.is_terminal,
+        "can_change": runs.can_change(request.user, prediction),
+        "output": presenters.output_view(prediction),
+        "inputs": presenters.input_rows(prediction),
+        "timings": presenters.timings(prediction),
+        "metrics": presenters.metrics_rows(prediction),
+        "tweak_url": presenters.prefill_url(prediction),
+        "stream_url": prediction.api_urls()["stream"],
+    }
+
+
+def prediction_page(request, prediction_id: str):
+    """One prediction; while it runs, htmx polls `?part=status` and a script streams the output."""
+    prediction = runs.get_viewable(request.user, prediction_id)
+    context = prediction_context(request, prediction)
+    part = request.GET.get("part")
+    if request.htmx and part == "status":
+        response = render(request, "playground/prediction.html#status", context)
+        if prediction.is_terminal:
+            # The final status replaces the polling element, and the body reloads once with the result.
+            response.status_code = HttpResponseStopPolling.status_code
+            response["HX-Trigger"] = "prediction-ended"
+        return response
+    if request.htmx and part == "body":
+        return render(request, "playground/prediction.html#body", context)
+    return render(request, "playground/prediction.html", context)
+
+
+@require_POST
+def cancel(request, prediction_id: str):
+    prediction = runs.cancel(runs.get_changeable(request.user, prediction_id))
+    return redirect("prediction", prediction_id=prediction.id)
+
+
+def remove_data(request, prediction_id: str):
+    """GET asks to confirm; POST erases input, output and files (the row stays for billing)."""
+    prediction = runs.get_changeable(request.user, prediction_id)
+    page = reverse("prediction", args=[prediction.id])
+    error = None
+    if request.method == "POST":
+        try:
+            runs.remove_prediction_data(prediction)
+        except Conflict as exc:
+            error = str(exc)
+        else:
+            return HttpResponseRedirect(_safe_next(request.POST.get("next")) or page)
+    next_url = _safe_next(request.GET.get("next") or request.POST.get("next"))
+    context = {"nav": "history", "prediction": prediction, "error": error, "next": next_url,
+               "back": next_url or page}
+    return render(request, "playground/prediction_remove.html", context, status=409 if error else 200)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: a `next` must not send anyone to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return ""
+
+
+def history(request):
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
+    form = HistoryFilters(request.GET or None)
+    predictions = runs.viewable_predictions(request.user)
+    if form.is_bound and form.is_valid():
+        predictions = runs.filter_history(predictions, form.cleaned_data)
+    elif form.is_bound:
+        predictions = predictions.none()
+    page = Paginator(predictions.order_by("-created_at", "-id"), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"nav": "history", "form": form, "page": page, "filtered": form.is_bound and form.has_changed()}
+    template = "playground/history.html#history" if request.htmx else "playground/history.html"
+    return render(request, template, context)
