@@ -14,7 +14,9 @@ BROWSER := $(VENV)/.chromium
 run: $(VENV)/.installed
 	$(PY) -m cogmill.up
 
+# The layout's import contracts (pyproject.toml: tool.importlinter) first, then every test.
 test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
