@@ -4,7 +4,7 @@ Anything not in the table and not raised by the API layer itself is a bug of our
 logged, never a 400 that blames the caller.
 """
 
-from api.problems import problem, problem_for
+from api.problems import TITLES, problem, problem_for
 from playground import errors
 
 STATUS = {
@@ -28,4 +28,4 @@ def domain_problem(exc: errors.DomainError):
     status = status_of(exc)
     if isinstance(exc, errors.Invalid):
         return problem(status, "Input validation failed", str(exc), invalid_fields=[e.to_dict() for e in exc.errors])
-    return problem_for(status, str(exc) or "Not found")
+    return problem_for(status, str(exc) or TITLES[status])

@@ -20,6 +20,7 @@ def problem(status: int, title: str, detail: str, invalid_fields: list[dict] | N
 TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
+    402: "Payment required",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",

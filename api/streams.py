@@ -37,7 +37,7 @@ def _replay_from_row(run: Run) -> list[tuple[str, str, str]]:
     chunks = out if isinstance(out, list) else ([] if out is None else [out])
     items = [(events.OUTPUT, c if isinstance(c, str) else json.dumps(c)) for c in chunks]
     if run.status == Status.FAILED:
-        items.append((events.ERROR, run.error or "prediction failed"))
+        items.append((events.ERROR, run.error or f"{run._meta.verbose_name} failed"))
     items.append((events.DONE, "{}"))
     return [(f"0-{i + 1}", name, data) for i, (name, data) in enumerate(items)]
 

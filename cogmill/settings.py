@@ -176,6 +176,7 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
+# Task names as playground.dispatch spells them (settings load before any app).
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": 60.0},
     "purge-expired-uploads": {"task": "playground.purge_expired_uploads", "schedule": 3600.0},

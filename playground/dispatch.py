@@ -1,7 +1,7 @@
 """The only place that queues work: task names, queue names and when a message is sent.
 
-Tasks are looked up by name in the Celery app, so nothing imports `playground.tasks` (the worker
-side) to queue one. Work that a new row describes is sent once that row is committed: a worker
+Tasks are sent by name, so nothing imports `playground.tasks` (the worker side) to queue one, and
+web processes never load the worker or the Cog runtime. Work that a new row describes is sent once that row is committed: a worker
 that takes the message always finds it.
 
 Queues: `hw.<sku>` for runs on a hardware SKU (workers consume the SKUs they have), and the
@@ -17,6 +17,10 @@ from cogmill.celery import app
 BUILD_VERSION = "playground.build_version"
 RUN_PREDICTION = "playground.run_prediction"
 SEND_WEBHOOKS = "playground.send_webhooks"
+# Beat's (the schedule in settings names them too).
+REAP_STUCK_RUNS = "playground.reap_stuck_predictions"
+RETRY_WEBHOOKS = "playground.retry_webhooks"
+PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
 DEFAULT_QUEUE = "celery"
 DEFAULT_HARDWARE = "cpu"
 
@@ -33,7 +37,10 @@ def _tasks():
 
 
 def _send(task_name: str, args: list, queue: str = DEFAULT_QUEUE, countdown: float | None = None) -> None:
-    _tasks()[task_name].apply_async(args=args, queue=queue, countdown=countdown)
+    if app.conf.task_always_eager:  # Celery's inline mode runs the task here, so it needs the task itself
+        _tasks()[task_name].apply_async(args=args, queue=queue, countdown=countdown)
+    else:
+        app.send_task(task_name, args=args, queue=queue, countdown=countdown)
 
 
 def build_version(version_pk: int) -> None:

@@ -24,7 +24,7 @@ def _stop_instances(**kwargs) -> None:
     pool.shutdown_pool()
 
 
-@shared_task(name="playground.reap_stuck_predictions")
+@shared_task(name=dispatch.REAP_STUCK_RUNS)
 def reap_stuck_runs() -> int:
     return reaper.reap_stuck_runs()
 
@@ -34,11 +34,11 @@ def send_webhooks(run_id: str) -> None:
     webhooks.send_pending(run_id)
 
 
-@shared_task(name="playground.retry_webhooks")
+@shared_task(name=dispatch.RETRY_WEBHOOKS)
 def retry_webhooks() -> int:
     return webhooks.retry_due()
 
 
-@shared_task(name="playground.purge_expired_uploads")
+@shared_task(name=dispatch.PURGE_EXPIRED_UPLOADS)
 def purge_expired_uploads() -> int:
     return files.purge_expired_uploads()

@@ -361,6 +361,15 @@ def _give_up(delivery: WebhookDelivery) -> None:
     )
 
 
+def forget(run_id: str) -> None:
+    """The run's data was removed: its messages keep no copy of it, and those not yet delivered are
+    not sent."""
+    WebhookDelivery.objects.filter(run_id=run_id, state=PENDING).update(
+        state=WebhookDelivery.State.FAILED, next_attempt_at=None
+    )
+    WebhookDelivery.objects.filter(run_id=run_id).update(body="")
+
+
 def retry_due() -> int:
     """Beat, every minute: wake each run's queue whose first message is due.
 

@@ -6,6 +6,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, Field
 
 from api import schemas
+from api.guards import content_length
 from api.openapi import binary, raw_response, request_body
 from api.pagination import paginate
 from api.schemas import problems
@@ -41,7 +42,7 @@ def _metadata_text(request) -> str | None:
 @router.post("/files", response={201: schemas.File, **problems(403, 422)},
              openapi_extra=request_body(("multipart/form-data", FileUpload)))
 def create_file(request):
-    declared = int(request.headers.get("Content-Length") or 0)
+    declared = content_length(request)
     if declared > settings.COGMILL_MAX_UPLOAD_BYTES + MULTIPART_SLACK:
         raise _too_large(declared)
     upload = request.FILES.get("content")

@@ -4,21 +4,21 @@
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.models import F, OuterRef, Subquery
 
 
 def copy_run_and_owner(apps, schema_editor):
     Delivery = apps.get_model("playground", "WebhookDelivery")
-    for delivery in Delivery.objects.select_related("prediction").iterator():
-        delivery.run_id = delivery.prediction_id
-        delivery.owner_id = delivery.prediction.owner_id
-        delivery.save(update_fields=["run_id", "owner"])
+    Prediction = apps.get_model("playground", "Prediction")
+    owner = Prediction.objects.filter(pk=OuterRef("prediction_id")).values("owner_id")[:1]
+    Delivery.objects.update(run_id=F("prediction_id"), owner_id=Subquery(owner))
 
 
 def copy_back(apps, schema_editor):
     Delivery = apps.get_model("playground", "WebhookDelivery")
-    for delivery in Delivery.objects.iterator():
-        delivery.prediction_id = delivery.run_id
-        delivery.save(update_fields=["prediction"])
+    Prediction = apps.get_model("playground", "Prediction")
+    Delivery.objects.exclude(run_id__in=Prediction.objects.values("pk")).delete()  # no run to point at
+    Delivery.objects.update(prediction_id=F("run_id"))
 
 
 class Migration(migrations.Migration):

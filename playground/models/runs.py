@@ -71,9 +71,14 @@ class Run(models.Model):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def stream_path(self) -> str:
+        """`urls.stream` without the origin, for pages served from whatever host the visitor used."""
+        return f"{self.api_path}/{self.id}/stream"
+
     def api_urls(self) -> dict[str, str]:
         base = f"{self.api_path}/{self.id}"
-        return {"get": absolute(base), "cancel": absolute(f"{base}/cancel"), "stream": absolute(f"{base}/stream")}
+        return {"get": absolute(base), "cancel": absolute(f"{base}/cancel"), "stream": absolute(self.stream_path)}
 
     def to_dict(self) -> dict:
         """The API object: the fields every kind has; kinds add their own."""

@@ -2,7 +2,10 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
 from django.utils import timezone
+
+from playground.models.runs import RUN_KINDS
 
 
 class WebhookDelivery(models.Model):
@@ -44,3 +47,10 @@ class WebhookAttempt(models.Model):
         ordering = ["attempted_at"]
 
 
+def _delete_deliveries(sender, instance, **kwargs) -> None:
+    """A run's messages go with it (there is no foreign key to cascade)."""
+    WebhookDelivery.objects.filter(run_id=instance.pk).delete()
+
+
+for _kind in RUN_KINDS:
+    post_delete.connect(_delete_deliveries, sender=_kind, dispatch_uid=f"webhook-deliveries-of-{_kind.__name__}")

@@ -105,22 +105,15 @@ def resolve_version(user, ref: str) -> Version:
     return _runnable(version)
 
 
-def get_model(user, model_ref: str) -> Model:
+def get_model(user, model_ref: str, for_display: bool = False) -> Model:
+    """The model `owner/name` if the user may see it; `for_display` loads what its page and API
+    object show (run count, latest version, default example) in a fixed number of queries."""
     owner, _, name = model_ref.partition("/")
-    model = (
-        Model.objects.visible_to(user).filter(owner__username=owner, name=name)
-        .select_related("owner").first()
-    )
+    visible = Model.objects.visible_to(user)
+    visible = visible.for_api() if for_display else visible.select_related("owner")
+    model = visible.filter(owner__username=owner, name=name).first()
     if model is None:
         raise NotFound(f"model {model_ref} not found")
-    return model
-
-
-def visible_model(user, owner: str, name: str) -> Model:
-    """A model the user may see, loaded as its page and API object need it."""
-    model = Model.objects.visible_to(user).for_api().filter(owner__username=owner, name=name).first()
-    if model is None:
-        raise NotFound(f"model {owner}/{name} not found")
     return model
 
 
@@ -344,7 +337,7 @@ def find_collection(slug: str) -> Collection | None:
 
 
 def get_collection(slug: str) -> Collection:
-    collection = Collection.objects.filter(slug=slug).first()
+    collection = find_collection(slug)
     if collection is None:
         raise NotFound(f"collection {slug} not found")
     return collection

@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import Membership
+from accounts.services import is_member
 from playground import dispatch, events, webhooks
 from playground.errors import Conflict, NotFound
 from playground.models import File, Prediction, Run, Source, Status, Version
@@ -80,6 +81,7 @@ def remove_prediction_data(prediction: Prediction) -> Prediction:
         files.delete_file(f)
     Prediction.objects.filter(pk=prediction.pk).update(data_removed=True, input={}, output=None, logs="")
     events.forget(prediction.id)
+    webhooks.forget(prediction.id)
     prediction.refresh_from_db()
     return prediction
 
@@ -95,9 +97,8 @@ def can_view(user, prediction: Prediction) -> bool:
         return False
     if prediction.owner_id == user.pk:
         return True
-    return Membership.objects.filter(organization=prediction.model.owner_id, member=user).exists() and (
-        Membership.objects.filter(organization=prediction.model.owner_id, member=prediction.owner_id).exists()
-    )
+    org = prediction.model.owner
+    return is_member(user, org) and is_member(prediction.owner, org)
 
 
 def can_change(user, prediction: Prediction) -> bool:

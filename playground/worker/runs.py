@@ -82,7 +82,7 @@ def finish(run: Run, status: str, output=None, logs: str = "", error=None, metri
     metrics = metrics or {}
     metrics["total_time"] = round((now - run.created_at).total_seconds(), 6)
     if status == Status.FAILED and not error:
-        error = "prediction failed"
+        error = f"{run._meta.verbose_name} failed"
     type(run).objects.filter(pk=run.pk).update(
         status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now
     )

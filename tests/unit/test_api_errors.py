@@ -152,7 +152,5 @@ def test_an_impossible_timestamp_filter_is_400(client, auth, stamp):
 
 def test_a_forged_cursor_with_a_bad_key_is_400(client, auth, version):
     """A cursor decodes to a key of the listed table's type; a forged one is the caller's error."""
-
-
     forged = base64.urlsafe_b64encode(b"n|2026-01-01T00:00:00+00:00|not-a-number").decode().rstrip("=")
     _problem(client.get(f"/v1/models/{version.model.full_name}/versions", {"cursor": forged}, **auth), 400)

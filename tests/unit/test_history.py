@@ -11,6 +11,7 @@ from playground.errors import Conflict
 from playground.models import File, Model, Prediction, Status
 from playground.services import runs
 from playground.services.runs import can_view, filter_history, viewable_predictions
+from tests.unit.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,11 @@ def test_prediction_page_renders_markdown_sanitized(make_prediction, client, ver
     page = client.get(f"/p/{prediction.id}").content.decode()
     assert "<strong>bold</strong>" in page
     assert "<script>alert(1)" not in page
+
+
+def test_a_running_prediction_page_streams_from_its_own_origin(make_prediction, alice, settings):
+    """Relative, so a page opened at another host than PUBLIC_URL (a LAN address, a proxy) still streams."""
+    settings.PUBLIC_URL = "http://public.example"
+    prediction = make_prediction(status=Status.PROCESSING)
+    page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
+    assert f'data-stream="/v1/predictions/{prediction.id}/stream"' in page

@@ -15,6 +15,7 @@ from cogmill.celery import app as celery_app
 from playground import webhooks
 from playground.errors import Invalid
 from playground.models import Prediction, Status, WebhookDelivery
+from playground.services import runs
 from tests.webhook_receiver import Receiver, Reply
 
 pytestmark = pytest.mark.django_db
@@ -356,3 +357,24 @@ def test_cancelling_a_queued_prediction_sends_completed(client, auth, alice, ver
     assert client.post(f"/v1/predictions/{prediction.pk}/cancel", **auth).status_code == 200
     [request] = receiver.received()
     assert json.loads(request.body)["status"] == "canceled"
+
+
+def test_removing_a_runs_data_removes_it_from_its_webhook_messages(alice, version):
+    prediction = _prediction(alice, version, "http://127.0.0.1:9/")
+    Prediction.objects.filter(pk=prediction.pk).update(status=Status.SUCCEEDED, output="secret output")
+    for event, state in (("start", "delivered"), ("completed", "pending")):
+        WebhookDelivery.objects.create(id=webhooks.new_message_id(), run_id=prediction.pk, owner=alice,
+                                       url=prediction.webhook, event=event, state=state,
+                                       body='{"output": "secret output"}', next_attempt_at=timezone.now())
+    prediction.refresh_from_db()
+    runs.remove_prediction_data(prediction)
+    assert set(WebhookDelivery.objects.values_list("body", flat=True)) == {""}
+    assert not WebhookDelivery.objects.filter(state="pending").exists()  # nothing left to send it
+
+
+def test_deleting_a_run_deletes_its_webhook_messages(alice, version):
+    prediction = _prediction(alice, version, "http://127.0.0.1:9/")
+    WebhookDelivery.objects.create(id=webhooks.new_message_id(), run_id=prediction.pk, owner=alice,
+                                   url=prediction.webhook, event="start", body="{}")
+    prediction.delete()
+    assert not WebhookDelivery.objects.exists()

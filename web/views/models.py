@@ -51,7 +51,7 @@ def explore(request):
 
 
 def model_page(request, owner: str, name: str):
-    model = catalog.visible_model(request.user, owner, name)
+    model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
     version = _selected_version(request, model)
     if request.method == "POST":
         return _run(request, model, version)
@@ -66,7 +66,7 @@ def model_page(request, owner: str, name: str):
 @require_POST
 def predict(request, owner: str, name: str):
     """The run form's target (the model page itself takes the same POST)."""
-    model = catalog.visible_model(request.user, owner, name)
+    model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
     return _run(request, model, _selected_version(request, model))
 
 

@@ -30,7 +30,7 @@ def prediction_context(request, prediction: Prediction) -> dict:
         "timings": presenters.timings(prediction),
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),
-        "stream_url": prediction.api_urls()["stream"],
+        "stream_url": prediction.stream_path,
     }
 
 
