@@ -18,6 +18,7 @@ from api.openapi import CogmillApi
 from api.pagination import BadCursor
 from api.problems import UNAUTHENTICATED, ApiProblem, problem, problem_for
 from api.routes import account, collections, files, hardware, models, predictions, webhooks
+from cogmill import outages
 from playground.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,18 @@ def _unreadable_body(request, exc):
 def _unstorable(request, exc: DataError):
     reason = str(exc).split("\n", 1)[0]  # the rest quotes the SQL
     return problem_for(400, f"The request holds a value that cannot be stored: {reason}.")
+
+
+def _unavailable(request, exc):
+    """Redis, the broker or the database did not answer: 503, and nothing internal in the body."""
+    log.warning("%s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
+    response = problem_for(503, outages.DETAIL)
+    response["Retry-After"] = str(outages.RETRY_AFTER_SECONDS)
+    return response
+
+
+for _outage in outages.OUTAGES:
+    api.add_exception_handler(_outage, _unavailable)
 
 
 # Request data that fails validation is ninja's ValidationError (above). pydantic's own, a ValueError,

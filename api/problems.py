@@ -30,6 +30,7 @@ TITLES = {
     422: "Unprocessable entity",
     429: "Too many requests",
     500: "Internal server error",
+    503: "Service unavailable",
 }
 
 

@@ -100,6 +100,8 @@ def check(request: HttpRequest, token: ApiToken) -> None:
     try:
         decision = take(bucket_key(bucket.kind, token.pk), bucket.per_minute)
     except redis.RedisError:
+        if bucket.kind == "creates":
+            raise  # a create needs the queue, which is Redis too: 503 now rather than a run left waiting
         # Without Redis nothing can be counted; reads from the database should still work.
         log.warning("rate limit not checked: Redis is unavailable", exc_info=True)
         return

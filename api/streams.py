@@ -1,11 +1,15 @@
 """`urls.stream`: a run's events as server-sent events (API.md: Streaming)."""
 
+import asyncio
 import json
+import time
 from typing import Literal
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from pydantic import BaseModel, Field
 
 from api.problems import problem_for
@@ -13,6 +17,11 @@ from playground import events
 from playground.models import Run, Status
 
 CONTENT_TYPE = "text/event-stream"
+OUTAGE_GRACE_SECONDS = 60
+# An ended run's `done` comes through the worker's outbox, which retries every second while Redis
+# is away; when Redis has been answering this long and the run ended this long ago without it, the
+# stream closes from the row instead.
+STREAM_CATCH_UP_SECONDS = 5
 
 
 class ServerSentEvent(BaseModel):
@@ -33,13 +42,7 @@ def format_event(event: str, event_id: str, data: str) -> str:
 
 def _replay_from_row(run: Run) -> list[tuple[str, str, str]]:
     """Events for a finished run whose live stream has expired."""
-    out = run.output
-    chunks = out if isinstance(out, list) else ([] if out is None else [out])
-    items = [(events.OUTPUT, c if isinstance(c, str) else json.dumps(c)) for c in chunks]
-    if run.status == Status.FAILED:
-        items.append((events.ERROR, run.error or f"{run._meta.verbose_name} failed"))
-    items.append((events.DONE, "{}"))
-    return [(f"0-{i + 1}", name, data) for i, (name, data) in enumerate(items)]
+    return [(f"0-{i + 1}", name, data) for i, (name, data) in enumerate(_closing_events(run, 0))]
 
 
 def _entry_key(entry_id: str) -> tuple[int, int]:
@@ -48,6 +51,64 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
         return int(ms), int(seq or 0)
     except ValueError:
         return 0, 0
+
+
+async def _live(kind: type[Run], run_id: str, last_id: str):
+    """Replay, then live events until `done`, pinging while nothing happens.
+
+    Through a Redis outage the reader is kept (pings) and resumes after the last event it got; an
+    outage longer than OUTAGE_GRACE_SECONDS ends it with an `error` event (clients reconnect with
+    Last-Event-ID). A run that ended without its `done` reaching the stream is closed from its row.
+    """
+    keepalive_ms = int(settings.COGMILL_SSE_KEEPALIVE_SECONDS * 1000)
+    down_since = None
+    up_since = time.monotonic()
+    while True:
+        try:
+            async for item in events.read(run_id, last_id, keepalive_ms):
+                if down_since is not None:
+                    down_since, up_since = None, time.monotonic()
+                if item is not None:
+                    last_id = item[0]
+                    yield format_event(item[1], item[0], item[2])
+                    continue
+                caught_up = time.monotonic() - up_since > STREAM_CATCH_UP_SECONDS
+                ended = await sync_to_async(_ended_long_ago)(kind, run_id) if caught_up else None
+                if ended is not None:
+                    streamed = await sync_to_async(events.count)(run_id, events.OUTPUT)
+                    for name, data in _closing_events(ended, streamed):
+                        yield format_event(name, last_id, data)
+                    return
+                yield ": ping\n\n"
+            return
+        except redis.RedisError:
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since > OUTAGE_GRACE_SECONDS:
+                yield format_event(events.ERROR, last_id, "the live stream is unavailable; reconnect to resume")
+                return
+            yield ": ping\n\n"
+            await asyncio.sleep(1)
+
+
+def _ended_long_ago(kind: type[Run], run_id: str) -> Run | None:
+    """The run, if it ended long enough ago that its `done` event should have been streamed."""
+    run = kind.objects.filter(pk=run_id).first()
+    if run is None or not run.is_terminal or run.completed_at is None:
+        return None
+    return run if (timezone.now() - run.completed_at).total_seconds() > STREAM_CATCH_UP_SECONDS else None
+
+
+def _closing_events(run: Run, streamed_outputs: int) -> list[tuple[str, str]]:
+    """What the stream never got, from the row: output chunks past those streamed, error, done."""
+    missing = _output_events(run)[streamed_outputs:]
+    closing = [(events.ERROR, run.error or f"{run._meta.verbose_name} failed")] if run.status == Status.FAILED else []
+    return [*missing, *closing, (events.DONE, "{}")]
+
+
+def _output_events(run: Run) -> list[tuple[str, str]]:
+    out = run.output
+    chunks = out if isinstance(out, list) else ([] if out is None else [out])
+    return [(events.OUTPUT, c if isinstance(c, str) else json.dumps(c)) for c in chunks]
 
 
 async def run_stream(kind: type[Run], run_id: str, last_event_id: str | None):
@@ -63,9 +124,8 @@ async def run_stream(kind: type[Run], run_id: str, last_event_id: str | None):
                 if _entry_key(entry_id) > _entry_key(last_id):
                     yield format_event(name, entry_id, data)
             return
-        keepalive_ms = int(settings.COGMILL_SSE_KEEPALIVE_SECONDS * 1000)
-        async for item in events.read(run_id, last_id, keepalive_ms):
-            yield ": ping\n\n" if item is None else format_event(item[1], item[0], item[2])
+        async for chunk in _live(kind, run_id, last_id):
+            yield chunk
 
     response = StreamingHttpResponse(body(), content_type=CONTENT_TYPE)
     response["Cache-Control"] = "no-cache"

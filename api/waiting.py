@@ -1,11 +1,15 @@
 """`Prefer: wait`: holding a create request on the run's live events."""
 
+import asyncio
 import time
 
+import redis
 from asgiref.sync import sync_to_async
 
 from playground import events
 from playground.models import Run, Status
+
+ROW_POLL_SECONDS = 0.25
 
 
 def _load(kind: type[Run], run_id: str) -> Run:
@@ -17,18 +21,28 @@ async def wait_for(kind: type[Run], run_id: str, seconds: float) -> dict:
     deadline = time.monotonic() + seconds
     run = await sync_to_async(_load)(kind, run_id)
     if not run.is_terminal:
-        async for item in events.read(run_id, block_ms=500):
-            if item is not None and item[1] == events.DONE:
-                break
-            if time.monotonic() >= deadline:
-                break
-            if item is None:
-                run = await sync_to_async(_load)(kind, run_id)
-                if run.is_terminal:
-                    break
+        try:
+            await _wait_on_events(kind, run_id, deadline)
+        except redis.RedisError:  # no live events: the row alone says when it ends
+            await _wait_on_row(kind, run_id, deadline)
         run = await sync_to_async(_load)(kind, run_id)
     body = await sync_to_async(run.to_dict)()
     if not run.is_terminal:
         # The clients take any other status as final and would stop waiting.
         body["status"] = Status.STARTING
     return body
+
+
+async def _wait_on_events(kind: type[Run], run_id: str, deadline: float) -> None:
+    async for item in events.read(run_id, block_ms=500):
+        if item is not None and item[1] == events.DONE:
+            return
+        if time.monotonic() >= deadline:
+            return
+        if item is None and (await sync_to_async(_load)(kind, run_id)).is_terminal:
+            return
+
+
+async def _wait_on_row(kind: type[Run], run_id: str, deadline: float) -> None:
+    while time.monotonic() < deadline and not (await sync_to_async(_load)(kind, run_id)).is_terminal:
+        await asyncio.sleep(ROW_POLL_SECONDS)

@@ -21,6 +21,11 @@ def url(data_dir: Path) -> str:
     return f"unix://{socket_path(data_dir)}"
 
 
+def answers(data_dir: Path) -> bool:
+    """Whether the embedded server of this data folder is up."""
+    return _answers(socket_path(data_dir))
+
+
 def _answers(path: Path) -> bool:
     if not path.exists():
         return False
@@ -46,7 +51,11 @@ def ensure(data_dir: Path, timeout: float = 10.0) -> str:
             "--unixsocketperm", "700",
             "--dir", str(data_dir),
             "--dbfilename", "redis.rdb",
-            "--save", "60 1",
+            # Persisted, so queued work survives a restart: a snapshot a minute when anything
+            # changed, and an append-only log written every second in between.
+            "--save", "60", "1",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
             "--daemonize", "yes",
             "--pidfile", str(data_dir / "redis.pid"),
             "--logfile", str(data_dir / "redis.log"),

@@ -87,6 +87,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+REDIS_EMBEDDED = not env_str("REDIS_URL")
 REDIS_URL = env_str("REDIS_URL") or embedded_redis.ensure(DATA_DIR)
 
 
@@ -147,6 +148,15 @@ COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_REQUESTS_PE
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(COGMILL_MAX_REQUEST_BYTES, COGMILL_MAX_BUNDLE_BYTES)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 COGMILL_PREDICTION_TIMEOUT = env_float("COGMILL_PREDICTION_TIMEOUT", 30 * 60)
+# Fault tolerance (README: Operating Cogmill). A worker holds each run it takes with a lease that it
+# renews every third of COGMILL_RUN_LEASE_SECONDS; beat's reaper, every COGMILL_REAP_INTERVAL_SECONDS,
+# hands back runs whose lease ran out and queues again a waiting run nobody claimed within
+# COGMILL_REQUEUE_AFTER_SECONDS of its message (then at doubling intervals).
+COGMILL_RUN_LEASE_SECONDS = env_float("COGMILL_RUN_LEASE_SECONDS", 30.0)
+COGMILL_REAP_INTERVAL_SECONDS = env_float("COGMILL_REAP_INTERVAL_SECONDS", 10.0)
+COGMILL_REQUEUE_AFTER_SECONDS = env_float("COGMILL_REQUEUE_AFTER_SECONDS", 120.0)
+# How long `make run` lets the worker finish running work when stopped, before handing the rest back.
+COGMILL_STOP_GRACE_SECONDS = env_float("COGMILL_STOP_GRACE_SECONDS", 30.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 # Uploads (POST /v1/files): the largest accepted, and how long one stays usable as a model input.
 COGMILL_MAX_UPLOAD_BYTES = env_int("COGMILL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024)
@@ -178,7 +188,7 @@ LOGGING = {
 
 # Task names as playground.dispatch spells them (settings load before any app).
 CELERY_BEAT_SCHEDULE = {
-    "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": 60.0},
+    "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": COGMILL_REAP_INTERVAL_SECONDS},
     "purge-expired-uploads": {"task": "playground.purge_expired_uploads", "schedule": 3600.0},
     "retry-webhooks": {"task": "playground.retry_webhooks", "schedule": 60.0},
 }

@@ -1,4 +1,12 @@
-"""`make run`: migrate, start web + worker + beat, push the examples, stop all on Ctrl-C."""
+"""`make run`: migrate, then supervise web + worker + beat (and the embedded Redis), push the
+examples, and stop everything on Ctrl-C or SIGTERM.
+
+A child that exits on its own is started again after a backoff (1 s, doubling to 30 s, reset once
+it has stayed up a minute), and the launcher says so. Runs a dead worker held are handed back at
+once (failed if they had reached the model, queued again if not) instead of waiting for their
+leases to run out. Stopping sends SIGTERM to every child: the worker finishes its running work for
+up to COGMILL_STOP_GRACE_SECONDS, then whatever is left is killed and handed back the same way.
+"""
 
 import os
 import signal
@@ -6,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import django
@@ -16,13 +25,19 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from cogmill import embedded_redis  # noqa: E402
+from cogmill.celery import app  # noqa: E402
+from playground import dispatch  # noqa: E402
+from playground.worker import leases, reaper  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-STOP_GRACE_SECONDS = 15
+FIRST_BACKOFF, MAX_BACKOFF, STABLE_SECONDS = 1.0, 30.0, 60.0
 
 
 def _worker_queues() -> str:
-    return os.environ.get("COGMILL_WORKER_QUEUES", "celery,hw.cpu")
+    default = f"{dispatch.DEFAULT_QUEUE},{dispatch.hardware_queue(None)}"
+    return os.environ.get("COGMILL_WORKER_QUEUES", default)
 
 
 def commands(port: int) -> dict[str, list[str]]:
@@ -37,10 +52,100 @@ def commands(port: int) -> dict[str, list[str]]:
     }
 
 
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = FIRST_BACKOFF
+    restart_at: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        # Its own process group: Ctrl-C reaches the launcher alone, which stops the children in order.
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, process_group=0)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+
+def say(message: str) -> None:
+    print(f"cogmill: {message}", file=sys.stderr, flush=True)
+
+
+def hand_back(child: Child) -> None:
+    """Runs the dead worker held end or go back to the queue now (the database is the truth)."""
+    if child.name != "worker" or child.proc is None:
+        return
+    try:
+        failed, requeued = reaper.abandon_worker(leases.worker_id(child.proc.pid))
+    except Exception as exc:  # the database may be the thing that is down; the reaper catches up
+        say(f"could not hand back the worker's runs yet ({type(exc).__name__}); the reaper will")
+        return
+    if failed or requeued:
+        say(f"the worker's runs were handed back: {failed} failed, {requeued} queued again")
+
+
+class Supervisor:
+    def __init__(self, port: int, env: dict[str, str], embedded: bool):
+        self.children = [Child(name, cmd, env=env) for name, cmd in commands(port).items()]
+        self.embedded = embedded
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        for child in self.children:
+            child.start()
+        while not self.stopping.wait(0.5):
+            self._keep_redis()
+            for child in self.children:
+                self._keep(child)
+
+    def _keep_redis(self) -> None:
+        if self.embedded and not embedded_redis.answers(settings.DATA_DIR):
+            say("the embedded Redis stopped; starting it again")
+            try:
+                embedded_redis.ensure(settings.DATA_DIR)
+            except Exception as exc:
+                say(f"the embedded Redis did not start: {exc}")
+
+    def _keep(self, child: Child) -> None:
+        now = time.monotonic()
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                say(f"starting {child.name} again")
+                child.start()
+            return
+        code = child.proc.poll()
+        if code is None:
+            if now - child.started_at > STABLE_SECONDS:
+                child.backoff = FIRST_BACKOFF
+            return
+        say(f"{child.name} exited with code {code}; starting it again in {child.backoff:.0f}s")
+        hand_back(child)
+        child.restart_at = now + child.backoff
+        child.backoff = min(child.backoff * 2, MAX_BACKOFF)
+
+    def stop(self) -> None:
+        """SIGTERM to all; the worker gets the grace period to finish; the rest is killed."""
+        live = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for child in live:
+            child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + settings.COGMILL_STOP_GRACE_SECONDS
+        for child in live:
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} did not stop in time; killing it")
+                child.proc.kill()
+                child.proc.wait()
+        for child in self.children:
+            hand_back(child)
+        if self.embedded:
+            embedded_redis.stop(settings.DATA_DIR)
+
+
 def wait_for_worker(timeout: float = 60) -> None:
     """Builds run on the worker: give it a moment to come up before pushing."""
-    from cogmill.celery import app
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not app.control.ping(timeout=1.0):
         pass
@@ -56,37 +161,23 @@ def push_examples() -> None:
     print(f"Cogmill is ready at {settings.PUBLIC_URL}", flush=True)
 
 
-def stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL}  # children share this process's Redis
-    procs = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands(settings.PORT).items()}
-    stopping = threading.Event()
+    supervisor = Supervisor(settings.PORT, env, embedded=settings.REDIS_EMBEDDED)
 
     def on_signal(signum, frame):
-        stopping.set()
+        supervisor.stopping.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     if os.environ.get("COGMILL_SKIP_EXAMPLES") != "1":
         threading.Thread(target=push_examples, daemon=True).start()
-    while not stopping.wait(0.5):
-        dead = [name for name, proc in procs.items() if proc.poll() is not None]
-        if dead:
-            print(f"{', '.join(dead)} exited; stopping Cogmill", file=sys.stderr)
-            break
-    stop(procs)
+    try:
+        supervisor.run()
+    finally:
+        say("stopping")
+        supervisor.stop()
     return 0
 
 

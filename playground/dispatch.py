@@ -9,10 +9,15 @@ default queue for builds, webhooks and beat's sweeps.
 """
 
 import functools
+import logging
 
+import redis
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from cogmill.celery import app
+
+log = logging.getLogger(__name__)
 
 BUILD_VERSION = "playground.build_version"
 RUN_PREDICTION = "playground.run_prediction"
@@ -21,6 +26,8 @@ SEND_WEBHOOKS = "playground.send_webhooks"
 REAP_STUCK_RUNS = "playground.reap_stuck_predictions"
 RETRY_WEBHOOKS = "playground.retry_webhooks"
 PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
+# The task that runs each kind of run, by the kind's model name.
+RUN_TASKS = {"prediction": RUN_PREDICTION}
 DEFAULT_QUEUE = "celery"
 DEFAULT_HARDWARE = "cpu"
 
@@ -48,9 +55,22 @@ def build_version(version_pk: int) -> None:
     transaction.on_commit(lambda: _send(BUILD_VERSION, [version_pk]))
 
 
-def run_prediction(prediction_id: str, hardware_sku: str | None) -> None:
-    """Run the prediction on its hardware's queue once its row is committed."""
-    transaction.on_commit(lambda: _send(RUN_PREDICTION, [prediction_id], hardware_queue(hardware_sku)))
+def run(run) -> None:
+    """Queue a run (any kind) on its model's hardware queue once its row is committed.
+
+    A broker that does not answer loses nothing: the row waits as `starting`, and beat sends its
+    message again once the broker is back (worker/reaper.py).
+    """
+    task = RUN_TASKS[run._meta.model_name]
+    queue = hardware_queue(run.model.hardware.sku if run.model.hardware_id else None)
+    transaction.on_commit(lambda: _send_or_leave_to_beat(task, [run.pk], queue))
+
+
+def _send_or_leave_to_beat(task_name: str, args: list, queue: str) -> None:
+    try:
+        _send(task_name, args, queue)
+    except (OperationalError, redis.RedisError, OSError) as exc:
+        log.warning("could not queue %s%s (%s); beat will queue it again", task_name, args, type(exc).__name__)
 
 
 def send_webhooks(run_id: str, countdown: float | None = None) -> None:

@@ -6,9 +6,17 @@ the key needs no kind. The row stays the truth; the stream is what browsers, cli
 `Prefer: wait` read while a run is live.
 """
 
+import logging
+import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 
+import redis
+
 from cogmill.redis import async_client, client
+
+log = logging.getLogger(__name__)
 
 STREAM_TTL_SECONDS = 24 * 3600
 CANCEL_CHANNEL = "cogmill:cancel"
@@ -33,6 +41,11 @@ def publish(run_id: str, event: str, data: str) -> None:
 
 def has_stream(run_id: str) -> bool:
     return bool(client().exists(stream_key(run_id)))
+
+
+def count(run_id: str, event: str) -> int:
+    """How many `event` entries the run's stream holds."""
+    return sum(1 for _, fields in client().xrange(stream_key(run_id)) if fields.get("event") == event)
 
 
 def forget(run_id: str) -> None:
@@ -73,3 +86,59 @@ def request_cancel(run_id: str) -> None:
 
 def cancel_requested(run_id: str) -> bool:
     return bool(client().exists(cancel_key(run_id)))
+
+
+class Outbox:
+    """A run's events on their way to its stream: in order, and kept through a Redis outage.
+
+    `send` publishes at once when Redis answers. When it does not, the events wait here (the row
+    already holds the output and logs, which stay the truth) and a thread publishes them, oldest
+    first, once Redis is back: readers resume with Last-Event-ID and miss nothing.
+    """
+
+    RETRY_SECONDS = 1.0
+    GIVE_UP_SECONDS = 600.0
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self._pending: deque[tuple[str, str]] = deque()
+        self._lock = threading.Lock()
+        self._retrying = False
+
+    def send(self, event: str, data: str) -> None:
+        with self._lock:
+            self._pending.append((event, data))
+        self.flush()
+
+    def flush(self) -> bool:
+        """Publish what waits; True when nothing is left (else a thread keeps trying)."""
+        with self._lock:
+            if self._publish_pending():
+                return True
+            if not self._retrying:
+                self._retrying = True
+                log.warning("run %s: live events wait for Redis", self.run_id)
+                threading.Thread(target=self._retry, name=f"outbox-{self.run_id}", daemon=True).start()
+            return False
+
+    def _publish_pending(self) -> bool:
+        while self._pending:
+            try:
+                publish(self.run_id, *self._pending[0])
+            except redis.RedisError:
+                return False
+            self._pending.popleft()
+        return True
+
+    def _retry(self) -> None:
+        deadline = time.monotonic() + self.GIVE_UP_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(self.RETRY_SECONDS)
+            with self._lock:
+                if self._publish_pending():
+                    self._retrying = False
+                    return
+        with self._lock:
+            self._retrying = False
+            log.error("run %s: gave up publishing %d live events; the row has them", self.run_id,
+                      len(self._pending))

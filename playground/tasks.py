@@ -14,6 +14,9 @@ def build_version(version_pk: int) -> None:
     builds.build_version(version_pk)
 
 
+# Acknowledged on receipt (as every task here): a run is claimed by its row, and beat queues again a
+# run whose message was lost. (Acknowledging at the end would ack over a broker connection that a
+# Redis restart may have broken, which crashes kombu's Redis transport.)
 @shared_task(name=dispatch.RUN_PREDICTION)
 def run_prediction(prediction_id: str) -> None:
     runs.run_prediction(prediction_id)

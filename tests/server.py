@@ -60,16 +60,22 @@ def _drop_postgres_database(url: str, name: str) -> None:
 
 
 class CogmillServer:
-    def __init__(self, data_dir: Path, idle_seconds: float = 300, worker_concurrency: int = 4):
+    """`own_redis`: an embedded Redis of its own even when REDIS_URL is set (tests that kill it);
+    `beat`: run beat too (the reaper); `extra_env`: settings for this server."""
+
+    def __init__(self, data_dir: Path, idle_seconds: float = 300, worker_concurrency: int = 4,
+                 own_redis: bool = False, beat: bool = False, extra_env: dict[str, str] | None = None):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.procs: dict[str, subprocess.Popen] = {}
         self._own_redis = False
-        self.env = self._environment(idle_seconds, worker_concurrency)
+        self.beat = beat
+        self.env = self._environment(idle_seconds, worker_concurrency, own_redis)
+        self.env.update(extra_env or {})
 
-    def _environment(self, idle_seconds: float, concurrency: int) -> dict[str, str]:
+    def _environment(self, idle_seconds: float, concurrency: int, own_redis: bool) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         db_url = os.environ.get("DATABASE_URL", "")
         self._pg_admin_url = None
@@ -79,7 +85,7 @@ class CogmillServer:
             self._pg_admin_url = db_url
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.data_dir / 'cogmill.sqlite3'}"
-        redis_url = os.environ.get("REDIS_URL", "")
+        redis_url = "" if own_redis else os.environ.get("REDIS_URL", "")
         if redis_url:
             parsed = urlparse(redis_url)
             env["REDIS_URL"] = urlunparse(parsed._replace(path=f"/{E2E_REDIS_DB}"))
@@ -109,7 +115,7 @@ class CogmillServer:
         )
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = open(self.data_dir / f"{name}.log", "wb")
+        log = open(self.data_dir / f"{name}.log", "ab")  # a process started again adds to its log
         self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
 
@@ -121,6 +127,8 @@ class CogmillServer:
         self.env["COGMILL_WORKER_QUEUES"] = "celery,hw.cpu"
         self._spawn("worker", cmds["worker"])
         self._spawn("web", cmds["web"])
+        if self.beat:
+            self._spawn("beat", cmds["beat"])
         wait_until(self._healthy, 90, 0.2, "Cogmill /healthz to answer 200")
         return self
 

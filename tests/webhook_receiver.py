@@ -22,11 +22,14 @@ class Received:
 
 
 class Receiver:
-    def __init__(self):
+    """`port`: 0 for any free port, or a given one (a receiver that comes back where it was)."""
+
+    def __init__(self, port: int = 0):
         self._requests: list[Received] = []
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Self:

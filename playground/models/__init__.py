@@ -14,6 +14,7 @@ from playground.models.catalog import (
 from playground.models.files import File, FileQuerySet, _file_upload_to  # noqa: F401 (named by migrations)
 from playground.models.galleries import GalleryItem, GalleryStar
 from playground.models.runs import (
+    LIVE,
     RUN_KINDS,
     TERMINAL,
     WEBHOOK_EVENTS,
@@ -26,7 +27,7 @@ from playground.models.runs import (
 from playground.models.webhooks import WebhookAttempt, WebhookDelivery
 
 __all__ = [
-    "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
+    "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
     "GalleryItem", "GalleryStar", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
     "Status", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "absolute", "default_webhook_events",
     "iso",

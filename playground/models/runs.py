@@ -22,6 +22,7 @@ class Status(models.TextChoices):
 
 
 TERMINAL = {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}
+LIVE = (Status.STARTING, Status.PROCESSING)
 
 
 class Source(models.TextChoices):
@@ -59,6 +60,13 @@ class Run(models.Model):
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
+    # The worker that claimed it, and until when its claim holds unless renewed (worker/leases.py).
+    worker = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When its queue message was last sent, and how many were: beat sends another for a run that
+    # nobody claimed (worker/reaper.py), at growing intervals.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatches = models.PositiveIntegerField(default=0)
 
     class Meta:
         abstract = True

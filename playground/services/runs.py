@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -14,7 +14,7 @@ from accounts.models import Membership
 from accounts.services import is_member
 from playground import dispatch, events, webhooks
 from playground.errors import Conflict, NotFound
-from playground.models import File, Prediction, Run, Source, Status, Version
+from playground.models import LIVE, File, Prediction, Run, Source, Status, Version
 from playground.services import files, galleries
 
 
@@ -34,29 +34,24 @@ def create_prediction(
     with transaction.atomic():
         prediction = Prediction.objects.create(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
-            webhook=webhook_url, webhook_events_filter=webhook_events,
+            webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=timezone.now(), dispatches=1,
         )
-        hardware = version.model.hardware.sku if version.model.hardware_id else None
-        dispatch.run_prediction(prediction.id, hardware)
+        dispatch.run(prediction)
     return prediction
 
 
 def cancel(run: Run) -> Run:
-    """Cancel: a queued run ends now; a running one is stopped by its worker."""
+    """Cancel: a queued run, or one whose worker is gone (its lease ran out), ends now; a running
+    one is stopped by its worker, which then ends it."""
     if run.is_terminal:
         return run
     now = timezone.now()
-    rows = type(run).objects.filter(pk=run.pk)
-    with transaction.atomic():
-        updated = rows.filter(status=Status.STARTING).update(
-            status=Status.CANCELED, completed_at=now, cancel_requested_at=now
-        )
-        if not updated:
-            rows.update(cancel_requested_at=now)
-    events.request_cancel(run.id)
-    if updated:
-        events.publish(run.id, events.DONE, "{}")
-        webhooks.notify(run, webhooks.COMPLETED)  # it never reaches a worker's finish
+    type(run).objects.filter(pk=run.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+    run.refresh_from_db()
+    queued = Q(status=Status.STARTING)
+    orphaned = Q(status=Status.PROCESSING) & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+    if not end(run, Status.CANCELED, output=run.output, logs=run.logs, metrics=run.metrics, where=queued | orphaned):
+        events.request_cancel(run.id)  # its worker stops the model, then ends the run
     run.refresh_from_db()
     return run
 
@@ -84,6 +79,63 @@ def remove_prediction_data(prediction: Prediction) -> Prediction:
     webhooks.forget(prediction.id)
     prediction.refresh_from_db()
     return prediction
+
+
+# ---------------------------------------------------------------- the end of a run, and its leases
+
+def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=None,
+        outbox: events.Outbox | None = None, where: Q | None = None) -> bool:
+    """Record a terminal state once, then tell the stream's readers and the webhook.
+
+    The first end wins: a run that was cancelled, reaped or finished elsewhere meanwhile is left
+    as it is (False), and so is one the row no longer matches `where` (default: still live).
+    Readers and webhooks hear of it even through a Redis outage: the events wait in the outbox,
+    the webhook's delivery row in the database.
+    """
+    now = timezone.now()
+    metrics = dict(metrics or {})
+    metrics["total_time"] = round((now - run.created_at).total_seconds(), 6)
+    if status == Status.FAILED and not error:
+        error = f"{run._meta.verbose_name} failed"
+    ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(
+        status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
+        lease_expires_at=None,
+    )
+    if not ended:
+        return False
+    outbox = outbox or events.Outbox(run.id)
+    if status == Status.FAILED:
+        outbox.send(events.ERROR, error or "")
+    outbox.send(events.DONE, "{}")
+    webhooks.notify(run, webhooks.COMPLETED)
+    return True
+
+
+def requeue(run: Run, held_by: str | None = None) -> bool:
+    """Queue a run that waits to start again: its message was lost, or its worker died before the
+    model saw it. Only while no live worker holds it (or, with `held_by`, while that worker, known to
+    be gone, still does); a duplicate message for a run that is taken meanwhile does nothing."""
+    now = timezone.now()
+    unheld = Q(worker=held_by) if held_by else Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    released = type(run).objects.filter(unheld, pk=run.pk, status=Status.STARTING).update(
+        worker="", lease_expires_at=None, dispatched_at=now, dispatches=F("dispatches") + 1,
+    )
+    if released:
+        dispatch.run(run)
+    return bool(released)
+
+
+def hand_back(run: Run, reason: str, held_by: str | None = None) -> str:
+    """What happens to a run whose worker is gone: canceled if its owner asked, queued again if the
+    model never saw it, else failed with `reason`, keeping the output and logs it streamed."""
+    if run.cancel_requested_at is not None:
+        end(run, Status.CANCELED, output=run.output, logs=run.logs, metrics=run.metrics)
+        return Status.CANCELED
+    if run.status == Status.STARTING:
+        requeue(run, held_by)
+        return Status.STARTING
+    end(run, Status.FAILED, output=run.output, logs=run.logs, error=reason, metrics=run.metrics)
+    return Status.FAILED
 
 
 # ---------------------------------------------------------------- who sees what

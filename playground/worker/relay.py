@@ -14,14 +14,16 @@ ROW_SAVE_INTERVAL = 0.5
 
 
 class Relay:
-    """Each Cog event goes to the run's Redis stream at once and to its row within 0.5 s; the
-    row saves drive the throttled output/logs webhooks."""
+    """Each Cog event goes to the run's Redis stream at once (through an outbox that keeps them in
+    order through a Redis outage) and to its row within 0.5 s; the row saves drive the throttled
+    output/logs webhooks."""
 
     def __init__(self, run: Run, iterator: bool):
         self.run = run
         self.iterator = iterator
         self.files = OutputFiles(run)
         self.webhooks = webhooks.Notifier(run)
+        self.outbox = events.Outbox(run.id)
         self.logs = ""
         self.output = [] if iterator else None
         self._lock = threading.Lock()
@@ -33,7 +35,7 @@ class Relay:
             text = data.get("data", "")
             with self._lock:
                 self.logs += text if text.endswith("\n") else text + "\n"
-            events.publish(self.run.id, events.LOGS, text.rstrip("\n"))
+            self.outbox.send(events.LOGS, text.rstrip("\n"))
             self.webhooks.changed(webhooks.LOGS)
         elif name == "output":
             chunk = self.files.convert(data.get("chunk"))
@@ -42,7 +44,7 @@ class Relay:
                     self.output.append(chunk)
                 else:
                     self.output = chunk
-            events.publish(self.run.id, events.OUTPUT, chunk if isinstance(chunk, str) else json.dumps(chunk))
+            self.outbox.send(events.OUTPUT, chunk if isinstance(chunk, str) else json.dumps(chunk))
             self.webhooks.changed(webhooks.OUTPUT)
         else:
             return

@@ -1,62 +1,80 @@
 """Running a run on a Cog server, start to finish: one lifecycle for every kind of run.
 
-A run is taken only while it is `starting`; it becomes `processing` once an instance is ready,
-its events are relayed while it runs, and it always ends in a terminal state with its `done`
-event and `completed` webhook, whatever fails on the way.
+A run is claimed by its row (a lease the heartbeat renews) before anything else, so a duplicate
+or redelivered message does nothing. It becomes `processing` once an instance is ready, its events
+are relayed while it runs, and it always ends in a terminal state with its `done` event and
+`completed` webhook, whatever fails on the way; if this worker dies instead, beat's reaper ends it.
 """
 
 import logging
+import time
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
-from playground import events, webhooks
+from playground import webhooks
 from playground.models import Prediction, Run, Status
+from playground.services import runs
 from playground.services.files import fetchable_input
-from playground.worker import cancels
+from playground.worker import cancels, leases
 from playground.worker.pool import get_pool
 from playground.worker.relay import Relay
 from runner.build import parse_cog_yaml, spec_hash
 from runner.errors import InstanceError, PoolTimeout
 
 log = logging.getLogger(__name__)
+INTERNAL_ERROR = "the worker hit an internal error running it; it has been logged"
+# Waits between tries of recording a run's end while the database is away (about two minutes).
+END_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30, 60)
 
 
 def run_prediction(prediction_id: str) -> None:
-    prediction = Prediction.objects.select_related("version", "model").filter(pk=prediction_id).first()
-    if prediction is None or prediction.status != Status.STARTING:
-        return  # cancelled before it started, or already handled
-    execute(prediction)
+    if not leases.claim(Prediction, prediction_id):
+        return  # canceled, finished, or held by another worker
+    try:
+        execute(Prediction.objects.select_related("version", "model").get(pk=prediction_id))
+    finally:
+        leases.release(prediction_id)
 
 
 def execute(run: Run) -> None:
     """Run it on an instance of its version; every failure ends it as `failed` with a clear error."""
     version = run.version
+    relay = None
     try:
         spec = parse_cog_yaml(version.src_dir)
         venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
         with get_pool().acquire(version.version_id, version.src_dir, venv, spec) as lease:
-            _run_on(run, lease)
+            relay = Relay(run, version.schema.output_is_iterator())
+            _run_on(run, lease, relay)
     except PoolTimeout:  # an InstanceError too, with a message of its own
-        finish(run, Status.FAILED, error="every instance of this model stayed busy; try again later")
+        _fail(run, relay, "every instance of this model stayed busy; try again later")
     except InstanceError as exc:
         logs = getattr(exc, "logs", "") or getattr(exc, "output", "") or ""
-        finish(run, Status.FAILED, error=str(exc), logs=logs)
-    except Exception as exc:
+        _fail(run, relay, str(exc), logs=logs)
+    except Exception:
         log.exception("run %s crashed in the worker", run.id)
-        finish(run, Status.FAILED, error=f"internal error: {exc}")
+        _fail(run, relay, INTERNAL_ERROR)
 
 
-def _run_on(run: Run, lease) -> None:
+def _fail(run: Run, relay: Relay | None, error: str, logs: str = "") -> None:
+    """End it as failed, keeping what it streamed before the failure."""
+    output = relay.output if relay is not None else None
+    kept_logs = (relay.logs if relay is not None else "") + logs
+    _end(run, Status.FAILED, output=output, logs=kept_logs, error=error,
+         outbox=relay.outbox if relay is not None else None)
+
+
+def _run_on(run: Run, lease, relay: Relay) -> None:
     now = timezone.now()
-    if not type(run).objects.filter(pk=run.pk, status=Status.STARTING).update(
+    if not type(run).objects.filter(pk=run.pk, status=Status.STARTING, worker=leases.WORKER_ID).update(
         status=Status.PROCESSING, started_at=now
     ):
         return  # canceled while the model booted
     run.started_at = now
     webhooks.notify(run, webhooks.START)
     instance = lease.instance
-    relay = Relay(run, run.version.schema.output_is_iterator())
     try:
         cancels.running(run.id, instance)
         final = instance.predict(
@@ -72,21 +90,20 @@ def _run_on(run: Run, lease) -> None:
     if lease.cold_start_seconds is not None:
         metrics["cold_start_time"] = round(lease.cold_start_seconds, 3)
     output = relay.files.convert(final.get("output")) if "output" in final else relay.output
-    finish(run, status, output=output, logs=final.get("logs") or relay.logs, error=final.get("error"),
-           metrics=metrics)
+    _end(run, status, output=output, logs=final.get("logs") or relay.logs, error=final.get("error"),
+         metrics=metrics, outbox=relay.outbox)
 
 
-def finish(run: Run, status: str, output=None, logs: str = "", error=None, metrics=None) -> None:
-    """Record the end state, then tell the stream's readers and the webhook."""
-    now = timezone.now()
-    metrics = metrics or {}
-    metrics["total_time"] = round((now - run.created_at).total_seconds(), 6)
-    if status == Status.FAILED and not error:
-        error = f"{run._meta.verbose_name} failed"
-    type(run).objects.filter(pk=run.pk).update(
-        status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now
-    )
-    if status == Status.FAILED:
-        events.publish(run.id, events.ERROR, error or "")
-    events.publish(run.id, events.DONE, "{}")
-    webhooks.notify(run, webhooks.COMPLETED)
+def _end(run: Run, status: str, **fields) -> None:
+    """runs.end, tried again through a database outage: the model's result is not thrown away
+    because the database restarted while the model ran (the lease holds it meanwhile)."""
+    for delay in (*END_RETRY_DELAYS, None):
+        try:
+            runs.end(run, status, **fields)
+            return
+        except (OperationalError, InterfaceError):
+            if delay is None:
+                raise
+            log.warning("run %s: the database is away; recording its end again in %ss", run.id, delay)
+            close_old_connections()
+            time.sleep(delay)

@@ -212,11 +212,27 @@ def test_unhandled_error_in_an_api_view_is_500_problem(auth, monkeypatch):
 def test_unhandled_error_in_the_stream_view_is_500_problem(version, alice, monkeypatch):
     prediction = version.predictions.create(owner=alice, model=version.model)
 
+    def broken(run_id):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(events, "has_stream", broken)
+    _problem(Client(raise_request_exception=False).get(f"/v1/predictions/{prediction.pk}/stream"), 500)
+
+
+def test_redis_down_is_503_with_retry_after_and_no_internals(version, alice, auth, monkeypatch):
+    prediction = version.predictions.create(owner=alice, model=version.model)
+
     def redis_down():
-        raise redis.ConnectionError("no Redis")
+        raise redis.ConnectionError("Error 111 connecting to unix socket: /secret/path/redis.sock")
 
     monkeypatch.setattr(events, "client", redis_down)
-    _problem(Client(raise_request_exception=False).get(f"/v1/predictions/{prediction.pk}/stream"), 500)
+    monkeypatch.setattr(ratelimit, "redis_client", redis_down)
+    for response in (Client().get(f"/v1/predictions/{prediction.pk}/stream"),
+                     Client().post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
+                                   content_type="application/json", **auth)):
+        body = _problem(response, 503)
+        assert response["Retry-After"] and "/secret" not in body["detail"] and "111" not in body["detail"]
+    assert version.predictions.count() == 1  # the refused create left no row
 
 
 # ---------------------------------------------------------------- rate limits

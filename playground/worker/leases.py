@@ -1,0 +1,98 @@
+"""Leases: the runs this worker process holds, kept alive by a heartbeat.
+
+A worker claims a run by its row (`worker`, `lease_expires_at`) before it does anything with it,
+and renews the lease every third of COGMILL_RUN_LEASE_SECONDS while it holds the run. A worker
+that dies stops renewing; beat's reaper then finds the expired lease and fails the run (it had
+reached the model) or queues it again (it had not). A second message for the same run, or a
+redelivered one, finds the row claimed or finished and does nothing.
+"""
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from playground.models import LIVE, Run, Status
+
+log = logging.getLogger(__name__)
+
+def worker_id(pid: int) -> str:
+    """The name a worker process claims runs under (the threads pool runs them in that process)."""
+    return f"{socket.gethostname()}:{pid}"
+
+
+WORKER_ID = worker_id(os.getpid())
+
+_held: dict[str, type[Run]] = {}  # run id -> its kind
+_lock = threading.Lock()
+_heartbeat_started = False
+
+
+def _expiry():
+    return timezone.now() + timedelta(seconds=settings.COGMILL_RUN_LEASE_SECONDS)
+
+
+def free(now=None) -> Q:
+    """Rows no live worker holds: never claimed, or their lease ran out."""
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now or timezone.now())
+
+
+def claim(kind: type[Run], run_id: str) -> bool:
+    """Take the run if it waits to start and nobody holds it; the heartbeat keeps it ours."""
+    taken = kind.objects.filter(pk=run_id, status=Status.STARTING).filter(free()).update(
+        worker=WORKER_ID, lease_expires_at=_expiry()
+    )
+    if taken:
+        with _lock:
+            _held[run_id] = kind
+        _ensure_heartbeat()
+    return bool(taken)
+
+
+def release(run_id: str) -> None:
+    with _lock:
+        _held.pop(run_id, None)
+
+
+def held() -> dict[str, type[Run]]:
+    with _lock:
+        return dict(_held)
+
+
+def renew() -> int:
+    """Push the lease of every run this process holds forward; the ones it lost are forgotten."""
+    by_kind: dict[type[Run], list[str]] = {}
+    for run_id, kind in held().items():
+        by_kind.setdefault(kind, []).append(run_id)
+    renewed = 0
+    for kind, ids in by_kind.items():
+        renewed += kind.objects.filter(pk__in=ids, worker=WORKER_ID, status__in=LIVE).update(
+            lease_expires_at=_expiry()
+        )
+    return renewed
+
+
+def _ensure_heartbeat() -> None:
+    global _heartbeat_started
+    with _lock:
+        if _heartbeat_started:
+            return
+        _heartbeat_started = True
+    threading.Thread(target=_beat, name="lease-heartbeat", daemon=True).start()
+
+
+def _beat() -> None:
+    stop = threading.Event()
+    while not stop.wait(settings.COGMILL_RUN_LEASE_SECONDS / 3):
+        try:
+            renew()
+        except Exception:
+            log.exception("could not renew run leases; retrying")
+        finally:
+            close_old_connections()
