@@ -4,6 +4,8 @@ When REDIS_URL is unset every Cogmill process (web, worker, beat, manage.py) cal
 which starts one shared server on a unix socket under COGMILL_DATA_DIR unless it already answers.
 """
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -31,6 +33,8 @@ def _answers(path: Path) -> bool:
         return False
     try:
         return bool(redis.Redis(unix_socket_path=str(path), socket_timeout=1).ping())
+    except redis.BusyLoadingError:
+        return True  # up, reading its data back from disk
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
 
@@ -70,10 +74,24 @@ def ensure(data_dir: Path, timeout: float = 10.0) -> str:
     return url(data_dir)
 
 
-def stop(data_dir: Path) -> None:
+def stop(data_dir: Path, timeout: float = 10.0) -> None:
+    """Stop the embedded server, saving what it holds; by its pidfile if it refuses to shut down."""
     path = socket_path(data_dir)
-    if _answers(path):
-        try:
-            redis.Redis(unix_socket_path=str(path)).shutdown(nosave=False)
-        except redis.ConnectionError:
-            pass  # shutdown closes the connection before answering
+    if not _answers(path):
+        return
+    try:
+        redis.Redis(unix_socket_path=str(path)).shutdown(nosave=False)
+    except redis.ConnectionError:
+        pass  # shutdown closes the connection before answering
+    except redis.ResponseError:  # it could not save (e.g. a failed fork): stop it anyway, its log says why
+        _terminate(data_dir)
+    deadline = time.monotonic() + timeout
+    while _answers(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _terminate(data_dir: Path) -> None:
+    try:
+        os.kill(int((data_dir / "redis.pid").read_text()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass

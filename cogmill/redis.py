@@ -15,6 +15,7 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
 
 
-def async_client() -> aioredis.Redis:
-    """A client for the current event loop; close it with `aclose()`."""
-    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+def async_client(socket_timeout: float | None = 5) -> aioredis.Redis:
+    """A client for the current event loop; close it with `aclose()`. A blocking read (XREAD BLOCK)
+    needs a `socket_timeout` longer than its block, or the socket gives up before Redis answers."""
+    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=socket_timeout)

@@ -188,7 +188,9 @@ LOGGING = {
 
 # Task names as playground.dispatch spells them (settings load before any app).
 CELERY_BEAT_SCHEDULE = {
-    "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": COGMILL_REAP_INTERVAL_SECONDS},
+    # A sweep no worker took before the next one is due is dropped, not piled up.
+    "reap-stuck-predictions": {"task": "playground.reap_stuck_predictions", "schedule": COGMILL_REAP_INTERVAL_SECONDS,
+                               "options": {"expires": COGMILL_REAP_INTERVAL_SECONDS}},
     "purge-expired-uploads": {"task": "playground.purge_expired_uploads", "schedule": 3600.0},
     "retry-webhooks": {"task": "playground.retry_webhooks", "schedule": 60.0},
 }

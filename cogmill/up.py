@@ -4,8 +4,9 @@ examples, and stop everything on Ctrl-C or SIGTERM.
 A child that exits on its own is started again after a backoff (1 s, doubling to 30 s, reset once
 it has stayed up a minute), and the launcher says so. Runs a dead worker held are handed back at
 once (failed if they had reached the model, queued again if not) instead of waiting for their
-leases to run out. Stopping sends SIGTERM to every child: the worker finishes its running work for
-up to COGMILL_STOP_GRACE_SECONDS, then whatever is left is killed and handed back the same way.
+leases to run out. Stopping (Ctrl-C, SIGTERM, SIGHUP) sends SIGTERM to every child: the worker
+finishes its running work for up to COGMILL_STOP_GRACE_SECONDS (a second Ctrl-C cuts that short),
+then whatever is left is killed and handed back the same way, and the embedded Redis is stopped.
 """
 
 import os
@@ -63,8 +64,8 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        # Its own process group: Ctrl-C reaches the launcher alone, which stops the children in order.
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, process_group=0)
+        # In the launcher's process group: closing the terminal ends them with it.
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env)
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -86,11 +87,22 @@ def hand_back(child: Child) -> None:
         say(f"the worker's runs were handed back: {failed} failed, {requeued} queued again")
 
 
+REDIS_CHECKS_BEFORE_RESTART = 3
+
+
 class Supervisor:
     def __init__(self, port: int, env: dict[str, str], embedded: bool):
         self.children = [Child(name, cmd, env=env) for name, cmd in commands(port).items()]
         self.embedded = embedded
         self.stopping = threading.Event()
+        self.forced = threading.Event()  # a second Ctrl-C: no grace
+        self.redis_misses = 0
+
+    def on_signal(self, signum, frame) -> None:
+        if self.stopping.is_set():
+            say("stopping now")
+            self.forced.set()
+        self.stopping.set()
 
     def run(self) -> None:
         for child in self.children:
@@ -101,7 +113,11 @@ class Supervisor:
                 self._keep(child)
 
     def _keep_redis(self) -> None:
-        if self.embedded and not embedded_redis.answers(settings.DATA_DIR):
+        if not self.embedded:
+            return
+        self.redis_misses = 0 if embedded_redis.answers(settings.DATA_DIR) else self.redis_misses + 1
+        if self.redis_misses >= REDIS_CHECKS_BEFORE_RESTART:  # not one slow answer: it is gone
+            self.redis_misses = 0
             say("the embedded Redis stopped; starting it again")
             try:
                 embedded_redis.ensure(settings.DATA_DIR)
@@ -131,10 +147,12 @@ class Supervisor:
         for child in live:
             child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + settings.COGMILL_STOP_GRACE_SECONDS
+        while any(c.proc.poll() is None for c in live) and time.monotonic() < deadline:
+            self.forced.wait(0.2)
+            if self.forced.is_set():
+                break
         for child in live:
-            try:
-                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if child.proc.poll() is None:
                 say(f"{child.name} did not stop in time; killing it")
                 child.proc.kill()
                 child.proc.wait()
@@ -165,12 +183,8 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL}  # children share this process's Redis
     supervisor = Supervisor(settings.PORT, env, embedded=settings.REDIS_EMBEDDED)
-
-    def on_signal(signum, frame):
-        supervisor.stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, supervisor.on_signal)
     if os.environ.get("COGMILL_SKIP_EXAMPLES") != "1":
         threading.Thread(target=push_examples, daemon=True).start()
     try:

@@ -19,6 +19,7 @@ from cogmill.redis import async_client, client
 log = logging.getLogger(__name__)
 
 STREAM_TTL_SECONDS = 24 * 3600
+READ_TIMEOUT_MARGIN_SECONDS = 5
 CANCEL_CHANNEL = "cogmill:cancel"
 OUTPUT, LOGS, ERROR, DONE = "output", "logs", "error", "done"
 
@@ -61,7 +62,7 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
     connection alive or check a deadline.
     """
     key = stream_key(run_id)
-    r = async_client()
+    r = async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
     try:
         while True:
             reply = await r.xread({key: last_id}, block=block_ms, count=200)
@@ -113,12 +114,13 @@ class Outbox:
     def flush(self) -> bool:
         """Publish what waits; True when nothing is left (else a thread keeps trying)."""
         with self._lock:
+            if self._retrying:
+                return False  # the retry thread publishes it in turn; no wait on a Redis that is away
             if self._publish_pending():
                 return True
-            if not self._retrying:
-                self._retrying = True
-                log.warning("run %s: live events wait for Redis", self.run_id)
-                threading.Thread(target=self._retry, name=f"outbox-{self.run_id}", daemon=True).start()
+            self._retrying = True
+            log.warning("run %s: live events wait for Redis", self.run_id)
+            threading.Thread(target=self._retry, name=f"outbox-{self.run_id}", daemon=True).start()
             return False
 
     def _publish_pending(self) -> bool:

@@ -21,6 +21,10 @@ class Received:
     body: str
 
 
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # a receiver that comes back binds the port its predecessor left
+
+
 class Receiver:
     """`port`: 0 for any free port, or a given one (a receiver that comes back where it was)."""
 
@@ -28,8 +32,7 @@ class Receiver:
         self._requests: list[Received] = []
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Self:

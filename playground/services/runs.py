@@ -84,7 +84,7 @@ def remove_prediction_data(prediction: Prediction) -> Prediction:
 # ---------------------------------------------------------------- the end of a run, and its leases
 
 def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=None,
-        outbox: events.Outbox | None = None, where: Q | None = None) -> bool:
+        outbox: events.Outbox | None = None, where: Q | None = None, completed_at=None) -> bool:
     """Record a terminal state once, then tell the stream's readers and the webhook.
 
     The first end wins: a run that was cancelled, reaped or finished elsewhere meanwhile is left
@@ -92,7 +92,7 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
     Readers and webhooks hear of it even through a Redis outage: the events wait in the outbox,
     the webhook's delivery row in the database.
     """
-    now = timezone.now()
+    now = completed_at or timezone.now()
     metrics = dict(metrics or {})
     metrics["total_time"] = round((now - run.created_at).total_seconds(), 6)
     if status == Status.FAILED and not error:
@@ -103,12 +103,17 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
     )
     if not ended:
         return False
+    announce_end(run, status, error, outbox)
+    return True
+
+
+def announce_end(run: Run, status: str, error: str | None, outbox: events.Outbox | None = None) -> None:
+    """The stream's `error` (when failed) and `done`, and the `completed` webhook."""
     outbox = outbox or events.Outbox(run.id)
     if status == Status.FAILED:
         outbox.send(events.ERROR, error or "")
     outbox.send(events.DONE, "{}")
     webhooks.notify(run, webhooks.COMPLETED)
-    return True
 
 
 def requeue(run: Run, held_by: str | None = None) -> bool:
@@ -116,8 +121,7 @@ def requeue(run: Run, held_by: str | None = None) -> bool:
     model saw it. Only while no live worker holds it (or, with `held_by`, while that worker, known to
     be gone, still does); a duplicate message for a run that is taken meanwhile does nothing."""
     now = timezone.now()
-    unheld = Q(worker=held_by) if held_by else Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    released = type(run).objects.filter(unheld, pk=run.pk, status=Status.STARTING).update(
+    released = type(run).objects.filter(_unheld(held_by), pk=run.pk, status=Status.STARTING).update(
         worker="", lease_expires_at=None, dispatched_at=now, dispatches=F("dispatches") + 1,
     )
     if released:
@@ -127,15 +131,27 @@ def requeue(run: Run, held_by: str | None = None) -> bool:
 
 def hand_back(run: Run, reason: str, held_by: str | None = None) -> str:
     """What happens to a run whose worker is gone: canceled if its owner asked, queued again if the
-    model never saw it, else failed with `reason`, keeping the output and logs it streamed."""
+    model never saw it, else failed with `reason`, keeping the output and logs it streamed.
+
+    Only while the row still says its worker is gone (its lease ran out, or it is `held_by` a worker
+    known to be dead): a heartbeat that renewed the lease meanwhile keeps the run with its worker.
+    """
+    if run.status == Status.STARTING and run.cancel_requested_at is None:
+        return Status.STARTING if requeue(run, held_by) else run.status
+    gone = Q(status__in=LIVE, worker=run.worker) & _unheld(held_by)
     if run.cancel_requested_at is not None:
-        end(run, Status.CANCELED, output=run.output, logs=run.logs, metrics=run.metrics)
-        return Status.CANCELED
-    if run.status == Status.STARTING:
-        requeue(run, held_by)
-        return Status.STARTING
-    end(run, Status.FAILED, output=run.output, logs=run.logs, error=reason, metrics=run.metrics)
-    return Status.FAILED
+        ended = end(run, Status.CANCELED, output=run.output, logs=run.logs, metrics=run.metrics, where=gone)
+        return Status.CANCELED if ended else run.status
+    ended = end(run, Status.FAILED, output=run.output, logs=run.logs, error=reason, metrics=run.metrics,
+                where=gone)
+    return Status.FAILED if ended else run.status
+
+
+def _unheld(held_by: str | None) -> Q:
+    """Rows no live worker holds: held by `held_by` (known to be gone), or with a lease run out."""
+    if held_by:
+        return Q(worker=held_by)
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=timezone.now())
 
 
 # ---------------------------------------------------------------- who sees what

@@ -11,10 +11,11 @@ import time
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db.models import Q
 from django.utils import timezone
 
 from playground import webhooks
-from playground.models import Prediction, Run, Status
+from playground.models import LIVE, Prediction, Run, Status
 from playground.services import runs
 from playground.services.files import fetchable_input
 from playground.worker import cancels, leases
@@ -95,15 +96,26 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
 
 
 def _end(run: Run, status: str, **fields) -> None:
-    """runs.end, tried again through a database outage: the model's result is not thrown away
-    because the database restarted while the model ran (the lease holds it meanwhile)."""
+    """runs.end while this worker still holds the run, tried again through a database outage: the
+    model's result is not thrown away because the database restarted while the model ran."""
+    completed_at = timezone.now()
+    mine = Q(status__in=LIVE, worker=leases.WORKER_ID)
+    tried = False
     for delay in (*END_RETRY_DELAYS, None):
         try:
-            runs.end(run, status, **fields)
+            if runs.end(run, status, where=mine, completed_at=completed_at, **fields):
+                return
+            if tried and _recorded(run, status, completed_at):  # an earlier try committed; its answer was lost
+                runs.announce_end(run, status, fields.get("error"), fields.get("outbox"))
             return
         except (OperationalError, InterfaceError):
             if delay is None:
                 raise
+            tried = True
             log.warning("run %s: the database is away; recording its end again in %ss", run.id, delay)
             close_old_connections()
             time.sleep(delay)
+
+
+def _recorded(run: Run, status: str, completed_at) -> bool:
+    return type(run).objects.filter(pk=run.pk, status=status, completed_at=completed_at).exists()

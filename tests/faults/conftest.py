@@ -18,7 +18,7 @@ from tests.server import ROOT, CogmillServer, wait_until
 
 GATED = ROOT / "tests" / "fixtures" / "models" / "gated"
 FAST = {
-    "COGMILL_RUN_LEASE_SECONDS": "3",
+    "COGMILL_RUN_LEASE_SECONDS": "6",
     "COGMILL_REAP_INTERVAL_SECONDS": "1",
     "COGMILL_REQUEUE_AFTER_SECONDS": "2",
     "COGMILL_WEBHOOK_RETRY_DELAYS": "0.5,1,1,1,1,1,1,1,1,1",
@@ -48,7 +48,8 @@ class FaultyCogmill(CogmillServer):
             from playground.models import Prediction
             p = Prediction.objects.get(pk={prediction_id!r})
             print(json.dumps({{"status": p.status, "output": p.output, "error": p.error, "logs": p.logs,
-                               "worker": p.worker, "leased": p.lease_expires_at is not None}}))
+                               "worker": p.worker, "leased": p.lease_expires_at is not None,
+                               "dispatches": p.dispatches}}))
         """)
         return json.loads(self.manage("shell", "-c", code).stdout.strip().splitlines()[-1])
 

@@ -45,10 +45,12 @@ def test_a_redis_restart_mid_stream_loses_nothing(faulty, gate):
     wait_until(lambda: seen, 30, 0.05, "the reader's first event")
 
     faulty.kill_redis()
-    gate.touch()  # the model finishes while Redis is down
-    ended = faulty.wait_row(run["id"], lambda r: r["status"] in TERMINAL, what="the run to end without Redis")
-    assert ended["status"] == "succeeded" and "".join(ended["output"]) == "first t0 t1 t2 "
-    faulty.start_redis()
+    try:
+        gate.touch()  # the model finishes while Redis is down
+        ended = faulty.wait_row(run["id"], lambda r: r["status"] in TERMINAL, what="the run to end without Redis")
+        assert ended["status"] == "succeeded" and "".join(ended["output"]) == "first t0 t1 t2 "
+    finally:
+        faulty.start_redis()
 
     reader.join(60)
     stop.set()

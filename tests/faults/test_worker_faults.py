@@ -59,8 +59,9 @@ def test_a_queue_message_that_was_lost_is_sent_again(faulty, tmp_path):
     faulty.kill("worker")  # nobody takes the message before it is dropped
     try:
         run = faulty.create(faulty.alice, faulty.gated, gate=str(opened), tokens=1)
-        faulty.manage("shell", "-c", "from cogmill.redis import client; client().delete('hw.cpu')")
+        dropped = faulty.manage("shell", "-c", "from cogmill.redis import client; print(client().delete('hw.cpu'))")
+        assert dropped.stdout.strip().endswith("1")  # the message was really gone
     finally:
         faulty.restart("worker")
     done = faulty.wait_row(run["id"], lambda r: r["status"] in TERMINAL, what="the lost run to end")
-    assert done["status"] == "succeeded"
+    assert done["status"] == "succeeded" and done["dispatches"] >= 2  # beat sent it again

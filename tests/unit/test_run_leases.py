@@ -119,3 +119,12 @@ def test_a_stopped_worker_hands_back_what_it_held(make_prediction, short_leases,
         assert reaper.abandon_worker("host:42") == (1, 1)
     assert [Prediction.objects.get(pk=r.pk).status for r in (running, booting, other)] == [
         Status.FAILED, Status.STARTING, Status.PROCESSING]
+
+
+def test_a_lease_renewed_after_the_reaper_looked_keeps_the_run(make_prediction, short_leases):
+    """The reaper read an expired lease; the worker's heartbeat renewed it before the hand-back."""
+    run = make_prediction(status=Status.PROCESSING, started_at=_ago(5), worker="alive:1", lease_expires_at=_ago(1))
+    Prediction.objects.filter(pk=run.pk).update(lease_expires_at=_ago(-30))
+    assert runs.hand_back(run, reaper.WORKER_STOPPED) == Status.PROCESSING
+    run.refresh_from_db()
+    assert run.status == Status.PROCESSING and run.error is None
