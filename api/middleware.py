@@ -4,6 +4,8 @@ The API's own handlers already answer with problems; this rewrites the error pag
 elsewhere (ninja's 405, Django's CSRF, 400 and debug pages) and adds the X-RateLimit-* headers.
 """
 
+import time
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
@@ -23,6 +25,7 @@ class ApiErrorsMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest):
+        request.cogmill_arrived = time.monotonic()  # Prefer: wait counts from here
         if self.is_async:
             return self._acall(request)
         return finish(request, self.get_response(request))

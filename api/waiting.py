@@ -16,33 +16,41 @@ def _load(kind: type[Run], run_id: str) -> Run:
     return kind.objects.select_related("model__owner", "version").get(pk=run_id)
 
 
-async def wait_for(kind: type[Run], run_id: str, seconds: float) -> dict:
-    """The run once it ends, or after `seconds` as `starting` (API.md: Prefer: wait)."""
-    deadline = time.monotonic() + seconds
+async def wait_for(kind: type[Run], run_id: str, deadline: float) -> dict:
+    """The run once it ends, or at `deadline` (time.monotonic) as `starting` (API.md: Prefer: wait)."""
     run = await sync_to_async(_load)(kind, run_id)
     if not run.is_terminal:
         try:
-            await _wait_on_events(kind, run_id, deadline)
-        except redis.RedisError:  # no live events: the row alone says when it ends
-            await _wait_on_row(kind, run_id, deadline)
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                try:
+                    await _wait_on_events(kind, run_id)
+                except redis.RedisError:  # no live events: the row alone says when it ends
+                    await _wait_on_row(kind, run_id)
+        except TimeoutError:
+            pass
         run = await sync_to_async(_load)(kind, run_id)
     body = await sync_to_async(run.to_dict)()
     if not run.is_terminal:
-        # The clients take any other status as final and would stop waiting.
+        # The clients take any other status as final and would stop waiting, and the Python client
+        # takes the output of this answer as already seen: a run still going shows none.
         body["status"] = Status.STARTING
+        body["output"] = None
     return body
 
 
-async def _wait_on_events(kind: type[Run], run_id: str, deadline: float) -> None:
+def _loop_time(deadline: float) -> float:
+    """A time.monotonic deadline on the running loop's clock."""
+    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
+
+
+async def _wait_on_events(kind: type[Run], run_id: str) -> None:
     async for item in events.read(run_id, block_ms=500):
         if item is not None and item[1] == events.DONE:
-            return
-        if time.monotonic() >= deadline:
             return
         if item is None and (await sync_to_async(_load)(kind, run_id)).is_terminal:
             return
 
 
-async def _wait_on_row(kind: type[Run], run_id: str, deadline: float) -> None:
-    while time.monotonic() < deadline and not (await sync_to_async(_load)(kind, run_id)).is_terminal:
+async def _wait_on_row(kind: type[Run], run_id: str) -> None:
+    while not (await sync_to_async(_load)(kind, run_id)).is_terminal:
         await asyncio.sleep(ROW_POLL_SECONDS)

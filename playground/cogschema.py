@@ -70,15 +70,21 @@ class CogSchema:
                 merged.setdefault("type", target.get("type"))
         return merged
 
+    def undeclared(self, data: dict, component: str = "Input") -> list[str]:
+        """Keys of `data` the model does not take (Replicate ignores them, and so does Cogmill)."""
+        props = self._components.get(component, {}).get("properties", {})
+        return [key for key in data if key not in props]
+
     def validate(self, data: object, component: str = "Input") -> dict:
-        """Return the input to send to Cog, or raise Invalid naming each bad field."""
+        """Return the input to send to Cog (undeclared keys left out), or raise Invalid naming each
+        bad field."""
         if not isinstance(data, dict):
             raise Invalid([FieldError("input", "input must be a JSON object", "type")])
         schema = dict(self._components.get(component, {"type": "object"}))
         schema["components"] = self.openapi.get("components", {})  # so "#/components/schemas/x" refs resolve
         props = schema.get("properties", {})
-        errors = [FieldError(k, f"unknown input {k!r}; this model takes: {', '.join(props) or 'nothing'}",
-                             "unknown") for k in data if k not in props]
+        data = {k: v for k, v in data.items() if k in props}
+        errors = []
         # OpenAPI 3.0 spells Optional as `nullable`; JSON Schema does not know it, so nulls of
         # nullable fields are left out of the check and passed on as given.
         checked = {k: v for k, v in data.items() if k in props and not (v is None and props[k].get("nullable"))}

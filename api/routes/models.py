@@ -1,5 +1,6 @@
 """Models, their versions, examples and README."""
 
+import json
 from typing import Literal
 
 from django.http import HttpResponse
@@ -50,13 +51,24 @@ SEARCH_TEXT = "text/plain"
                       openapi_extra=request_body((SEARCH_TEXT, {"type": "string", "minLength": 1})))
 def search_models(request, cursor: str | None = None):
     """HTTP QUERY with the search text as a text/plain body."""
-    text = request.body.decode("utf-8", errors="replace").strip()
+    text = _search_text(request.body.decode("utf-8", errors="replace").strip())
     if not text:
         raise HttpError(400, f"send the search text as the request body (Content-Type: {SEARCH_TEXT})")
     # next/previous are GET links, so they carry the text as ?query=
     request.GET = request.GET.copy()
     request.GET["query"] = text
     return _model_page(request, text, cursor)
+
+
+def _search_text(body: str) -> str:
+    """The text as sent: raw (the Python client, curl) or as a JSON string (the JS client)."""
+    if body.startswith('"'):
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            return body
+        return decoded.strip() if isinstance(decoded, str) else body
+    return body
 
 
 class ModelIn(Schema):

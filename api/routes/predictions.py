@@ -1,6 +1,7 @@
 """Predictions: create (with Prefer: wait), get, list, cancel."""
 
 import re
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -8,6 +9,7 @@ from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from ninja import Header, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import ConfigDict
 
 from api import schemas, streams, waiting
 from api.openapi import raw_response
@@ -20,6 +22,8 @@ router = Router(tags=["predictions"])
 
 PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait(?:=(?P<n>[^,;\s]*))?(?:$|[,;\s])")
 MAX_WAIT = 60
+# The answer leaves this much before the wait is up: the Python client gives up half a second after it.
+ANSWER_MARGIN_SECONDS = 0.1
 
 
 def wait_seconds(prefer: str | None) -> int | None:
@@ -30,12 +34,14 @@ def wait_seconds(prefer: str | None) -> int | None:
     raw = match["n"]
     if raw is None:
         return MAX_WAIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WAIT:
+    if not raw.isdigit() or int(raw) < 1:
         raise HttpError(400, f"Prefer: wait={raw} is invalid: use wait or wait=N with N from 1 to {MAX_WAIT}")
-    return int(raw)
+    return min(int(raw), MAX_WAIT)  # the clients may ask for more; Replicate waits at most 60 s too
 
 
 class ModelPredictionIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is a 422 naming it, as on Replicate
+
     input: dict[str, Any] = {}
     stream: bool | None = None
     webhook: str | None = None
@@ -54,17 +60,20 @@ def _create_prediction(request, version, body: ModelPredictionIn) -> Prediction:
     )
 
 
-async def _created(prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
+async def _created(request, prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
     wait = wait_seconds(prefer)
     if wait is None:
         return Status(201, await sync_to_async(prediction.to_dict)())
     response["Preference-Applied"] = f"wait={wait}"
-    return Status(201, await waiting.wait_for(Prediction, prediction.pk, wait))
+    arrived = getattr(request, "cogmill_arrived", time.monotonic())
+    deadline = arrived + wait - ANSWER_MARGIN_SECONDS
+    return Status(201, await waiting.wait_for(Prediction, prediction.pk, deadline))
 
 
 Prefer = Header(None, alias="Prefer", description=(
-    f"`wait` or `wait=N` (N from 1 to {MAX_WAIT}): answer when the prediction ends, or after N seconds "
-    f"(default {MAX_WAIT}) with status `starting`."))
+    f"`wait` or `wait=N` (N of at least 1; more than {MAX_WAIT} waits {MAX_WAIT}): answer when the "
+    f"prediction ends, or N seconds after the request arrived (default {MAX_WAIT}) with status `starting` "
+    "and no output yet."))
 CREATED = {201: schemas.Prediction, **problems(403, 404, 409, 415, 422)}
 WAITED = {"responses": {201: {"headers": {"Preference-Applied": {
     "description": "`wait=N`, when the request asked to wait.", "schema": {"type": "string"}}}}}}
@@ -79,7 +88,7 @@ async def create_prediction(request, response: HttpResponse, body: PredictionIn,
         version = catalog.resolve_version(request.owner, body.version or "")
         return _create_prediction(request, version, body)
 
-    return await _created(await sync_to_async(create)(), prefer, response)
+    return await _created(request, await sync_to_async(create)(), prefer, response)
 
 
 @router.post("/models/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
@@ -93,7 +102,7 @@ async def create_model_prediction(request, response: HttpResponse, owner: str, n
         version = catalog.latest_runnable(model)
         return _create_prediction(request, version, body)
 
-    return await _created(await sync_to_async(create)(), prefer, response)
+    return await _created(request, await sync_to_async(create)(), prefer, response)
 
 
 @router.get("/predictions", response={200: schemas.PredictionPage, **problems()})

@@ -83,26 +83,33 @@ def resolve_version(user, ref: str) -> Version:
     """A runnable version from a bare id, `owner/name` or `owner/name:id`."""
     ref = (ref or "").strip()
     if not ref:
-        raise BadRequest("version is required: a version id, owner/name or owner/name:version_id")
+        raise Invalid.field("version", "version is required: a version id, owner/name or owner/name:version_id",
+                            "required")
     visible = Model.objects.visible_to(user)
     if "/" not in ref:
-        if not VERSION_ID_RE.match(ref):
-            raise BadRequest(f"invalid version {ref!r}: expected a 64-character id, owner/name or owner/name:id")
         version = (
             Version.objects.filter(version_id=ref, model__in=visible, hidden=False)
             .select_related("model__owner").first()
-        )
+        ) if VERSION_ID_RE.match(ref) else None
         if version is None:
-            raise NotFound(f"version {ref} not found")
+            raise _invalid_version(ref)
         return _runnable(version)
     model_ref, _, vid = ref.partition(":")
-    model = get_model(user, model_ref)
+    try:
+        model = get_model(user, model_ref)
+    except NotFound:
+        raise _invalid_version(ref) from None
     if not vid:
         return latest_runnable(model)
     version = model.versions.filter(version_id=vid, hidden=False).first()
     if version is None:
-        raise NotFound(f"version {vid} of {model.full_name} not found")
+        raise _invalid_version(ref)
     return _runnable(version)
+
+
+def _invalid_version(ref: str) -> Invalid:
+    """Unknown, malformed and not-yours are one answer, as on Replicate: nothing tells them apart."""
+    return Invalid.field("version", f"Invalid version or not permitted: {ref}", "version")
 
 
 def get_model(user, model_ref: str, for_display: bool = False) -> Model:

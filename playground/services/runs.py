@@ -27,14 +27,20 @@ def create_prediction(
     webhook_events_filter: list[str] | None = None,
     webhook_completed: str | None = None,
 ) -> Prediction:
-    """Validate the input and webhook, record the prediction and queue it once the row is committed."""
+    """Validate the input and webhook, record the prediction and queue it once the row is committed.
+
+    Inputs the model does not declare are dropped, as Replicate does, and the logs say which.
+    """
     cleaned = version.schema.validate(input_data)
+    ignored = version.schema.undeclared(input_data) if isinstance(input_data, dict) else []
+    logs = f"Ignored inputs this model does not take: {', '.join(ignored)}\n" if ignored else ""
     files.check_file_inputs(user, cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     with transaction.atomic():
         prediction = Prediction.objects.create(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=timezone.now(), dispatches=1,
+            logs=logs,
         )
         dispatch.run(prediction)
     return prediction

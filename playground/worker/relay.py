@@ -24,7 +24,8 @@ class Relay:
         self.files = OutputFiles(run)
         self.webhooks = webhooks.Notifier(run)
         self.outbox = events.Outbox(run.id)
-        self.logs = ""
+        self.preamble = run.logs or ""  # what Cogmill noted before the model ran
+        self.logs = ""  # the model's own
         self.output = [] if iterator else None
         self._lock = threading.Lock()
         self._saved_at = 0.0
@@ -71,7 +72,7 @@ class Relay:
         with self._lock:
             self._timer = None
             self._saved_at = time.monotonic()
-            logs, output = self.logs, list(self.output) if self.iterator else self.output
+            logs, output = self.preamble + self.logs, list(self.output) if self.iterator else self.output
         rows = type(self.run).objects.filter(pk=self.run.pk, status=Status.PROCESSING)
         if rows.update(logs=logs, output=output):
             self.webhooks.flush()

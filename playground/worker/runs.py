@@ -62,7 +62,7 @@ def execute(run: Run) -> None:
 def _fail(run: Run, relay: Relay | None, error: str, logs: str = "") -> None:
     """End it as failed, keeping what it streamed before the failure."""
     output = relay.output if relay is not None else None
-    kept_logs = (relay.logs if relay is not None else "") + logs
+    kept_logs = (relay.preamble + relay.logs if relay is not None else run.logs or "") + logs
     _end(run, Status.FAILED, output=output, logs=kept_logs, error=error,
          outbox=relay.outbox if relay is not None else None)
 
@@ -91,7 +91,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     if lease.cold_start_seconds is not None:
         metrics["cold_start_time"] = round(lease.cold_start_seconds, 3)
     output = relay.files.convert(final.get("output")) if "output" in final else relay.output
-    _end(run, status, output=output, logs=final.get("logs") or relay.logs, error=final.get("error"),
+    _end(run, status, output=output, logs=relay.preamble + (final.get("logs") or relay.logs), error=final.get("error"),
          metrics=metrics, outbox=relay.outbox)
 
 

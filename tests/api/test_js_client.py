@@ -35,6 +35,7 @@ CHECKS = [
     "predictions-cancel",
     "models-get",
     "models-versions",
+    "models-search",
     "accounts-current",
     "files-create-get-list-delete",
     "files-create-blob-then-run-reader",

@@ -1,5 +1,8 @@
 """The official Python client, unmodified, against a real Cogmill running real Cog models."""
 
+import threading
+import time
+
 import httpx
 import pytest
 import replicate
@@ -115,6 +118,59 @@ def test_wait_times_out_as_starting(cogmill, token, gate):
     gate.touch()
 
 
+def test_an_answer_at_the_wait_deadline_carries_no_partial_output(cogmill, token, gate):
+    """The Python client takes the first answer's output as already seen: it must be empty."""
+    response = httpx.post(
+        f"{cogmill.base_url}/v1/models/testers/gated/predictions",
+        json={"input": {"gate": str(gate)}},
+        headers={"Authorization": f"Bearer {token}", "Prefer": "wait=1"},
+        timeout=1.5,  # what the Python client allows: the wait plus half a second
+    )
+    body = response.json()
+    gate.touch()
+    assert body["status"] == "starting" and body["output"] is None
+
+
+def test_a_wait_above_60_is_clamped_not_refused(cogmill, token):
+    response = httpx.post(
+        f"{cogmill.base_url}/v1/predictions",
+        json={"version": "cogmill/hello-world", "input": {"text": "long"}},
+        headers={"Authorization": f"Bearer {token}", "Prefer": "wait=400"},
+        timeout=90,
+    )
+    assert response.status_code == 201 and response.headers["Preference-Applied"] == "wait=60"
+
+
+@pytest.mark.parametrize("wait", [1, 2])
+def test_run_with_a_short_wait_polls_after_it_and_loses_no_output(client, cogmill, gate, wait):
+    """replicate.run(wait=N) times out its request N + 0.5 s after sending it: Cogmill answers before,
+    and the streamed chunks the model made meanwhile all come back."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["output"] = client.run("testers/gated", input={"gate": str(gate), "tokens": 2}, wait=wait)
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            result["error"] = exc
+
+    runner = threading.Thread(target=run)
+    started = time.monotonic()
+    runner.start()
+    # The gate opens only once the client's first request could no longer be waiting: the run must
+    # have gone through the answer at the deadline and the polling after it.
+    wait_until(lambda: time.monotonic() - started > wait + 0.6 and _latest_streaming(client), 60, 0.05,
+               "the run to be past its first answer")
+    gate.touch()
+    runner.join(120)
+    assert "error" not in result, result.get("error")
+    assert "".join(result["output"]) == "first t0 t1 "
+
+
+def _latest_streaming(client) -> bool:
+    latest = client.predictions.list().results[0]
+    return latest.status == "processing" and bool(latest.output)
+
+
 def test_wait_returns_the_finished_prediction(cogmill, token):
     response = httpx.post(
         f"{cogmill.base_url}/v1/predictions",
@@ -138,6 +194,14 @@ def test_unknown_model_is_404(client):
     with pytest.raises(ReplicateError) as info:
         client.run("cogmill/no-such-model", input={})
     assert info.value.status == 404
+
+
+def test_inputs_the_model_does_not_take_are_ignored_and_said_so(client):
+    prediction = client.predictions.create(model="cogmill/hello-world", input={"text": "x", "steps": 30})
+    prediction.wait()
+    assert prediction.status == "succeeded" and prediction.output == "hello x"
+    assert prediction.input == {"text": "x"}
+    assert "Ignored inputs this model does not take: steps" in prediction.logs
 
 
 def test_invalid_input_is_422_naming_the_field(client):

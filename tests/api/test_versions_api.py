@@ -91,8 +91,8 @@ def test_delete_used_version_hides_it_and_keeps_its_predictions(client, two_vers
     assert _status(lambda: versions.get(older)) == 404
     kept = client.predictions.get(prediction.id)
     assert (kept.version, kept.output) == (older, "hello kept")
-    assert _status(lambda: client.run(f"{ref}:{older}", input={"text": "gone"})) == 404
-    assert _status(lambda: client.predictions.create(version=older, input={"text": "gone"})) == 404
+    assert _status(lambda: client.run(f"{ref}:{older}", input={"text": "gone"})) == 422  # an invalid version
+    assert _status(lambda: client.predictions.create(version=older, input={"text": "gone"})) == 422
 
 
 def test_latest_version_follows_deletes(client, two_versions):

@@ -310,6 +310,13 @@ check("models-versions", async () => {
   assert.ok(version.openapi_schema.components.schemas.Output);
 });
 
+check("models-search", async () => {
+  // The JS client sends the search text JSON-quoted ("hello-world"): it must still find the model.
+  const page = await replicate.models.search("hello-world");
+  const names = page.results.map((m) => `${m.owner}/${m.name}`);
+  assert.ok(names.includes("cogmill/hello-world"), names.join(","));
+});
+
 check("accounts-current", async () => {
   const account = await replicate.accounts.current();
   assert.equal(account.type, "user");

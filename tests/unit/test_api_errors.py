@@ -45,15 +45,36 @@ def test_input_that_is_not_an_object_is_422(client, auth, version):
                          content_type="application/json", **auth), 422)
 
 
-@pytest.mark.parametrize("ref", ["cogmill/none", "alice/none:abc", "b" * 64])
-def test_unknown_versions_are_404(client, auth, ref):
-    _problem(client.post("/v1/predictions", {"version": ref, "input": {}}, content_type="application/json",
-                         **auth), 404)
+@pytest.mark.parametrize("ref", ["cogmill/none", "alice/none:abc", "b" * 64, "xyz"])
+def test_unknown_or_malformed_versions_are_422_invalid_version(client, auth, ref):
+    """As Replicate answers: unknown, malformed and someone else's private version look the same."""
+    body = _problem(client.post("/v1/predictions", {"version": ref, "input": {}},
+                                content_type="application/json", **auth), 422)
+    assert body["invalid_fields"][0]["field"] == "version"
+    assert body["detail"].startswith("version: Invalid version or not permitted")
 
 
-def test_malformed_version_is_400(client, auth):
-    _problem(client.post("/v1/predictions", {"version": "xyz", "input": {}}, content_type="application/json",
-                         **auth), 400)
+def test_someone_elses_private_version_is_the_same_422(client, version):
+    version.model.visibility = "private"
+    version.model.save()
+    _, raw = ApiToken.issue(User.objects.create_user("mallory"))
+    for ref in (version.version_id, f"alice/echo:{version.version_id}", "alice/echo"):
+        body = _problem(client.post("/v1/predictions", {"version": ref, "input": {"text": "a"}},
+                                    content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"), 422)
+        assert body["invalid_fields"][0]["field"] == "version"
+
+
+def test_a_missing_version_is_422_naming_it(client, auth):
+    body = _problem(client.post("/v1/predictions", {"input": {}}, content_type="application/json", **auth), 422)
+    assert body["invalid_fields"][0]["field"] == "version"
+
+
+def test_an_unknown_body_field_is_422_naming_it(client, auth, version):
+    body = _problem(client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"},
+                                                    "webhok": "https://example.com"},
+                                content_type="application/json", **auth), 422)
+    assert body["invalid_fields"][0]["field"] == "webhok"
+    assert not Prediction.objects.exists()
 
 
 def test_version_still_building_is_409(client, auth, version):
@@ -63,9 +84,10 @@ def test_version_still_building_is_409(client, auth, version):
                          content_type="application/json", **auth), 409)
 
 
-def test_bad_prefer_wait_is_400_and_creates_nothing(client, auth, version):
+@pytest.mark.parametrize("prefer", ["wait=0", "wait=soon", "wait=-1"])
+def test_bad_prefer_wait_is_400_and_creates_nothing(client, auth, version, prefer):
     body = _problem(client.post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
-                                content_type="application/json", HTTP_PREFER="wait=500", **auth), 400)
+                                content_type="application/json", HTTP_PREFER=prefer, **auth), 400)
     assert "wait" in body["detail"]
     assert not Prediction.objects.exists()
 
