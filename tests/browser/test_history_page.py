@@ -21,6 +21,7 @@ def test_history_lists_filters_searches_and_deletes(page, cogmill, token):
     expect(page.locator(f"#row-{failed['id']}")).to_be_visible()
     expect(page.locator(f"#row-{hello['id']}")).to_have_count(0)
     expect(rows.locator(".badge:not(.failed)")).to_have_count(0)
+    _settled(page)  # a change made while htmx still settles the last swap would be lost
 
     page.select_option("select[name=status]", "")
     expect(page.locator(f"#row-{hello['id']}")).to_be_visible()
@@ -56,3 +57,8 @@ def test_history_filters_show_errors_in_place(page, cogmill, token):
     expect(page.locator(".field.has-error")).to_contain_text("Write the model as owner/name.")
     expect(page.locator("input[name=q]")).to_have_value("kept text")
     expect(page.locator("input[name=model]")).to_have_value("not-a-model-ref")
+
+
+def _settled(page) -> None:
+    """htmx has finished swapping and settling: the new form listens for changes again."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
