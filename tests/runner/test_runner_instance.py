@@ -137,7 +137,7 @@ def test_setup_failure_raises_with_logs(start: Callable[[str], CogInstance]) -> 
     assert "weights are missing" in caught.value.logs
 
 
-def test_cancel(start: Callable[[str], CogInstance]) -> None:
+def test_cancel(start: Callable[[str], CogInstance], wait_until) -> None:
     instance = start("slow")
 
     def on_event(name: str, data: dict[str, Any]) -> None:
@@ -147,7 +147,7 @@ def test_cancel(start: Callable[[str], CogInstance]) -> None:
     result = instance.predict("p-cancel", {}, on_event)
     assert result["status"] == "canceled"
     assert result["logs"].startswith("tick 0\n")
-    assert instance.health() == "READY"
+    wait_until(lambda: instance.health() == "READY", 10, "the server to be READY again")
 
 
 def test_cancel_before_the_prediction_reaches_the_server(start: Callable[[str], CogInstance]) -> None:
@@ -156,12 +156,12 @@ def test_cancel_before_the_prediction_reaches_the_server(start: Callable[[str], 
     assert instance.predict("p-early", {})["status"] == "canceled"  # ...but remembered
 
 
-def test_timeout_cancels_and_fails(start: Callable[[str], CogInstance]) -> None:
+def test_timeout_cancels_and_fails(start: Callable[[str], CogInstance], wait_until) -> None:
     instance = start("slow")
     result = instance.predict("p-timeout", {}, timeout=0.3)
     assert result["status"] == "failed"
     assert result["error"] == "Prediction timed out after 0.3s"
-    assert instance.health() == "READY"
+    wait_until(lambda: instance.health() == "READY", 10, "the server to be READY again")
 
 
 def test_worker_crash_fails_the_prediction(start: Callable[[str], CogInstance]) -> None:
