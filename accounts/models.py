@@ -3,7 +3,9 @@ import hashlib
 import hmac
 import secrets
 import string
+from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -22,6 +24,8 @@ class User(AbstractUser):
         ORGANIZATION = "organization"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.USER)
+    # How long the inputs, outputs and logs of its API runs are kept; None keeps them.
+    data_retention = models.DurationField(null=True, blank=True)
 
     @property
     def is_organization(self) -> bool:
@@ -37,6 +41,7 @@ class User(AbstractUser):
             "username": self.username,
             "name": self.get_full_name() or self.username,
             "github_url": None,
+            "avatar_url": f"{settings.PUBLIC_URL}/avatars/{quote(self.username)}.svg",
         }
 
 

@@ -1,4 +1,5 @@
-"""Cursor pages, newest first, with absolute next/previous URLs (the JS client needs them absolute)."""
+"""Cursor pages (keyset: a timestamp, then the key), newest first unless asked otherwise, with
+absolute next/previous URLs (the JS client needs them absolute)."""
 
 import base64
 import datetime as dt
@@ -15,8 +16,8 @@ class BadCursor(ValueError):
     pass
 
 
-def _encode(direction: str, obj) -> str:
-    raw = f"{direction}|{obj.created_at.isoformat()}|{obj.pk}"
+def _encode(direction: str, obj, key: str) -> str:
+    raw = f"{direction}|{getattr(obj, key).isoformat()}|{obj.pk}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -45,31 +46,35 @@ def _link(request, cursor: str) -> str:
     return f"{settings.PUBLIC_URL}{request.path}?{urlencode(params)}"
 
 
-def paginate(request, queryset, serialize, cursor: str | None, page_size: int = PAGE_SIZE) -> dict:
-    """One page of `queryset` (ordered by -created_at, -pk) as {next, previous, results}.
+def paginate(request, queryset, serialize, cursor: str | None, page_size: int = PAGE_SIZE,
+             key: str = "created_at", descending: bool = True) -> dict:
+    """One page of `queryset`, ordered by the timestamp `key` (a field or an annotation) then the
+    primary key, newest first unless not `descending`, as {next, previous, results}.
 
     `cursor` is the operation's `cursor` query parameter: one of the links of a page before.
     """
-    newest_first = queryset.order_by("-created_at", "-pk")
+    first, back = (("-", ""), ("", "-"))[not descending]
+    in_order = queryset.order_by(f"{first}{key}", f"{first}pk")
     if cursor:
         direction, stamp, pk = _decode(cursor)
         pk = _checked_pk(queryset, pk, cursor)
-        older = Q(created_at__lt=stamp) | Q(created_at=stamp, pk__lt=pk)
-        newer = Q(created_at__gt=stamp) | Q(created_at=stamp, pk__gt=pk)
+        after, before = ("lt", "gt") if descending else ("gt", "lt")
+        later = Q(**{f"{key}__{after}": stamp}) | Q(**{key: stamp, f"pk__{after}": pk})
+        earlier = Q(**{f"{key}__{before}": stamp}) | Q(**{key: stamp, f"pk__{before}": pk})
         if direction == "n":
-            rows = list(newest_first.filter(older)[: page_size + 1])
-            has_older, has_newer = len(rows) > page_size, True
+            rows = list(in_order.filter(later)[: page_size + 1])
+            has_next, has_previous = len(rows) > page_size, True
             rows = rows[:page_size]
         else:
-            rows = list(queryset.filter(newer).order_by("created_at", "pk")[: page_size + 1])
-            has_newer, has_older = len(rows) > page_size, True
+            rows = list(queryset.filter(earlier).order_by(f"{back}{key}", f"{back}pk")[: page_size + 1])
+            has_previous, has_next = len(rows) > page_size, True
             rows = list(reversed(rows[:page_size]))
     else:
-        rows = list(newest_first[: page_size + 1])
-        has_older, has_newer = len(rows) > page_size, False
+        rows = list(in_order[: page_size + 1])
+        has_next, has_previous = len(rows) > page_size, False
         rows = rows[:page_size]
     return {
-        "next": _link(request, _encode("n", rows[-1])) if rows and has_older else None,
-        "previous": _link(request, _encode("p", rows[0])) if rows and has_newer else None,
+        "next": _link(request, _encode("n", rows[-1], key)) if rows and has_next else None,
+        "previous": _link(request, _encode("p", rows[0], key)) if rows and has_previous else None,
         "results": [serialize(r) for r in rows],
     }

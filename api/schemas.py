@@ -8,7 +8,7 @@ Nullable fields are declared `X | None` with no default: they are always sent, a
 
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, with_config
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_serializer, with_config
 
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"},
                                  examples=["2026-01-31T12:00:00Z"])]
@@ -55,8 +55,16 @@ class Metrics(TypedDict, total=False):
 class PredictionUrls(Out):
     get: Url
     cancel: Url
-    stream: Url = Field(description="Server-sent events of the prediction's output, logs and end.")
+    stream: Url | None = Field(None, description="Server-sent events of the prediction's output, logs and end; "
+                                                 "only for models whose output is an iterator (absent otherwise).")
     web: Url
+
+    @model_serializer(mode="wrap")
+    def _without_absent_stream(self, handler):
+        urls = handler(self)
+        if urls.get("stream") is None:
+            urls.pop("stream", None)
+        return urls
 
 
 class Prediction(Out):
@@ -74,6 +82,7 @@ class Prediction(Out):
     created_at: Timestamp
     started_at: Timestamp | None
     completed_at: Timestamp | None
+    deadline: Timestamp | None = Field(description="When it is canceled if it has not ended (Cancel-After).")
     metrics: Metrics
     urls: PredictionUrls
 
@@ -110,6 +119,10 @@ class Model(Out):
     paper_url: str | None
     license_url: str | None
     cover_image_url: str | None
+    weights_url: str | None
+    is_official: bool = Field(description="Kept by the people who run this Cogmill (COGMILL_OFFICIAL_OWNERS).")
+    max_run_time: str | None = Field(description="Cogmill's own: runs of it are canceled this long after "
+                                                 "they were created (`30s`, `5m`, `1h30m`).")
     run_count: int
     default_example: Prediction | None
     latest_version: Version | None
@@ -147,7 +160,35 @@ class Collection(Out):
 
 
 class CollectionDetail(Collection):
+    full_description: str | None = Field(description="Markdown: the collection's longer description.")
     models: list[Model]
+
+
+class SearchMetadata(Out):
+    score: float = Field(description="How well the model matches, from 0 to 1.")
+    tags: list[str]
+    generated_description: str | None
+
+
+class SearchModel(Out):
+    model: Model
+    metadata: SearchMetadata
+
+
+class SearchCollection(Collection):
+    models: list[str] = Field(description="owner/name of each model in it that the caller may see.")
+
+
+class SearchPage(Out):
+    name: str
+    href: Url
+
+
+class SearchResults(Out):
+    query: str
+    models: list[SearchModel]
+    collections: list[SearchCollection]
+    pages: list[SearchPage] = Field(description="Cogmill's own pages that match.")
 
 
 class Hardware(Out):
@@ -160,6 +201,7 @@ class Account(Out):
     username: str
     name: str
     github_url: str | None
+    avatar_url: Url = Field(description="An image of the account (its initial, drawn by Cogmill).")
 
 
 class WebhookSecret(Out):

@@ -158,6 +158,10 @@ COGMILL_REQUEUE_AFTER_SECONDS = env_float("COGMILL_REQUEUE_AFTER_SECONDS", 120.0
 # How long `make run` lets the worker finish running work when stopped, before handing the rest back.
 COGMILL_STOP_GRACE_SECONDS = env_float("COGMILL_STOP_GRACE_SECONDS", 30.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
+# Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's
+# official models); `make run` pushes the examples as `cogmill`.
+COGMILL_OFFICIAL_OWNERS = [name.strip() for name in env_str("COGMILL_OFFICIAL_OWNERS", "cogmill").split(",")
+                           if name.strip()]
 # Uploads (POST /v1/files): the largest accepted, and how long one stays usable as a model input.
 COGMILL_MAX_UPLOAD_BYTES = env_int("COGMILL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024)
 COGMILL_FILE_TTL_HOURS = env_float("COGMILL_FILE_TTL_HOURS", 24.0)
@@ -193,4 +197,7 @@ CELERY_BEAT_SCHEDULE = {
                                "options": {"expires": COGMILL_REAP_INTERVAL_SECONDS}},
     "purge-expired-uploads": {"task": "playground.purge_expired_uploads", "schedule": 3600.0},
     "retry-webhooks": {"task": "playground.retry_webhooks", "schedule": 60.0},
+    # Owners' data retention (the account page): inputs, outputs and logs of API runs past it.
+    "remove-expired-run-data": {"task": "playground.remove_expired_run_data", "schedule": 300.0,
+                                "options": {"expires": 300.0}},
 }

@@ -26,6 +26,7 @@ SEND_WEBHOOKS = "playground.send_webhooks"
 REAP_STUCK_RUNS = "playground.reap_stuck_predictions"
 RETRY_WEBHOOKS = "playground.retry_webhooks"
 PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
+REMOVE_EXPIRED_RUN_DATA = "playground.remove_expired_run_data"
 # The task that runs each kind of run, by the kind's model name.
 RUN_TASKS = {"prediction": RUN_PREDICTION}
 DEFAULT_QUEUE = "celery"

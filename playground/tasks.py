@@ -6,6 +6,7 @@ from celery.signals import worker_shutdown
 
 from playground import dispatch, webhooks
 from playground.services import files
+from playground.services import runs as run_services
 from playground.worker import builds, pool, reaper, runs
 
 
@@ -45,3 +46,8 @@ def retry_webhooks() -> int:
 @shared_task(name=dispatch.PURGE_EXPIRED_UPLOADS)
 def purge_expired_uploads() -> int:
     return files.purge_expired_uploads()
+
+
+@shared_task(name=dispatch.REMOVE_EXPIRED_RUN_DATA)
+def remove_expired_run_data() -> int:
+    return run_services.remove_expired_data()

@@ -21,4 +21,4 @@ def get_collection(request, slug: str):
     """The collection with the models in it that the caller may see."""
     collection = catalog.get_collection(slug)
     models = catalog.collection_models(collection, request.owner)
-    return {**collection.to_dict(), "models": [m.to_dict() for m in models]}
+    return collection.to_detail_dict([m.to_dict() for m in models])

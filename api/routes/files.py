@@ -24,6 +24,8 @@ class FileUpload(BaseModel):
 
     content: bytes = Field(description="The file; its name and type come from the part's headers.")
     metadata: str | None = Field(None, description="A JSON object kept with the file.")
+    filename: str | None = Field(None, description="The file's name, instead of the one in the part's headers.")
+    type: str | None = Field(None, description="The file's media type, instead of the one in the part's headers.")
 
 
 def _too_large(size: int) -> HttpError:
@@ -48,7 +50,8 @@ def create_file(request):
     upload = request.FILES.get("content")
     if upload is not None and upload.size > settings.COGMILL_MAX_UPLOAD_BYTES:
         raise _too_large(upload.size)
-    f = files.create_upload(request.owner, upload, _metadata_text(request))
+    f = files.create_upload(request.owner, upload, _metadata_text(request), filename=request.POST.get("filename"),
+                            content_type=request.POST.get("type"))
     return Status(201, f.to_dict())
 
 

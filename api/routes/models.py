@@ -4,7 +4,7 @@ import json
 from typing import Literal
 
 from django.http import HttpResponse
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,20 +28,26 @@ def _model_dict(model: Model) -> dict:
 
 # ---------------------------------------------------------------- models
 
-def _model_page(request, text: str | None, cursor: str | None) -> dict:
-    models = Model.objects.visible_to(request.owner).for_api()
-    if text:
-        models = models.search(text)
-    return paginate(request, models, Model.to_dict, cursor)
+SORT_KEYS = {"latest_version_created_at": "latest_version_created_at", "model_created_at": "created_at"}
+SortBy = Literal["latest_version_created_at", "model_created_at"]
 
 
-@router.get("/models", response={200: schemas.ModelPage, **problems()})
-def list_models(request, query: str | None = None, cursor: str | None = None):
-    """Public models and the caller's own; `query` keeps those matching every word of it.
-
-    The same search is `QUERY /v1/models` with the text as a text/plain body (HTTP QUERY).
-    """
-    return _model_page(request, query, cursor)
+@router.get("/models", response={200: schemas.ModelPage, **problems(422)})
+def list_models(
+    request, cursor: str | None = None, sort_by: SortBy = "latest_version_created_at",
+    sort_direction: Literal["asc", "desc"] = "desc",
+    query: str | None = Query(None, description="Cogmill's own: keep the models matching every word of it "
+                                                "(`QUERY /v1/models` and `/v1/search` are Replicate's searches)."),
+    include_private: bool = Query(False, description="Cogmill's own: add the caller's private models and "
+                                                     "their organizations' to the public ones."),
+):
+    """Public models, those whose latest version is newest first (as on Replicate)."""
+    models = Model.objects.visible_to(request.owner) if include_private else Model.objects.public()
+    models = models.for_api().with_latest_version_at()
+    if query:
+        models = models.search(query)
+    return paginate(request, models, Model.to_dict, cursor, key=SORT_KEYS[sort_by],
+                    descending=sort_direction == "desc")
 
 
 SEARCH_TEXT = "text/plain"
@@ -50,14 +56,18 @@ SEARCH_TEXT = "text/plain"
 @router.api_operation(["QUERY"], "/models", response={200: schemas.ModelPage, **problems()},
                       openapi_extra=request_body((SEARCH_TEXT, {"type": "string", "minLength": 1})))
 def search_models(request, cursor: str | None = None):
-    """HTTP QUERY with the search text as a text/plain body."""
+    """HTTP QUERY with the search text as a text/plain body: the models the caller may see (public,
+    their own and their organizations') that match every word, newest first."""
     text = _search_text(request.body.decode("utf-8", errors="replace").strip())
     if not text:
         raise HttpError(400, f"send the search text as the request body (Content-Type: {SEARCH_TEXT})")
-    # next/previous are GET links, so they carry the text as ?query=
+    # next/previous are GET links: they carry what makes the list the same search
+    search = {"query": text, "include_private": "true", "sort_by": "model_created_at", "sort_direction": "desc"}
     request.GET = request.GET.copy()
-    request.GET["query"] = text
-    return _model_page(request, text, cursor)
+    for name, value in search.items():
+        request.GET[name] = value
+    return list_models(request, cursor, sort_by="model_created_at", sort_direction="desc", query=text,
+                       include_private=True)
 
 
 def _search_text(body: str) -> str:
@@ -69,6 +79,10 @@ def _search_text(body: str) -> str:
             return body
         return decoded.strip() if isinstance(decoded, str) else body
     return body
+
+
+MAX_RUN_TIME = ("Cogmill's own: cancel runs of the model that have not ended this long after they were created "
+                "(`90s`, `5m`, `1h`, or seconds; at least 5 s); null removes the limit.")
 
 
 class ModelIn(Schema):
@@ -83,6 +97,7 @@ class ModelIn(Schema):
     paper_url: str | None = None
     license_url: str | None = None
     cover_image_url: str | None = None
+    max_run_time: str | int | None = Field(None, description=MAX_RUN_TIME)
 
 
 @router.post("/models", response={201: schemas.Model, **problems(403, 409, 415, 422)})
@@ -109,6 +124,10 @@ class ModelPatch(Schema):
     paper_url: str | None = None
     license_url: str | None = None
     cover_image_url: str | None = None
+    weights_url: str | None = None
+    readme: str | None = Field(None, description="Markdown served as the model's README instead of the "
+                                                 "latest version's README.md; null goes back to it.")
+    max_run_time: str | int | None = Field(None, description=MAX_RUN_TIME)
     default_example: str | None = None
     examples: list[str] | None = None
 

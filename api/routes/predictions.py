@@ -2,7 +2,8 @@
 
 import re
 import time
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
@@ -15,6 +16,7 @@ from api import schemas, streams, waiting
 from api.openapi import raw_response
 from api.pagination import paginate
 from api.schemas import problems
+from playground import durations
 from playground.models import Prediction
 from playground.services import catalog, runs
 
@@ -39,6 +41,19 @@ def wait_seconds(prefer: str | None) -> int | None:
     return min(int(raw), MAX_WAIT)  # the clients may ask for more; Replicate waits at most 60 s too
 
 
+MIN_CANCEL_AFTER = timedelta(seconds=5)
+
+
+def cancel_after(header: str | None) -> timedelta | None:
+    """The `Cancel-After` duration, checked before anything is created."""
+    if header is None:
+        return None
+    try:
+        return durations.parse(header, minimum=MIN_CANCEL_AFTER)
+    except ValueError as exc:
+        raise HttpError(400, f"Cancel-After: {exc}") from None
+
+
 class ModelPredictionIn(Schema):
     model_config = ConfigDict(extra="forbid")  # an unknown field is a 422 naming it, as on Replicate
 
@@ -53,10 +68,11 @@ class PredictionIn(ModelPredictionIn):
     version: str | None = None
 
 
-def _create_prediction(request, version, body: ModelPredictionIn) -> Prediction:
+def _create_prediction(request, version, body: ModelPredictionIn, lifetime: timedelta | None) -> Prediction:
     return runs.create_prediction(
         request.owner, version, body.input, webhook=body.webhook,
         webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
+        cancel_after=lifetime,
     )
 
 
@@ -74,43 +90,55 @@ Prefer = Header(None, alias="Prefer", description=(
     f"`wait` or `wait=N` (N of at least 1; more than {MAX_WAIT} waits {MAX_WAIT}): answer when the "
     f"prediction ends, or N seconds after the request arrived (default {MAX_WAIT}) with status `starting` "
     "and no output yet."))
+CancelAfter = Header(None, alias="Cancel-After", description=(
+    "Cancel the prediction if it has not ended this long after it was created: `30s`, `5m`, `1h30m`, "
+    f"or a bare number of seconds; at least {durations.spell(MIN_CANCEL_AFTER)}. Its `deadline` says when. "
+    "The model's own maximum run time, when shorter, wins."))
 CREATED = {201: schemas.Prediction, **problems(403, 404, 409, 415, 422)}
 WAITED = {"responses": {201: {"headers": {"Preference-Applied": {
     "description": "`wait=N`, when the request asked to wait.", "schema": {"type": "string"}}}}}}
 
 
 @router.post("/predictions", response=CREATED, openapi_extra=WAITED)
-async def create_prediction(request, response: HttpResponse, body: PredictionIn, prefer: str | None = Prefer):
+async def create_prediction(request, response: HttpResponse, body: PredictionIn, prefer: str | None = Prefer,
+                            cancel_after_header: str | None = CancelAfter):
     """Run a version: `version` is a version id, `owner/name` or `owner/name:id`."""
-    wait_seconds(prefer)  # reject a bad Prefer header before creating anything
+    wait_seconds(prefer)  # reject bad headers before creating anything
+    lifetime = cancel_after(cancel_after_header)
 
     def create():
         version = catalog.resolve_version(request.owner, body.version or "")
-        return _create_prediction(request, version, body)
+        return _create_prediction(request, version, body, lifetime)
 
     return await _created(request, await sync_to_async(create)(), prefer, response)
 
 
 @router.post("/models/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
 async def create_model_prediction(request, response: HttpResponse, owner: str, name: str,
-                                  body: ModelPredictionIn, prefer: str | None = Prefer):
+                                  body: ModelPredictionIn, prefer: str | None = Prefer,
+                                  cancel_after_header: str | None = CancelAfter):
     """Run the model's latest version."""
     wait_seconds(prefer)
+    lifetime = cancel_after(cancel_after_header)
 
     def create():
         model = catalog.get_model(request.owner, f"{owner}/{name}")
         version = catalog.latest_runnable(model)
-        return _create_prediction(request, version, body)
+        return _create_prediction(request, version, body, lifetime)
 
     return await _created(request, await sync_to_async(create)(), prefer, response)
 
 
-@router.get("/predictions", response={200: schemas.PredictionPage, **problems()})
+@router.get("/predictions", response={200: schemas.PredictionPage, **problems(422)})
 def list_predictions(request, created_after: str | None = None, created_before: str | None = None,
-                     cursor: str | None = None):
+                     cursor: str | None = None, source: Literal["api", "web"] | None = None):
+    """The caller's predictions, newest first: created at or after `created_after`, before
+    `created_before`, started from the API or the web playground (`source`)."""
     qs = runs.predictions_for(request.owner)
+    if source:
+        qs = qs.filter(source=source)
     if created_after:
-        qs = qs.filter(created_at__gt=_timestamp(created_after, "created_after"))
+        qs = qs.filter(created_at__gte=_timestamp(created_after, "created_after"))
     if created_before:
         qs = qs.filter(created_at__lt=_timestamp(created_before, "created_before"))
     return paginate(request, qs, Prediction.to_dict, cursor)

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from playground import durations
 from playground.cogschema import CogSchema
 from playground.models.base import absolute, iso
 from playground.models.runs import Prediction
@@ -43,6 +44,16 @@ class ModelQuerySet(models.QuerySet):
             models.Q(visibility=Visibility.PUBLIC) | models.Q(owner=user) | models.Q(owner__in=user.organizations())
         )
 
+    def public(self) -> "ModelQuerySet":
+        return self.filter(visibility=Visibility.PUBLIC)
+
+    def with_latest_version_at(self) -> "ModelQuerySet":
+        """`latest_version_created_at`: when its latest ready version was pushed (its own creation
+        while it has none), to sort by as Replicate's model list does."""
+        latest = (Version.objects.filter(model=models.OuterRef("pk"), build_status=BuildStatus.READY, hidden=False)
+                  .order_by("-created_at").values("created_at")[:1])
+        return self.annotate(latest_version_created_at=Coalesce(models.Subquery(latest), models.F("created_at")))
+
     def search(self, text: str) -> "ModelQuerySet":
         """Models whose owner, name or description contains every word of `text`."""
         found = self
@@ -76,7 +87,13 @@ class Model(models.Model):
     paper_url = models.URLField(blank=True)
     license_url = models.URLField(blank=True)
     cover_image_url = models.URLField(blank=True)
+    # Where the weights are published, and a README set by API that replaces the latest version's.
+    weights_url = models.URLField(max_length=2000, blank=True)
+    readme = models.TextField(blank=True)
     hardware = models.ForeignKey(Hardware, null=True, blank=True, on_delete=models.SET_NULL)
+    # The longest any run of it may take from its creation (it is canceled then); None: no limit
+    # but the site's COGMILL_PREDICTION_TIMEOUT.
+    max_run_time = models.DurationField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Predictions the owner chose to show off the model; the default one is in every model object.
     examples = models.ManyToManyField("Prediction", blank=True, related_name="example_of")
@@ -96,6 +113,10 @@ class Model(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.owner.username}/{self.name}"
+
+    @property
+    def is_official(self) -> bool:
+        return self.owner.username in settings.COGMILL_OFFICIAL_OWNERS
 
     def latest_version(self) -> "Version | None":
         if hasattr(self, "ready_versions"):  # loaded by ModelQuerySet.for_api
@@ -119,6 +140,9 @@ class Model(models.Model):
             "paper_url": self.paper_url or None,
             "license_url": self.license_url or None,
             "cover_image_url": self.cover_image_url or None,
+            "weights_url": self.weights_url or None,
+            "max_run_time": durations.spell(self.max_run_time) if self.max_run_time else None,
+            "is_official": self.is_official,
             "run_count": self.run_count(),
             "default_example": example.to_dict() if example else None,
             "latest_version": latest.to_dict() if latest else None,
@@ -187,6 +211,8 @@ class Collection(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Markdown: what the collection is for and how its models compare, shown on its detail.
+    full_description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     models = models.ManyToManyField(Model, blank=True, related_name="collections")
 
@@ -198,3 +224,6 @@ class Collection(models.Model):
 
     def to_dict(self) -> dict:
         return {"slug": self.slug, "name": self.name, "description": self.description or ""}
+
+    def to_detail_dict(self, models: list[dict]) -> dict:
+        return {**self.to_dict(), "full_description": self.full_description or None, "models": models}

@@ -58,6 +58,8 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # When it is canceled if it has not ended (Cancel-After, the model's maximum run time).
+    deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
     # The worker that claimed it, and until when its claim holds unless renewed (worker/leases.py).
@@ -84,9 +86,19 @@ class Run(models.Model):
         """`urls.stream` without the origin, for pages served from whatever host the visitor used."""
         return f"{self.api_path}/{self.id}/stream"
 
+    @property
+    def streams(self) -> bool:
+        """Whether the API offers `urls.stream`: as on Replicate, only for models whose output is an
+        iterator (the clients then say the model does not support streaming). The pages read every
+        run's stream for its logs."""
+        return self.version.schema.output_is_iterator()
+
     def api_urls(self) -> dict[str, str]:
         base = f"{self.api_path}/{self.id}"
-        return {"get": absolute(base), "cancel": absolute(f"{base}/cancel"), "stream": absolute(self.stream_path)}
+        urls = {"get": absolute(base), "cancel": absolute(f"{base}/cancel")}
+        if self.streams:
+            urls["stream"] = absolute(self.stream_path)
+        return urls
 
     def to_dict(self) -> dict:
         """The API object: the fields every kind has; kinds add their own."""
@@ -103,6 +115,7 @@ class Run(models.Model):
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "completed_at": iso(self.completed_at),
+            "deadline": iso(self.deadline),
             "metrics": self.metrics or {},
             "urls": self.api_urls(),
         }

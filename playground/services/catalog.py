@@ -1,5 +1,6 @@
 """The catalogue: models, their versions (push, build, delete), examples, README, collections."""
 
+import datetime as dt
 import re
 import shutil
 
@@ -7,10 +8,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.deletion import ProtectedError
 
-from playground import dispatch
+from playground import dispatch, durations
 from playground.bundles import bundle_id, unpack
 from playground.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
 from playground.models import (
@@ -167,7 +168,8 @@ def _runnable(version: Version) -> Version:
 
 # ---------------------------------------------------------------- models
 
-MODEL_DETAILS = ("description", "github_url", "paper_url", "license_url", "cover_image_url")
+MODEL_DETAILS = ("description", "github_url", "paper_url", "license_url", "cover_image_url", "weights_url", "readme")
+MIN_RUN_TIME = dt.timedelta(seconds=5)
 _check_url = URLValidator(schemes=["http", "https"])
 
 
@@ -191,7 +193,7 @@ def _hardware(sku: object, errors: list[FieldError]) -> Hardware | None:
 
 
 def _details(values: dict, errors: list[FieldError]) -> dict[str, str]:
-    """Description and URLs as stored: null clears, URLs must be http(s)."""
+    """Description, README, URLs and maximum run time as stored: null clears, URLs must be http(s)."""
     cleaned = {}
     for field in MODEL_DETAILS:
         if field not in values:
@@ -207,7 +209,20 @@ def _details(values: dict, errors: list[FieldError]) -> dict[str, str]:
                 errors.append(FieldError(field, f"{field} must be an http(s) URL", "format"))
                 continue
         cleaned[field] = value
+    if "max_run_time" in values:
+        cleaned["max_run_time"] = _max_run_time(values["max_run_time"], errors)
     return cleaned
+
+
+def _max_run_time(value: object, errors: list[FieldError]) -> dt.timedelta | None:
+    """A duration (`90s`, `5m`, `1h`) or a number of seconds; null removes the limit."""
+    if value is None:
+        return None
+    try:
+        return durations.parse(str(value), minimum=MIN_RUN_TIME)
+    except ValueError as exc:
+        errors.append(FieldError("max_run_time", str(exc), "format"))
+        return None
 
 
 def create_model(owner, name: str, visibility: str, hardware: str, **details) -> Model:
@@ -298,7 +313,9 @@ def examples_of(model: Model):
 
 
 def readme(model: Model) -> str:
-    """The README.md at the top of the latest version's source folder."""
+    """The README set on the model, else the README.md at the top of its latest version's folder."""
+    if model.readme:
+        return model.readme
     version = model.latest_version()
     src = version.src_dir if version else None
     found = [p for p in src.iterdir() if p.name.lower() == "readme.md"] if src and src.is_dir() else []
@@ -334,6 +351,36 @@ def delete_version(version: Version) -> None:
 
 
 # ---------------------------------------------------------------- collections
+
+# ---------------------------------------------------------------- search
+
+SEARCH_CANDIDATES = 500  # matches scored per search, most run first
+
+
+def search_models(user, text: str, limit: int) -> list[tuple[Model, float]]:
+    """The models `user` may see that match every word of `text`, best first, with a score in (0, 1]:
+    a word in the name counts most, then in the owner's name, then in the description."""
+    words = [word.lower() for word in text.split()]
+    candidates = (Model.objects.visible_to(user).search(text).for_api()
+                  .order_by("-num_runs", "-created_at")[:SEARCH_CANDIDATES])
+    scored = [(model, _score(model, words)) for model in candidates]
+    scored.sort(key=lambda pair: (-pair[1], -pair[0].run_count()))
+    return scored[:limit]
+
+
+def _score(model: Model, words: list[str]) -> float:
+    fields = ((model.name.lower(), 3), (model.owner.username.lower(), 2), ((model.description or "").lower(), 1))
+    points = sum(next((weight for field, weight in fields if word in field), 0) for word in words)
+    return round(points / (3 * len(words)), 4) if words else 0.0
+
+
+def search_collections(text: str) -> QuerySet:
+    """Collections whose name, slug or description holds every word of `text`."""
+    found = Collection.objects.all()
+    for word in text.split():
+        found = found.filter(Q(name__icontains=word) | Q(slug__icontains=word) | Q(description__icontains=word))
+    return found
+
 
 def all_collections() -> QuerySet:
     return Collection.objects.all()

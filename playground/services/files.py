@@ -29,20 +29,39 @@ def live_file(file_id: str, name: str) -> File:
 
 # ---------------------------------------------------------------- uploads
 
-def create_upload(owner, upload, metadata_text: str | None) -> File:
-    """Store an uploaded file (kept COGMILL_FILE_TTL_HOURS) that can be passed as a model input."""
+MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+                        r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\r\n]*\"|[A-Za-z0-9!#$&^_.+-]+))*$")
+
+
+def create_upload(owner, upload, metadata_text: str | None, filename: str | None = None,
+                  content_type: str | None = None) -> File:
+    """Store an uploaded file (kept COGMILL_FILE_TTL_HOURS) that can be passed as a model input.
+
+    `filename` and `content_type` (the form fields `filename` and `type`) replace what the part's
+    own headers say.
+    """
     if upload is None:
         raise Invalid([FieldError("content", "send the file as multipart part 'content'", "required")])
     metadata = _metadata(metadata_text)
+    errors = []
+    if filename is not None:
+        filename = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+        if not filename or "\x00" in filename or filename in {".", ".."}:
+            errors.append(FieldError("filename", "filename must be a file name, like photo.jpg", "format"))
+    if content_type is not None and not MEDIA_TYPE.match(content_type.strip()):
+        errors.append(FieldError("type", "type must be a media type, like image/png", "format"))
+    if errors:
+        raise Invalid(errors)
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     for chunk in upload.chunks():
         sha256.update(chunk)
         md5.update(chunk)
-    name = (upload.name or "file")[-255:]
+    name = (filename or upload.name or "file")[-255:]
     now = timezone.now()
     f = File(
         kind=File.Kind.UPLOAD, owner=owner, name=name,
-        content_type=upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
+        content_type=(content_type.strip() if content_type else None) or upload.content_type
+        or mimetypes.guess_type(name)[0] or "application/octet-stream",
         size=upload.size, sha256=sha256.hexdigest(), md5=md5.hexdigest(), metadata=metadata,
         created_at=now, expires_at=now + dt.timedelta(hours=settings.COGMILL_FILE_TTL_HOURS),
     )

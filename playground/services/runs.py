@@ -10,11 +10,22 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from accounts.models import Membership
+from accounts.models import Membership, User
 from accounts.services import is_member
 from playground import dispatch, events, webhooks
 from playground.errors import Conflict, NotFound
-from playground.models import LIVE, File, Prediction, Run, Source, Status, Version
+from playground.models import (
+    LIVE,
+    TERMINAL,
+    File,
+    GalleryItem,
+    Model,
+    Prediction,
+    Run,
+    Source,
+    Status,
+    Version,
+)
 from playground.services import files, galleries
 
 
@@ -26,24 +37,34 @@ def create_prediction(
     webhook: str | None = None,
     webhook_events_filter: list[str] | None = None,
     webhook_completed: str | None = None,
+    cancel_after: dt.timedelta | None = None,
 ) -> Prediction:
     """Validate the input and webhook, record the prediction and queue it once the row is committed.
 
     Inputs the model does not declare are dropped, as Replicate does, and the logs say which.
+    It is canceled if it has not ended `cancel_after` from now or at its model's maximum run time,
+    whichever comes first.
     """
     cleaned = version.schema.validate(input_data)
     ignored = version.schema.undeclared(input_data) if isinstance(input_data, dict) else []
     logs = f"Ignored inputs this model does not take: {', '.join(ignored)}\n" if ignored else ""
     files.check_file_inputs(user, cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
+    now = timezone.now()
     with transaction.atomic():
         prediction = Prediction.objects.create(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
-            webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=timezone.now(), dispatches=1,
-            logs=logs,
+            webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
+            logs=logs, created_at=now, deadline=deadline(version.model, now, cancel_after),
         )
         dispatch.run(prediction)
     return prediction
+
+
+def deadline(model, created_at: dt.datetime, cancel_after: dt.timedelta | None) -> dt.datetime | None:
+    """When a run of `model` created at `created_at` is canceled if it has not ended."""
+    limits = [limit for limit in (cancel_after, model.max_run_time) if limit is not None]
+    return created_at + min(limits) if limits else None
 
 
 def cancel(run: Run) -> Run:
@@ -85,6 +106,31 @@ def remove_prediction_data(prediction: Prediction) -> Prediction:
     webhooks.forget(prediction.id)
     prediction.refresh_from_db()
     return prediction
+
+
+RETENTION_BATCH = 200  # predictions cleared per sweep; the next sweep goes on
+
+
+def remove_expired_data(now: dt.datetime | None = None) -> int:
+    """Beat's retention sweep: clear the data of finished API predictions older than their owner's
+    retention, as Replicate does after an hour. The row, its metrics and what it cost stay. A
+    prediction that is shared (a public link, a gallery, a model's example) keeps its data."""
+    now = now or timezone.now()
+    removed = 0
+    for owner in User.objects.filter(data_retention__isnull=False):
+        expired = (
+            Prediction.objects.filter(owner=owner, source=Source.API, data_removed=False, is_public=False,
+                                      status__in=TERMINAL, completed_at__lt=now - owner.data_retention)
+            .exclude(Exists(GalleryItem.objects.filter(prediction=OuterRef("pk"))))
+            .exclude(Exists(Model.examples.through.objects.filter(prediction=OuterRef("pk"))))
+            .exclude(Exists(Model.objects.filter(default_example=OuterRef("pk"))))
+        )
+        for prediction in expired[: RETENTION_BATCH - removed]:
+            remove_prediction_data(prediction)
+            removed += 1
+        if removed >= RETENTION_BATCH:
+            break
+    return removed
 
 
 # ---------------------------------------------------------------- the end of a run, and its leases

@@ -1,10 +1,13 @@
-"""Stopping a running run when its owner cancels it: one listener thread per worker process."""
+"""Stopping a running run when its owner cancels it (one listener thread per worker process) or
+when its deadline comes (a timer per run)."""
 
 import logging
 import threading
 import time
+from datetime import datetime
 
 from django.db import close_old_connections
+from django.utils import timezone
 
 from cogmill.redis import client
 from playground import events
@@ -12,20 +15,30 @@ from playground import events
 log = logging.getLogger(__name__)
 
 _running: dict[str, object] = {}  # run id -> the CogInstance running it
+_deadlines: dict[str, threading.Timer] = {}
 _lock = threading.Lock()
 _listener_started = False
 
 
-def running(run_id: str, instance) -> None:
-    """Note that `instance` runs `run_id` (until `finished`), and stop it at once if a cancel came first."""
+def running(run_id: str, instance, deadline: datetime | None = None) -> None:
+    """Note that `instance` runs `run_id` (until `finished`): stop it at once if a cancel came first,
+    and at its `deadline` if it has not ended by then."""
     _running[run_id] = instance
     _ensure_listener()
+    if deadline is not None:
+        timer = threading.Timer((deadline - timezone.now()).total_seconds(), instance.cancel, args=(run_id,))
+        timer.daemon = True
+        _deadlines[run_id] = timer
+        timer.start()
     if events.cancel_requested(run_id):
         instance.cancel(run_id)
 
 
 def finished(run_id: str) -> None:
     _running.pop(run_id, None)
+    timer = _deadlines.pop(run_id, None)
+    if timer is not None:
+        timer.cancel()
 
 
 def _ensure_listener() -> None:

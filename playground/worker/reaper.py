@@ -5,6 +5,8 @@
 - A run waiting to start that no worker has claimed since it was queued is queued again, at
   growing intervals (its message may have been lost with a broker or a worker; a duplicate
   message does nothing, since a run is claimed by its row).
+- A run past its deadline is canceled (its worker cancels a running one at the deadline itself;
+  this catches queued runs and workers that missed it).
 - A run no worker took in QUEUED_TOO_LONG, or still running well past the prediction timeout
   while its worker lives, is failed.
 """
@@ -28,6 +30,9 @@ def reap_stuck_runs() -> int:
     handled = 0
     for kind in RUN_KINDS:
         live = kind.objects.select_related("model__hardware").filter(status__in=LIVE)
+        for run in live.filter(deadline__lt=now):
+            runs.cancel(run)
+            handled += 1
         for run in live.filter(Q(lease_expires_at__lt=now) | Q(status=Status.PROCESSING, lease_expires_at=None)):
             runs.hand_back(run, WORKER_STOPPED)
             handled += 1

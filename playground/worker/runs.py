@@ -43,6 +43,8 @@ def execute(run: Run) -> None:
     """Run it on an instance of its version; every failure ends it as `failed` with a clear error."""
     version = run.version
     relay = None
+    if _past_deadline(run):
+        return
     try:
         spec = parse_cog_yaml(version.src_dir)
         venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
@@ -67,7 +69,17 @@ def _fail(run: Run, relay: Relay | None, error: str, logs: str = "") -> None:
          outbox=relay.outbox if relay is not None else None)
 
 
+def _past_deadline(run: Run) -> bool:
+    """End it as canceled if its deadline passed before it started, as Replicate does (never `aborted`)."""
+    if run.deadline is None or run.deadline > timezone.now():
+        return False
+    _end(run, Status.CANCELED, output=None, logs=run.logs, metrics=run.metrics)
+    return True
+
+
 def _run_on(run: Run, lease, relay: Relay) -> None:
+    if _past_deadline(run):
+        return  # the model booted too late
     now = timezone.now()
     if not type(run).objects.filter(pk=run.pk, status=Status.STARTING, worker=leases.WORKER_ID).update(
         status=Status.PROCESSING, started_at=now
@@ -77,7 +89,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     webhooks.notify(run, webhooks.START)
     instance = lease.instance
     try:
-        cancels.running(run.id, instance)
+        cancels.running(run.id, instance, run.deadline)
         final = instance.predict(
             run.id, fetchable_input(run.input), relay.on_event, timeout=settings.COGMILL_PREDICTION_TIMEOUT,
         )

@@ -20,7 +20,8 @@ def test_each_token_is_its_own_account(cogmill, other_token):
 def test_account_wire_shape(cogmill, token):
     response = httpx.get(f"{cogmill.base_url}/v1/account", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 200
-    assert response.json() == {"type": "user", "username": "alice", "name": "alice", "github_url": None}
+    assert response.json() == {"type": "user", "username": "alice", "name": "alice", "github_url": None,
+                               "avatar_url": f"{cogmill.base_url}/avatars/alice.svg"}
 
 
 def test_account_with_a_bad_token_is_401(cogmill):

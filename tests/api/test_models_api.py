@@ -156,16 +156,30 @@ def pager(cogmill) -> replicate.Client:
     return client
 
 
-def test_list_walks_every_page_newest_first(pager):
-    pages = list(replicate.paginate(pager.models.list))
+def _own_models_first_page(cogmill, client: replicate.Client):
+    """Cogmill's own extension of models.list: the caller's private models too (the client takes a
+    first page's URL as its cursor)."""
+    return client.models.list(f"{cogmill.base_url}/v1/models?include_private=true&sort_by=model_created_at")
+
+
+def test_list_walks_every_page_newest_first(cogmill, pager):
+    pages = [_own_models_first_page(cogmill, pager)]
+    while pages[-1].next:
+        pages.append(pager.models.list(pages[-1].next))
     assert len(pages) >= 2
     mine = [m.name for page in pages for m in page if m.owner == "pager"]
     assert mine == [f"paged-{i:03d}" for i in reversed(range(105))]
     assert pages[0].next.startswith("http")
 
 
-def test_previous_link_returns_the_page_before(pager):
-    first = pager.models.list()
+def test_the_plain_list_is_public_models_only_as_on_replicate(pager):
+    listed = [m for page in replicate.paginate(pager.models.list) for m in page]
+    assert "cogmill/hello-world" in [m.id for m in listed]
+    assert all(m.visibility == "public" for m in listed) and not any(m.owner == "pager" for m in listed)
+
+
+def test_previous_link_returns_the_page_before(cogmill, pager):
+    first = _own_models_first_page(cogmill, pager)
     second = pager.models.list(first.next)
     again = pager.models.list(second.previous)
     assert [m.id for m in again] == [m.id for m in first]

@@ -6,6 +6,8 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import _output_dir
+
 PASSWORD = "a-long-pass-phrase-42"
 
 
@@ -134,3 +136,19 @@ def test_create_an_organization_and_invite_a_member(page: Page, cogmill, new_use
     orgs = page.locator("#organizations")
     expect(orgs.get_by_role("link", name=org)).to_be_visible()
     expect(orgs).to_contain_text("admin")
+
+
+def test_data_retention_is_chosen_on_the_account_page(page: Page, cogmill, new_username, request):
+    sign_up(page, new_username)
+    page.goto("/account#retention")
+    retention = page.get_by_label("Keep API prediction data for")
+    expect(retention).to_have_value("")  # keep forever, until chosen otherwise
+    retention.select_option(label="1 hour, like Replicate")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Data retention saved.")).to_be_visible()
+    expect(page.get_by_label("Keep API prediction data for")).to_have_value("1h")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the card still fits
+    card = page.locator("#retention")
+    card.scroll_into_view_if_needed()
+    assert card.bounding_box()["width"] <= 390
+    card.screenshot(path=str(_output_dir(request) / "retention-phone.png"))

@@ -90,7 +90,8 @@ function assertPrediction(p) {
   assert.equal(typeof p.version, "string");
   assert.equal(p.urls.get, `${BASE_URL}/v1/predictions/${p.id}`);
   assert.equal(p.urls.cancel, `${BASE_URL}/v1/predictions/${p.id}/cancel`);
-  assert.equal(p.urls.stream, `${BASE_URL}/v1/predictions/${p.id}/stream`);
+  // As on Replicate, only predictions of models whose output is an iterator offer a stream.
+  if (p.urls.stream !== undefined) assert.equal(p.urls.stream, `${BASE_URL}/v1/predictions/${p.id}/stream`);
   assert.match(p.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 }
 
@@ -162,6 +163,21 @@ check("run-iterator-gated", async () => {
   assert.deepEqual(output, ["first ", "t0 ", "t1 "]);
 });
 
+check("run-short-block-wait-polls-after-it", async () => {
+  // wait: {mode: "block", timeout: 1} sends Prefer: wait=1. Cogmill answers `starting` with no
+  // output by then; the client polls, and every chunk comes back (the first one included).
+  const gate = join(WORK_DIR, "short-wait");
+  const started = Date.now();
+  const running = replicate.run("testers/gated", { input: { gate, tokens: 2 }, wait: { mode: "block", timeout: 1 } });
+  await waitFor(async () => {
+    if (Date.now() - started < 1600) return false;
+    const latest = (await replicate.predictions.list()).results[0];
+    return latest.status === "processing" && latest.output;
+  }, 120, "the run to be past its first answer");
+  writeFileSync(gate, "");
+  assert.deepEqual(await running, ["first ", "t0 ", "t1 "]);
+});
+
 check("run-iterator-textgen", async () => {
   const output = await replicate.run("cogmill/textgen", {
     input: { prompt: "The ", max_tokens: 60, seed: 7 },
@@ -224,6 +240,19 @@ check("stream-textgen", async () => {
   const ids = events.map((e) => e.id);
   assert.ok(ids.every((id) => typeof id === "string" && id.length > 0), "every event has an id");
   assert.equal(new Set(ids).size, ids.length, "event ids are distinct");
+});
+
+check("stream-unsupported-model-throws", async () => {
+  // hello-world returns one string: no urls.stream, so the client refuses to stream it, as against Replicate.
+  const created = await replicate.predictions.create({ model: "cogmill/hello-world", input: { text: "s" } });
+  assert.equal(created.urls.stream, undefined);
+  await assert.rejects(async () => {
+    for await (const event of replicate.stream("cogmill/hello-world", { input: { text: "s" } })) {
+      assert.fail(`unexpected event ${event.event}`);
+    }
+  }, /does not support streaming/);
+  const streaming = await replicate.predictions.create({ model: "cogmill/textgen", input: { prompt: "a", max_tokens: 3 } });
+  assert.equal(streaming.urls.stream, `${BASE_URL}/v1/predictions/${streaming.id}/stream`);
 });
 
 check("stream-gated-exact-chunks", async () => {
@@ -317,11 +346,26 @@ check("models-search", async () => {
   assert.ok(names.includes("cogmill/hello-world"), names.join(","));
 });
 
+check("models-list-public-latest-version-first", async () => {
+  const page = await replicate.models.list();
+  const names = page.results.map((m) => `${m.owner}/${m.name}`);
+  assert.ok(names.includes("cogmill/hello-world"), names.join(","));
+  assert.ok(page.results.every((m) => m.visibility === "public"), "only public models");
+  const hello = page.results.find((m) => m.name === "hello-world");
+  assert.equal(hello.is_official, true);
+  // newest latest version first; a model with none yet sorts by its own creation
+  const stamps = page.results.map((m) => Date.parse(m.latest_version ? m.latest_version.created_at : m.created_at));
+  for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i - 1] >= stamps[i], `order at ${names[i]}`);
+});
+
 check("accounts-current", async () => {
   const account = await replicate.accounts.current();
   assert.equal(account.type, "user");
   assert.equal(account.username, process.env.EXPECTED_USERNAME || account.username);
   assert.equal(typeof account.name, "string");
+  const avatar = await fetch(account.avatar_url);
+  assert.equal(avatar.status, 200);
+  assert.equal(avatar.headers.get("content-type"), "image/svg+xml");
 });
 
 check("files-create-get-list-delete", async () => {

@@ -108,9 +108,9 @@ def test_created_prediction_has_every_field(client, auth, version):
     assert body["model"] == "alice/echo" and body["version"] == version.version_id
     assert body["status"] == "starting" and body["source"] == "api"
     assert body["created_at"].endswith("Z")
-    assert set(body["urls"]) == {"get", "cancel", "stream", "web"}
+    assert set(body["urls"]) == {"get", "cancel", "web"}  # no `stream`: its output is not an iterator
     for key in ("input", "output", "logs", "error", "data_removed", "deployment", "started_at",
-                "completed_at", "metrics"):
+                "completed_at", "deadline", "metrics"):
         assert key in body
 
 

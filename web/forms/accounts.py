@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import Membership, User
+from playground import durations
 from playground.errors import Invalid
 
 USERNAME_HELP = "Lowercase letters, digits, '-' and '_'. It is your namespace: username/model-name."
@@ -58,3 +59,23 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+RETENTION_CHOICES = [("", "Keep forever"), ("1h", "1 hour, like Replicate"), ("24h", "1 day"), ("168h", "7 days"),
+                     ("720h", "30 days")]
+
+
+class RetentionForm(forms.Form):
+    """How long the inputs, outputs and logs of one's API predictions are kept."""
+
+    retention = forms.ChoiceField(choices=RETENTION_CHOICES, required=False, label="Keep API prediction data for")
+
+    @classmethod
+    def for_user(cls, user: User, data=None) -> "RetentionForm":
+        current = durations.spell(user.data_retention) if user.data_retention else ""
+        return cls(data, initial={"retention": current})
+
+    def save(self, user: User) -> None:
+        value = self.cleaned_data["retention"]
+        user.data_retention = durations.parse(value) if value else None
+        user.save(update_fields=["data_retention"])

@@ -1,4 +1,8 @@
-"""Browser pages of accounts: sign up, the account page (API tokens, webhook secret), organizations."""
+"""Browser pages of accounts: sign up, the account page (API tokens, webhook secret), organizations,
+and every account's avatar."""
+
+import hashlib
+from html import escape
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -6,14 +10,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts import services
 from accounts.models import ApiToken, Membership, User, WebhookSecret
 from playground.errors import Invalid
-from web.forms.accounts import InviteForm, OrganizationForm, RoleForm, SignupForm, TokenForm
+from web.forms.accounts import InviteForm, OrganizationForm, RetentionForm, RoleForm, SignupForm, TokenForm
 
 NEW_TOKEN_SESSION_KEY = "accounts.new_token"
 
@@ -37,12 +42,32 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
 
 
-def _account_context(request: HttpRequest, token_form: TokenForm) -> dict:
+AVATAR = """<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">\
+<rect width="96" height="96" rx="48" fill="hsl({hue},55%,42%)"/>\
+<text x="48" y="50" dy=".35em" text-anchor="middle" font-family="system-ui,sans-serif" font-size="44" \
+fill="#fff">{initial}</text></svg>"""
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def avatar(request: HttpRequest, username: str) -> HttpResponse:
+    """`avatar_url` of an account: its initial on a colour of its own, drawn here (no uploads)."""
+    user = get_object_or_404(User, username=username, is_active=True)
+    hue = int.from_bytes(hashlib.sha256(user.username.encode()).digest()[:2]) % 360
+    response = HttpResponse(AVATAR.format(hue=hue, initial=escape(user.username[:1].upper())),
+                            content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _account_context(request: HttpRequest, token_form: TokenForm, retention_form: RetentionForm | None = None) -> dict:
     user = request.user
     return {
         "nav": "account",
         "tokens": user.api_tokens.all(),
         "token_form": token_form,
+        "retention_form": retention_form or RetentionForm.for_user(user),
         # The raw token exists only in this one response after creation (popped from the session).
         "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
         "webhook_secret": WebhookSecret.for_user(user).key,
@@ -53,6 +78,17 @@ def _account_context(request: HttpRequest, token_form: TokenForm) -> dict:
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/account.html", _account_context(request, TokenForm()))
+
+
+@login_required
+@require_POST
+def change_retention(request: HttpRequest) -> HttpResponse:
+    form = RetentionForm(request.POST)
+    if not form.is_valid():
+        return render(request, "accounts/account.html", _account_context(request, TokenForm(), form), status=400)
+    form.save(request.user)
+    messages.success(request, "Data retention saved.")
+    return redirect(f"{reverse('account')}#retention")
 
 
 @login_required
