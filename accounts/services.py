@@ -11,9 +11,10 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,38}$")
 # First path segments the site itself uses: an account with one of these names would have
 # pages (`/<owner>/<model>`) hidden behind the site's own routes.
 RESERVED_USERNAMES = frozenset({
-    "account", "accounts", "admin", "api", "collections", "deployments", "explore", "galleries",
+    "account", "accounts", "admin", "api", "avatars", "collections", "deployments", "explore", "galleries",
     "healthz", "history", "login", "logout", "models", "new", "orgs", "output", "predictions",
     "settings", "signup", "static", "trainings", "v1",
+    "p", "t",  # /p/<prediction> and /t/<training> would hide their models
 })
 
 

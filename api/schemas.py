@@ -67,7 +67,9 @@ class PredictionUrls(Out):
         return urls
 
 
-class Prediction(Out):
+class Run(Out):
+    """What every kind of run has."""
+
     id: str
     model: str = Field(description="owner/name")
     version: str
@@ -77,14 +79,22 @@ class Prediction(Out):
     error: str | None
     status: Literal["starting", "processing", "succeeded", "failed", "canceled"]
     source: Literal["api", "web"]
-    data_removed: bool
-    deployment: str | None
     created_at: Timestamp
     started_at: Timestamp | None
     completed_at: Timestamp | None
     deadline: Timestamp | None = Field(description="When it is canceled if it has not ended (Cancel-After).")
     metrics: Metrics
     urls: PredictionUrls
+
+
+class Prediction(Run):
+    data_removed: bool
+    deployment: str | None
+
+
+class Training(Run):
+    destination: str = Field(description="owner/name of the model the trained version is added to.")
+    output: Any = Field(description='On success: {"version": "owner/name:id", "weights": URL}; null before.')
 
 
 # ---------------------------------------------------------------- models and versions
@@ -217,6 +227,7 @@ def page_of(item: type[Out]) -> type[Out]:
 
 
 PredictionPage = page_of(Prediction)
+TrainingPage = page_of(Training)
 ModelPage = page_of(Model)
 VersionPage = page_of(Version)
 FilePage = page_of(File)

@@ -148,6 +148,7 @@ COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_REQUESTS_PE
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(COGMILL_MAX_REQUEST_BYTES, COGMILL_MAX_BUNDLE_BYTES)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 COGMILL_PREDICTION_TIMEOUT = env_float("COGMILL_PREDICTION_TIMEOUT", 30 * 60)
+COGMILL_TRAINING_TIMEOUT = env_float("COGMILL_TRAINING_TIMEOUT", 6 * 3600)
 # Fault tolerance (README: Operating Cogmill). A worker holds each run it takes with a lease that it
 # renews every third of COGMILL_RUN_LEASE_SECONDS; beat's reaper, every COGMILL_REAP_INTERVAL_SECONDS,
 # hands back runs whose lease ran out and queues again a waiting run nobody claimed within
@@ -165,6 +166,8 @@ COGMILL_OFFICIAL_OWNERS = [name.strip() for name in env_str("COGMILL_OFFICIAL_OW
 # Uploads (POST /v1/files): the largest accepted, and how long one stays usable as a model input.
 COGMILL_MAX_UPLOAD_BYTES = env_int("COGMILL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024)
 COGMILL_FILE_TTL_HOURS = env_float("COGMILL_FILE_TTL_HOURS", 24.0)
+# A zip given to a training may expand to at most this much (its members' sizes together).
+COGMILL_MAX_ZIP_EXPANDED_BYTES = env_int("COGMILL_MAX_ZIP_EXPANDED_BYTES", 1024 * 1024 * 1024)
 
 
 def _seconds_list(name: str, default: str) -> list[float]:

@@ -8,6 +8,7 @@ from playground.models import (
     Hardware,
     Model,
     Prediction,
+    Training,
     Version,
     WebhookAttempt,
     WebhookDelivery,
@@ -31,7 +32,7 @@ class ModelAdmin(admin.ModelAdmin):
 class VersionAdmin(admin.ModelAdmin):
     list_display = ["__str__", "build_status", "cog_version", "created_at", "hidden"]
     list_filter = ["build_status"]
-    readonly_fields = ["version_id", "spec_hash", "build_log", "openapi_schema"]
+    readonly_fields = ["version_id", "spec_hash", "build_log", "openapi_schema", "base", "weights"]
 
 
 @admin.register(Prediction)
@@ -39,6 +40,14 @@ class PredictionAdmin(admin.ModelAdmin):
     list_display = ["id", "model", "owner", "status", "source", "created_at"]
     list_filter = ["status", "source", "is_public"]
     search_fields = ["id"]
+
+
+@admin.register(Training)
+class TrainingAdmin(admin.ModelAdmin):
+    list_display = ["id", "model", "destination", "owner", "status", "source", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["id"]
+    raw_id_fields = ["owner", "model", "version", "destination", "trained_version"]
 
 
 @admin.register(File)

@@ -35,10 +35,21 @@ def input_kind(prop: dict) -> str:
 
 
 class CogSchema:
-    """A version's OpenAPI document, read."""
+    """A version's OpenAPI document, read: what its predictions take and return, or, from
+    `for_training()`, what its trainings take and return (TrainingInput, TrainingOutput)."""
 
-    def __init__(self, openapi: dict | None):
+    def __init__(self, openapi: dict | None, training: bool = False):
         self.openapi = openapi or {}
+        self.training = training
+        self.input_name, self.output_name = ("TrainingInput", "TrainingOutput") if training else ("Input", "Output")
+
+    def for_training(self) -> "CogSchema":
+        return CogSchema(self.openapi, training=True)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the model has a `train()` (cog.yaml's `train`)."""
+        return "TrainingInput" in self._components
 
     @property
     def _components(self) -> dict:
@@ -46,18 +57,18 @@ class CogSchema:
 
     # ------------------------------------------------------------ inputs
 
-    def inputs(self, component: str = "Input") -> list[tuple[str, dict]]:
+    def inputs(self) -> list[tuple[str, dict]]:
         """(name, property) of every input in `x-order`, with `allOf: [$ref]` enums resolved."""
-        props = self._components.get(component, {}).get("properties", {})
+        props = self._components.get(self.input_name, {}).get("properties", {})
         ordered = sorted(props.items(), key=lambda item: (item[1].get("x-order", len(props)), item[0]))
         return [(name, self._resolved(prop)) for name, prop in ordered]
 
-    def required_inputs(self, component: str = "Input") -> set[str]:
-        return set(self._components.get(component, {}).get("required", []))
+    def required_inputs(self) -> set[str]:
+        return set(self._components.get(self.input_name, {}).get("required", []))
 
-    def input_kinds(self, component: str = "Input") -> dict[str, str]:
+    def input_kinds(self) -> dict[str, str]:
         """Each input's kind (see input_kind) by name."""
-        return {name: input_kind(prop) for name, prop in self.inputs(component)}
+        return {name: input_kind(prop) for name, prop in self.inputs()}
 
     def _resolved(self, prop: dict) -> dict:
         """The property with a referenced enum schema (how Cog writes `choices`) merged in."""
@@ -70,17 +81,17 @@ class CogSchema:
                 merged.setdefault("type", target.get("type"))
         return merged
 
-    def undeclared(self, data: dict, component: str = "Input") -> list[str]:
+    def undeclared(self, data: dict) -> list[str]:
         """Keys of `data` the model does not take (Replicate ignores them, and so does Cogmill)."""
-        props = self._components.get(component, {}).get("properties", {})
+        props = self._components.get(self.input_name, {}).get("properties", {})
         return [key for key in data if key not in props]
 
-    def validate(self, data: object, component: str = "Input") -> dict:
+    def validate(self, data: object) -> dict:
         """Return the input to send to Cog (undeclared keys left out), or raise Invalid naming each
         bad field."""
         if not isinstance(data, dict):
             raise Invalid([FieldError("input", "input must be a JSON object", "type")])
-        schema = dict(self._components.get(component, {"type": "object"}))
+        schema = dict(self._components.get(self.input_name, {"type": "object"}))
         schema["components"] = self.openapi.get("components", {})  # so "#/components/schemas/x" refs resolve
         props = schema.get("properties", {})
         data = {k: v for k, v in data.items() if k in props}
@@ -101,7 +112,7 @@ class CogSchema:
     # ------------------------------------------------------------ output
 
     def output(self) -> dict:
-        return self._components.get("Output", {})
+        return self._components.get(self.output_name, {})
 
     def output_is_iterator(self) -> bool:
         out = self.output()

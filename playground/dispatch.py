@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 BUILD_VERSION = "playground.build_version"
 RUN_PREDICTION = "playground.run_prediction"
+RUN_TRAINING = "playground.run_training"
 SEND_WEBHOOKS = "playground.send_webhooks"
 # Beat's (the schedule in settings names them too).
 REAP_STUCK_RUNS = "playground.reap_stuck_predictions"
@@ -28,7 +29,7 @@ RETRY_WEBHOOKS = "playground.retry_webhooks"
 PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
 REMOVE_EXPIRED_RUN_DATA = "playground.remove_expired_run_data"
 # The task that runs each kind of run, by the kind's model name.
-RUN_TASKS = {"prediction": RUN_PREDICTION}
+RUN_TASKS = {"prediction": RUN_PREDICTION, "training": RUN_TRAINING}
 DEFAULT_QUEUE = "celery"
 DEFAULT_HARDWARE = "cpu"
 

@@ -23,6 +23,11 @@ def run_prediction(prediction_id: str) -> None:
     runs.run_prediction(prediction_id)
 
 
+@shared_task(name=dispatch.RUN_TRAINING)
+def run_training(training_id: str) -> None:
+    runs.run_training(training_id)
+
+
 @worker_shutdown.connect
 def _stop_instances(**kwargs) -> None:
     pool.shutdown_pool()

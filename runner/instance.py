@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,18 @@ _DEADLINE_POLL = 0.5
 _EOF = "_eof"
 
 
+PREDICT, TRAIN = "predict", "train"
+
+
 class CogInstance:
     """A Cog server (``python -m cog.server.http``) serving one model version.
 
     ``predict()`` may be called from several threads at once, up to ``slots``.
     Model processes get an allowlisted environment (see ``runner.envs``) plus
     cog.yaml's ``environment`` and ``extra_env`` (e.g. ``COG_WEIGHTS``).
+
+    In ``mode`` TRAIN the server runs cog.yaml's ``train`` instead (``--x-mode train``, its own
+    process, one training at a time) and ``predict()`` runs a training on its /trainings routes.
     """
 
     def __init__(
@@ -56,13 +64,20 @@ class CogInstance:
         spec: BuildSpec,
         extra_env: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
+        mode: str = PREDICT,
     ) -> None:
+        if mode not in (PREDICT, TRAIN):
+            raise ValueError(f"mode must be {PREDICT!r} or {TRAIN!r}, not {mode!r}")
+        if mode == TRAIN and not spec.train:
+            raise ValueError("cog.yaml has no train field: this model cannot be trained")
         self.src_dir = Path(src_dir)
         self.venv = Path(venv)
         self.spec = spec
         self.extra_env = dict(extra_env or {})
         self.host = host
-        self.slots = spec.concurrency_max
+        self.mode = mode
+        self.collection = "trainings" if mode == TRAIN else "predictions"
+        self.slots = 1 if mode == TRAIN else spec.concurrency_max
         self.port: int | None = None
         self.started_at: float | None = None
         self.ready_seconds: float | None = None
@@ -74,6 +89,7 @@ class CogInstance:
         self._started = 0.0
         self._cancel_requested: set[str] = set()
         self._lock = threading.Lock()
+        self._hook_server: _HookServer | None = None
 
     # -- process lifecycle -------------------------------------------------
 
@@ -89,6 +105,7 @@ class CogInstance:
             log_path,
             "--host",
             self.host,
+            *(("--x-mode", TRAIN) if self.mode == TRAIN else ()),
         ]
         with os.fdopen(fd, "wb") as log_file:
             self.process = subprocess.Popen(
@@ -114,11 +131,9 @@ class CogInstance:
 
     def _env(self) -> dict[str, str]:
         env = venv_env(self.venv, {**dict(self.spec.environment), **self.extra_env})
-        env.update(
-            PORT=str(self.port),
-            COG_PREDICT_TYPE_STUB=self.spec.predict,
-            COG_MAX_CONCURRENCY=str(self.slots),
-        )
+        env.update(PORT=str(self.port), COG_PREDICT_TYPE_STUB=self.spec.predict, COG_MAX_CONCURRENCY=str(self.slots))
+        if self.mode == TRAIN and self.spec.train:
+            env["COG_TRAIN_TYPE_STUB"] = self.spec.train
         return env
 
     def wait_ready(self, timeout: float) -> None:
@@ -191,6 +206,8 @@ class CogInstance:
         for client in (self._client, self._stream_client):
             if client is not None:
                 client.close()
+        if self._hook_server is not None:
+            self._hook_server.close()
         if self.output_log is not None:
             self.output_log.unlink(missing_ok=True)
 
@@ -253,10 +270,17 @@ class CogInstance:
 
         Inputs set to None are left out: coglet's validator rejects an explicit
         null even for a nullable input, while an absent one gets its default.
+
+        In TRAIN mode it runs a training. coglet refuses SSE for trainings, so the training is
+        created asynchronously with a webhook to this instance's own receiver, whose state updates
+        become the same events (start, log, completed).
         """
         self.last_used = time.monotonic()
+        sent = {k: v for k, v in input.items() if v is not None}
         try:
-            opened = self._open_stream(prediction_id, {k: v for k, v in input.items() if v is not None})
+            if self.mode == TRAIN:
+                return self._train(prediction_id, sent, on_event, timeout)
+            opened = self._open_stream(prediction_id, sent)
             if isinstance(opened, dict):
                 return opened
             return _StreamReader(self, prediction_id, opened, on_event, timeout).run()
@@ -274,7 +298,7 @@ class CogInstance:
 
     def _post_cancel(self, prediction_id: str) -> bool:
         try:
-            response = self._http().post(f"/predictions/{prediction_id}/cancel", timeout=5.0)
+            response = self._http().post(f"/{self.collection}/{prediction_id}/cancel", timeout=5.0)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -297,7 +321,7 @@ class CogInstance:
         for attempt in range(BUSY_RETRIES):
             try:
                 request = self._streams().build_request(
-                    "PUT", f"/predictions/{prediction_id}", json=body, headers=headers
+                    "PUT", f"/{self.collection}/{prediction_id}", json=body, headers=headers
                 )
                 response = self._streams().send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -314,6 +338,34 @@ class CogInstance:
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
         return failed_result(prediction_id, f"Model server is busy: all {self.slots} slot(s) in use")
+
+    def _train(self, training_id: str, input: dict[str, Any], on_event: EventCallback | None,
+               timeout: float | None) -> dict[str, Any]:
+        reader = _WebhookReader(self, training_id, on_event, timeout)
+        hook = self._hooks().listen(reader.on_state)
+        try:
+            body = {"id": training_id, "input": input, "webhook": hook.url,
+                    "webhook_events_filter": ["start", "output", "logs", "completed"]}
+            for attempt in range(BUSY_RETRIES):
+                try:
+                    response = self._http().put(f"/{self.collection}/{training_id}", json=body,
+                                                headers={"Prefer": "respond-async"})
+                except httpx.HTTPError as exc:
+                    return self.failure_after_error(training_id, exc)
+                if response.status_code in (200, 202):
+                    return reader.run()
+                if response.status_code != 409:
+                    return _rejected(training_id, response)
+                time.sleep(min(0.005 * 2**attempt, 0.1))
+            return failed_result(training_id, "Model server is busy: a training is already running")
+        finally:
+            hook.close()
+
+    def _hooks(self) -> _HookServer:
+        with self._lock:
+            if self._hook_server is None:
+                self._hook_server = _HookServer(self.host)
+            return self._hook_server
 
     def failure_after_error(self, prediction_id: str, exc: Exception, logs: str = "") -> dict[str, Any]:
         """The result for a prediction whose connection to the server broke."""
@@ -364,6 +416,10 @@ class _StreamReader:
             self.instance._post_cancel(self.prediction_id)
             raise
         finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self.response is not None:
             self.response.close()
 
     def _pump(self) -> None:
@@ -425,7 +481,130 @@ class _StreamReader:
         return failed_result(self.prediction_id, error, logs="".join(self.logs))
 
     def _timeout_message(self) -> str:
-        return f"Prediction timed out after {self.timeout:g}s"
+        noun = "Training" if self.instance.mode == TRAIN else "Prediction"
+        return f"{noun} timed out after {self.timeout:g}s"
+
+
+class _WebhookReader(_StreamReader):
+    """A training's updates, as coglet's webhooks bring them (each one the whole state so far),
+    turned into the events a prediction's stream has: start, a log event per new stretch of logs,
+    and completed. A server that dies meanwhile ends it like a broken stream."""
+
+    TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+    # With no news this long, ask the server: idle while we wait means the last webhook was lost.
+    QUIET_SECONDS = 30.0
+
+    def __init__(self, instance: CogInstance, training_id: str, on_event: EventCallback | None,
+                 timeout: float | None) -> None:
+        super().__init__(instance, training_id, None, on_event, timeout)  # type: ignore[arg-type]
+        self.logs_seen = 0
+        self.started = False
+        self.ended = threading.Event()
+        self.heard_at = time.monotonic()
+        self._state_lock = threading.Lock()  # webhooks may arrive on several receiver threads
+
+    def on_state(self, state: dict[str, Any]) -> None:
+        """Called on a receiver thread for each webhook (or with `_error` when one could not be read)."""
+        with self._state_lock:
+            if self.ended.is_set():
+                return
+            self.heard_at = time.monotonic()
+            if "_error" in state:
+                self.ended.set()
+                self.events.put((_EOF, RuntimeError(state["_error"])))
+                return
+            if not self.started:
+                self.started = True
+                self.events.put(("start", json.dumps({"id": self.prediction_id, "status": "processing"})))
+            logs = str(state.get("logs") or "")
+            if len(logs) > self.logs_seen:
+                self.events.put(("log", json.dumps({"data": logs[self.logs_seen:], "source": "stdout"})))
+                self.logs_seen = len(logs)
+            if state.get("status") in self.TERMINAL:
+                self.ended.set()
+                self.events.put(("completed", json.dumps(state)))
+
+    def _pump(self) -> None:
+        while not self.ended.wait(_DEADLINE_POLL):
+            if not self.instance.alive():
+                self.events.put((_EOF, ConnectionError("the model server exited")))
+                return
+            if time.monotonic() - self.heard_at > self.QUIET_SECONDS:
+                self.heard_at = time.monotonic()
+                if self.instance.health() == READY:  # idle: the training ended and its last update is lost
+                    self.events.put((_EOF, ConnectionError("the model server's last update never arrived")))
+                    return
+
+    def _ended_early(self, exc: Exception | None) -> dict[str, Any]:
+        if self.timed_out or not self.instance.alive():
+            return super()._ended_early(exc)
+        self.instance._post_cancel(self.prediction_id)
+        return self._partial_failure(f"The training ended without its result: {exc}")
+
+    def _close(self) -> None:
+        self.ended.set()
+
+
+class _Hook:
+    def __init__(self, server: _HookServer, token: str) -> None:
+        self.server, self.token = server, token
+        self.url = f"http://{server.host}:{server.port}/{token}"
+
+    def close(self) -> None:
+        self.server.forget(self.token)
+
+
+class _HookServer:
+    """Receives one instance's training webhooks on the loopback interface. Each training listens
+    on a path of its own, an unguessable token: a post to any other path is refused, so no other
+    process on the machine can feed a training made-up updates."""
+
+    # The whole state comes in each webhook, file outputs (the weights) as base64 data URIs.
+    MAX_BODY = 256 * 1024 * 1024
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self._listeners: dict[str, Callable[[dict[str, Any]], None]] = {}
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                listener = hooks._listeners.get(self.path.lstrip("/"))
+                size = int(self.headers.get("Content-Length") or 0)
+                if listener is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if size > hooks.MAX_BODY:
+                    self.send_response(413)
+                    self.end_headers()
+                    listener({"_error": f"its result is over {hooks.MAX_BODY // 2**20} MB, more than Cogmill "
+                                        "takes from a training (weights come back inside it)"})
+                    return
+                state = _json(self.rfile.read(size).decode("utf-8", "replace"))
+                self.send_response(200)
+                self.end_headers()
+                listener(state)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, name="cog-training-hooks", daemon=True).start()
+
+    def listen(self, callback: Callable[[dict[str, Any]], None]) -> _Hook:
+        token = secrets.token_urlsafe(24)
+        self._listeners[token] = callback
+        return _Hook(self, token)
+
+    def forget(self, token: str) -> None:
+        self._listeners.pop(token, None)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def failed_result(prediction_id: str, error: str, logs: str = "") -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PoolTimeout
-from .instance import BROKEN, CogInstance
+from .instance import BROKEN, PREDICT, CogInstance
 from .spec import BuildSpec
 
 
@@ -73,14 +73,18 @@ class InstancePool:
         spec: BuildSpec,
         extra_env: Mapping[str, str] | None = None,
         timeout: float = 600,
+        mode: str = PREDICT,
     ) -> Iterator[Lease]:
         """Yield a Lease on a ready instance with a free slot, booting one if needed.
+
+        ``key`` names the instances that may serve it: one serving predictions is never handed
+        out for a training (``mode`` TRAIN), so the caller keys the two apart.
 
         Raises PoolTimeout when no slot frees within ``timeout`` seconds, and
         SetupFailed / InstanceDied / BootTimeout when a boot fails (the failed
         instance is discarded, so the next acquire tries a fresh one).
         """
-        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout)
+        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout, mode)
         try:
             yield lease
         finally:
@@ -129,6 +133,7 @@ class InstancePool:
         spec: BuildSpec,
         extra_env: Mapping[str, str] | None,
         timeout: float,
+        mode: str,
     ) -> Lease:
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -141,7 +146,7 @@ class InstancePool:
                     entry.in_use += 1
                     return Lease(key, entry.instance, None, entry)
                 if len(self._entries.get(key, [])) < self.max_instances_per_key:
-                    entry = _Entry(key, CogInstance(src_dir, venv, spec, extra_env))
+                    entry = _Entry(key, CogInstance(src_dir, venv, spec, extra_env, mode=mode))
                     self._entries.setdefault(key, []).append(entry)
                     break
                 remaining = deadline - time.monotonic()

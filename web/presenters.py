@@ -3,6 +3,7 @@ metrics and cost, status labels, prefilled-form links, gallery cards and example
 
 import json
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode, urlparse
@@ -66,7 +67,7 @@ def output_view(prediction: Prediction) -> dict:
 
 def input_rows(prediction: Prediction) -> list[dict]:
     """Each input as shown: files as links (upload URLs made fetchable), secrets masked."""
-    kinds = prediction.version.schema.input_kinds()
+    kinds = prediction.schema.input_kinds()
     shown = files.fetchable_input(prediction.input or {})
     rows = []
     for key, value in shown.items():
@@ -186,7 +187,7 @@ def query_from_input(data: dict) -> dict[str, str]:
 
 def prompt_fields(prediction: Prediction) -> dict[str, str]:
     """Non-file, non-secret inputs as form values (JSON for anything but strings), in input order."""
-    kinds = prediction.version.schema.input_kinds()
+    kinds = prediction.schema.input_kinds()
     fields: dict[str, str] = {}
     for key, value in (prediction.input or {}).items():
         if kinds.get(key) in UNSHAREABLE_KINDS or value is None:
@@ -291,3 +292,20 @@ def examples(model: Model) -> list[dict]:
             "tweak_url": prefill_url(prediction),
         })
     return found
+
+
+# ---------------------------------------------------------------- trainings
+
+# The log convention a trainer follows for the progress bar: `step 120/600 loss 1.93` on its own line.
+PROGRESS_LINE = re.compile(r"^step (\d+)/(\d+)(?:\s+loss\s+([-+0-9.eE]+|nan|inf))?\s*$", re.MULTILINE)
+
+
+def training_progress(logs: str) -> dict | None:
+    """The last `step N/TOTAL loss X` line of a training's logs: step, total, percent and loss."""
+    found = None
+    for found in PROGRESS_LINE.finditer(logs or ""):
+        pass
+    if found is None or int(found[2]) == 0:
+        return None
+    step, total = int(found[1]), int(found[2])
+    return {"step": step, "total": total, "percent": min(100, round(100 * step / total)), "loss": found[3]}

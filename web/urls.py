@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web.forms.accounts import LoginForm
-from web.views import accounts, galleries, models, predictions
+from web.views import accounts, galleries, models, predictions, trainings
 
 urlpatterns = [
     # accounts
@@ -36,6 +36,9 @@ urlpatterns = [
     path("galleries/<str:org_name>", galleries.gallery, name="gallery"),
     path("galleries/<str:org_name>/items/<int:item_id>/star", galleries.gallery_star, name="gallery-star"),
     path("galleries/<str:org_name>/items/<int:item_id>/remove", galleries.gallery_remove, name="gallery-remove"),
+    path("t/<str:training_id>", trainings.training_page, name="training"),
+    path("t/<str:training_id>/cancel", trainings.cancel, name="training-cancel"),
     path("<str:owner>/<str:name>/predict", models.predict, name="model-predict"),
+    path("<str:owner>/<str:name>/train", models.train, name="model-train"),
     path("<str:owner>/<str:name>", models.model_page, name="model"),
 ]

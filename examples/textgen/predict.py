@@ -16,11 +16,13 @@ Weights: ``weights/textgenrnn.npz``, made from textgenrnn's h5 by ``tools/conver
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import time
 import unicodedata
+import urllib.request
 from collections.abc import Iterator
 
 import numpy as np
@@ -232,10 +234,28 @@ class CrudeWordFilter:
         return self._end_word()
 
 
+def load_trained_head(model: TextgenRNN, weights: str) -> None:
+    """Replace the output layer with one train.py made: ``weights`` is a local path or an
+    http(s) URL (Replicate hands trained versions a URL; Cogmill a path inside the model's folder)."""
+    if weights.startswith(("http://", "https://")):
+        with urllib.request.urlopen(weights, timeout=60) as response:
+            source = io.BytesIO(response.read())
+    else:
+        source = weights
+    with np.load(source) as w:
+        kernel, bias = w["output_kernel"].astype(np.float32), w["output_bias"].astype(np.float32)
+    if kernel.shape != model.output_kernel.shape or bias.shape != model.output_bias.shape:
+        raise ValueError(f"weights of shape {kernel.shape} do not fit this model ({model.output_kernel.shape})")
+    model.output_kernel, model.output_bias = kernel, bias
+
+
 class Predictor(BasePredictor):
-    def setup(self) -> None:
+    def setup(self, weights: str | None = None) -> None:
         t0 = time.time()
         self.model = TextgenRNN()
+        if weights:
+            load_trained_head(self.model, str(weights))
+            print("loaded the fine-tuned output layer")
         self.crude_words, self.crude_stems = load_crude_words()
         print(f"loaded textgenrnn ({self.model.num_classes} chars vocab) in {time.time() - t0:.2f}s")
 

@@ -22,6 +22,7 @@ from playground.models.runs import (
     Run,
     Source,
     Status,
+    Training,
     default_webhook_events,
 )
 from playground.models.webhooks import WebhookAttempt, WebhookDelivery
@@ -29,6 +30,6 @@ from playground.models.webhooks import WebhookAttempt, WebhookDelivery
 __all__ = [
     "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
     "GalleryItem", "GalleryStar", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
-    "Status", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "absolute", "default_webhook_events",
+    "Status", "Training", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "absolute", "default_webhook_events",
     "iso",
 ]

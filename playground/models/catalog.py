@@ -171,6 +171,11 @@ class Version(models.Model):
     cog_version = models.CharField(max_length=32, blank=True)
     openapi_schema = models.JSONField(null=True, blank=True)
     hidden = models.BooleanField(default=False)
+    # A trained version: the code, environment and schema of `base`, run with these weights
+    # (Cog's COG_WEIGHTS). Built by its training, never by pip.
+    base = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="trained_versions")
+    weights = models.ForeignKey("playground.File", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "version_id"], name="unique_version_per_model")]
@@ -185,7 +190,14 @@ class Version(models.Model):
 
     @property
     def src_dir(self) -> Path:
+        """The model's folder: its own, or its base's for a trained version."""
+        if self.base_id is not None:
+            return self.base.src_dir
         return settings.COGMILL_BUNDLES_DIR / self.version_id / "src"
+
+    def run_environment(self) -> dict[str, str]:
+        """What its Cog servers are started with besides cog.yaml's: a trained version's weights."""
+        return {"COG_WEIGHTS": self.weights.content.path} if self.weights_id is not None else {}
 
     @property
     def is_ready(self) -> bool:

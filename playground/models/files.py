@@ -23,7 +23,7 @@ class FileQuerySet(models.QuerySet):
 
 
 class File(models.Model):
-    """Bytes Cogmill serves: prediction outputs and user uploads."""
+    """Bytes Cogmill serves: run outputs (a prediction's or a training's) and user uploads."""
 
     class Kind(models.TextChoices):
         OUTPUT = "outputs"
@@ -33,6 +33,8 @@ class File(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files")
     prediction = models.ForeignKey("playground.Prediction", null=True, blank=True, on_delete=models.CASCADE, related_name="files")
+    training = models.ForeignKey("playground.Training", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="files")
     name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=255, default="application/octet-stream")
     size = models.BigIntegerField(default=0)

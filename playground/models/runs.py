@@ -87,11 +87,21 @@ class Run(models.Model):
         return f"{self.api_path}/{self.id}/stream"
 
     @property
+    def schema(self):
+        """What this kind of run of its version takes and returns (a CogSchema)."""
+        return self.version.schema
+
+    @classmethod
+    def timeout_seconds(cls) -> float:
+        """The longest a run of this kind may run on its model before it is failed."""
+        return settings.COGMILL_PREDICTION_TIMEOUT
+
+    @property
     def streams(self) -> bool:
         """Whether the API offers `urls.stream`: as on Replicate, only for models whose output is an
         iterator (the clients then say the model does not support streaming). The pages read every
         run's stream for its logs."""
-        return self.version.schema.output_is_iterator()
+        return self.schema.output_is_iterator()
 
     def api_urls(self) -> dict[str, str]:
         base = f"{self.api_path}/{self.id}"
@@ -139,5 +149,38 @@ class Prediction(Run):
         return body
 
 
+class Training(Run):
+    """A run of a version's `train()`. On success its weights and the base version's code make a
+    new version of `destination`, named in its output."""
+
+    api_path = "/v1/trainings"
+
+    destination = models.ForeignKey("playground.Model", on_delete=models.CASCADE, related_name="trainings_into")
+    # The version it made, once it succeeded (trainings that return the same weights make the same one).
+    trained_version = models.ForeignKey("playground.Version", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="made_by")
+
+    class Meta(Run.Meta):
+        pass
+
+    @property
+    def schema(self):
+        return self.version.schema.for_training()
+
+    @property
+    def streams(self) -> bool:
+        return True  # its logs and progress, live: what a training page and client follow
+
+    @classmethod
+    def timeout_seconds(cls) -> float:
+        return settings.COGMILL_TRAINING_TIMEOUT
+
+    def to_dict(self) -> dict:
+        body = super().to_dict()
+        body["destination"] = self.destination.full_name
+        body["urls"]["web"] = absolute(f"/t/{self.id}")
+        return body
+
+
 # Every kind of run, for the parts of the lifecycle that sweep all of them (the reaper).
-RUN_KINDS: tuple[type[Run], ...] = (Prediction,)
+RUN_KINDS: tuple[type[Run], ...] = (Prediction, Training)

@@ -244,6 +244,9 @@ def update_model(model: Model, changes: dict) -> Model:
     errors: list[FieldError] = []
     if "visibility" in changes:
         errors += _visibility_errors(changes["visibility"])
+        if changes["visibility"] == Visibility.PUBLIC and _trained_from_others_private(model):
+            errors.append(FieldError("visibility", f"{model.full_name} has versions trained from someone else's "
+                                                   "private model; it stays private", "private_base"))
     hw = _hardware(changes["hardware"], errors) if "hardware" in changes else None
     cleaned = _details(changes, errors)
     examples = None
@@ -269,6 +272,12 @@ def update_model(model: Model, changes: dict) -> Model:
                 model.examples.add(default)
         model.save()
     return model
+
+
+def _trained_from_others_private(model: Model) -> bool:
+    """Whether a version of `model` runs the code of a private model of another owner."""
+    return model.versions.filter(base__model__visibility=Visibility.PRIVATE).exclude(
+        base__model__owner=model.owner_id).exists()
 
 
 def _examples(model: Model, ids: object, field: str, errors: list[FieldError]) -> list[Prediction]:
@@ -345,12 +354,12 @@ def delete_version(version: Version) -> None:
     except ProtectedError:
         Version.objects.filter(pk=version.pk).update(hidden=True)
         return
+    if version.base_id is not None:
+        return  # a trained version's folder is its base's
     if not Version.objects.filter(version_id=version.version_id).exists():  # other models may share a bundle
         version.bundle_path.unlink(missing_ok=True)
         shutil.rmtree(version.src_dir.parent, ignore_errors=True)
 
-
-# ---------------------------------------------------------------- collections
 
 # ---------------------------------------------------------------- search
 
@@ -381,6 +390,8 @@ def search_collections(text: str) -> QuerySet:
         found = found.filter(Q(name__icontains=word) | Q(slug__icontains=word) | Q(description__icontains=word))
     return found
 
+
+# ---------------------------------------------------------------- collections
 
 def all_collections() -> QuerySet:
     return Collection.objects.all()

@@ -5,6 +5,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import io
 import json
 import mimetypes
 import re
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from playground import zips
 from playground.errors import FieldError, Invalid, NotFound
 from playground.models import File, Run
 
@@ -140,6 +142,41 @@ def check_file_inputs(user, data: dict) -> None:
         raise Invalid(errors)
 
 
+def check_zip_inputs(user, kinds: dict[str, str], data: dict) -> None:
+    """Every zip among the file inputs (an upload of the caller's, or a data: URI) must be one a model
+    may be handed (playground/zips.py): 422 naming the field and the reason otherwise. Files given
+    by an outside URL are fetched by the model itself."""
+    errors = []
+    for field, kind in kinds.items():
+        if kind not in ("file", "files") or field not in data:
+            continue
+        values = data[field] if isinstance(data[field], list) else [data[field]]
+        for value in values:
+            try:
+                _check_zip_value(user, value)
+            except zips.ZipRefused as exc:
+                errors.append(FieldError(field, f"this zip cannot be used: {exc}", "zip"))
+    if errors:
+        raise Invalid(errors)
+
+
+def _check_zip_value(user, value: object) -> None:
+    if not isinstance(value, str):
+        return
+    if (file_id := _upload_id(value)) is not None:
+        upload = File.objects.uploads_of(user).filter(pk=file_id).first()
+        if upload is None:
+            return  # check_file_inputs names it
+        with upload.content.open("rb") as handle:
+            if zips.looks_like_zip(upload.name, handle):
+                zips.check_zip(handle, upload.size)
+    elif value.startswith("data:") and (decoded := _decode(value)) is not None:
+        mime, data = decoded
+        handle = io.BytesIO(data)
+        if mime in ("application/zip", "application/x-zip-compressed") or zips.looks_like_zip("", handle):
+            zips.check_zip(handle, len(data))
+
+
 def fetchable_input(data: dict) -> dict:
     """The input for the Cog server: upload URLs (which need a token) become their capability URLs.
 
@@ -184,6 +221,7 @@ class OutputFiles:
     def __init__(self, run: Run):
         self.run = run
         self._urls: dict[str, str] = {}
+        self.stored: dict[str, File] = {}  # by URL: the files made so far
 
     def convert(self, value):
         if isinstance(value, str) and value.startswith("data:"):
@@ -208,7 +246,7 @@ class OutputFiles:
         f = File(
             kind=File.Kind.OUTPUT,
             owner_id=self.run.owner_id,
-            prediction=self.run,
+            **{self.run._meta.model_name: self.run},
             name=name,
             content_type=mime,
             size=len(data),
@@ -218,4 +256,5 @@ class OutputFiles:
         f.content.save(name, ContentFile(data), save=False)
         f.save()
         self._urls[digest] = f.url
+        self.stored[f.url] = f
         return f.url

@@ -3,6 +3,7 @@ what they cost."""
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import transaction
@@ -136,11 +137,13 @@ def remove_expired_data(now: dt.datetime | None = None) -> int:
 # ---------------------------------------------------------------- the end of a run, and its leases
 
 def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=None,
-        outbox: events.Outbox | None = None, where: Q | None = None, completed_at=None) -> bool:
+        outbox: events.Outbox | None = None, where: Q | None = None, completed_at=None,
+        then: Callable[[], object] | None = None) -> bool:
     """Record a terminal state once, then tell the stream's readers and the webhook.
 
     The first end wins: a run that was cancelled, reaped or finished elsewhere meanwhile is left
     as it is (False), and so is one the row no longer matches `where` (default: still live).
+    `then` is written in the same transaction as the end, and only with it (a training's version).
     Readers and webhooks hear of it even through a Redis outage: the events wait in the outbox,
     the webhook's delivery row in the database.
     """
@@ -149,10 +152,13 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
     metrics["total_time"] = round((now - run.created_at).total_seconds(), 6)
     if status == Status.FAILED and not error:
         error = f"{run._meta.verbose_name} failed"
-    ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(
-        status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
-        lease_expires_at=None,
-    )
+    with transaction.atomic():
+        ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(
+            status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
+            lease_expires_at=None,
+        )
+        if ended and then is not None:
+            then()
     if not ended:
         return False
     announce_end(run, status, error, outbox)

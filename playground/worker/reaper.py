@@ -7,7 +7,7 @@
   message does nothing, since a run is claimed by its row).
 - A run past its deadline is canceled (its worker cancels a running one at the deadline itself;
   this catches queued runs and workers that missed it).
-- A run no worker took in QUEUED_TOO_LONG, or still running well past the prediction timeout
+- A run no worker took in QUEUED_TOO_LONG, or still running well past its kind's time limit
   while its worker lives, is failed.
 """
 
@@ -53,12 +53,12 @@ def _backoff(run: Run) -> int:
 
 
 def _fail_overdue(live, now) -> int:
-    running_limit = now - timedelta(seconds=settings.COGMILL_PREDICTION_TIMEOUT + 120)
+    running_limit = now - timedelta(seconds=live.model.timeout_seconds() + 120)
     queued_limit = now - timedelta(seconds=QUEUED_TOO_LONG)
     overdue = [*live.filter(status=Status.PROCESSING, started_at__lt=running_limit),
                *live.filter(status=Status.STARTING, created_at__lt=queued_limit)]
     for run in overdue:
-        reason = ("it ran past the prediction timeout" if run.status == Status.PROCESSING
+        reason = ("it ran past its time limit" if run.status == Status.PROCESSING
                   else "no worker took it in time")
         runs.end(run, Status.FAILED, output=run.output, logs=run.logs,
                  error=f"{run._meta.verbose_name} abandoned: {reason}", metrics=run.metrics)

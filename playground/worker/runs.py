@@ -15,41 +15,60 @@ from django.db.models import Q
 from django.utils import timezone
 
 from playground import webhooks
-from playground.models import LIVE, Prediction, Run, Status
-from playground.services import runs
+from playground.errors import Invalid
+from playground.models import LIVE, Prediction, Run, Status, Training
+from playground.services import runs, trainings
 from playground.services.files import fetchable_input
 from playground.worker import cancels, leases
 from playground.worker.pool import get_pool
 from playground.worker.relay import Relay
 from runner.build import parse_cog_yaml, spec_hash
 from runner.errors import InstanceError, PoolTimeout
+from runner.instance import PREDICT, TRAIN
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "the worker hit an internal error running it; it has been logged"
+PREDICTION_SLOT_WAIT = 600  # seconds a prediction waits for a free instance before it fails
 # Waits between tries of recording a run's end while the database is away (about two minutes).
 END_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30, 60)
 
 
 def run_prediction(prediction_id: str) -> None:
-    if not leases.claim(Prediction, prediction_id):
+    _claim_and_execute(Prediction, prediction_id)
+
+
+def run_training(training_id: str) -> None:
+    _claim_and_execute(Training, training_id)
+
+
+def _claim_and_execute(kind: type[Run], run_id: str) -> None:
+    if not leases.claim(kind, run_id):
         return  # canceled, finished, or held by another worker
     try:
-        execute(Prediction.objects.select_related("version", "model").get(pk=prediction_id))
+        execute(kind.objects.select_related("version__base", "version__weights", "model").get(pk=run_id))
     finally:
-        leases.release(prediction_id)
+        leases.release(run_id)
 
 
 def execute(run: Run) -> None:
-    """Run it on an instance of its version; every failure ends it as `failed` with a clear error."""
+    """Run it on an instance of its version; every failure ends it as `failed` with a clear error.
+
+    A training gets an instance of its own in train mode, never one that serves predictions.
+    """
     version = run.version
     relay = None
     if _past_deadline(run):
         return
+    training = isinstance(run, Training)
     try:
         spec = parse_cog_yaml(version.src_dir)
         venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
-        with get_pool().acquire(version.version_id, version.src_dir, venv, spec) as lease:
-            relay = Relay(run, version.schema.output_is_iterator())
+        key, mode = (f"{version.version_id}:train", TRAIN) if training else (version.version_id, PREDICT)
+        # A training waits for its trainer (one training at a time) as long as it may run.
+        wait = run.timeout_seconds() if training else PREDICTION_SLOT_WAIT
+        with get_pool().acquire(key, version.src_dir, venv, spec, extra_env=version.run_environment(),
+                                mode=mode, timeout=wait) as lease:
+            relay = Relay(run, run.schema.output_is_iterator())
             _run_on(run, lease, relay)
     except PoolTimeout:  # an InstanceError too, with a message of its own
         _fail(run, relay, "every instance of this model stayed busy; try again later")
@@ -90,9 +109,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     instance = lease.instance
     try:
         cancels.running(run.id, instance, run.deadline)
-        final = instance.predict(
-            run.id, fetchable_input(run.input), relay.on_event, timeout=settings.COGMILL_PREDICTION_TIMEOUT,
-        )
+        final = instance.predict(run.id, fetchable_input(run.input), relay.on_event, timeout=run.timeout_seconds())
     finally:
         cancels.finished(run.id)
         relay.close()
@@ -103,8 +120,16 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     if lease.cold_start_seconds is not None:
         metrics["cold_start_time"] = round(lease.cold_start_seconds, 3)
     output = relay.files.convert(final.get("output")) if "output" in final else relay.output
-    _end(run, status, output=output, logs=relay.preamble + (final.get("logs") or relay.logs), error=final.get("error"),
-         metrics=metrics, outbox=relay.outbox)
+    error, then = final.get("error"), None
+    if status == Status.SUCCEEDED and isinstance(run, Training):
+        try:
+            publication = trainings.publication(run, output, relay.files)
+        except Invalid as exc:
+            status, error = Status.FAILED, str(exc)
+        else:
+            output, then = publication.output, publication.record
+    _end(run, status, output=output, logs=relay.preamble + (final.get("logs") or relay.logs), error=error,
+         metrics=metrics, outbox=relay.outbox, then=then)
 
 
 def _end(run: Run, status: str, **fields) -> None:

@@ -173,3 +173,63 @@ document.addEventListener("submit", (event) => {
   if (button) button.disabled = true;
   xhr.send(new FormData(form));
 });
+
+// Training page: logs as they come, the progress bar and loss from `step N/TOTAL loss X` lines,
+// the time since it was created; the page reloads with the result when the stream is done.
+const PROGRESS_LINE = /^step (\d+)\/(\d+)(?:\s+loss\s+(\S+))?\s*$/;
+function followTraining(panel) {
+  const logs = document.querySelector("[data-training-logs]");
+  const bar = document.getElementById("training-progress");
+  const step = document.getElementById("training-step");
+  const loss = document.getElementById("training-loss");
+  const badge = document.getElementById("status-badge");
+  const elapsed = document.getElementById("training-elapsed");
+  let fresh = true;
+  const created = Date.parse(panel.dataset.created);
+  const tick = () => {
+    if (!elapsed || Number.isNaN(created)) return;
+    const s = Math.max(0, Math.round((Date.now() - created) / 1000));
+    elapsed.textContent = s < 60 ? `${s}s` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  const source = new EventSource(panel.dataset.trainingStream);
+  source.addEventListener("logs", (event) => {
+    if (fresh) {  // the stream replays from the start: it replaces what the page was rendered with
+      fresh = false;
+      logs.replaceChildren();
+      document.querySelector(".training-page .waiting")?.remove();
+      if (badge.textContent.trim() === "queued") { badge.textContent = "processing"; badge.className = "badge processing status-badge"; }
+    }
+    logs.append(event.data + "\n");
+    logs.scrollTop = logs.scrollHeight;
+    for (const line of event.data.split("\n")) {
+      const m = PROGRESS_LINE.exec(line.trim());
+      if (!m) continue;
+      bar.hidden = false;
+      bar.value = Math.min(100, (100 * Number(m[1])) / Number(m[2]));
+      step.textContent = `step ${m[1]} of ${m[2]}`;
+      if (m[3]) loss.textContent = `loss ${m[3]}`;
+    }
+  });
+  source.addEventListener("done", () => {
+    source.close();
+    clearInterval(timer);
+    location.reload();
+  });
+}
+document.querySelectorAll("[data-training-stream]").forEach(followTraining);
+
+// A field shown only while another has a value: data-shown-when="<select id>=<value>".
+function syncShownWhen(root) {
+  root.querySelectorAll("[data-shown-when]").forEach((el) => {
+    const [id, value] = el.dataset.shownWhen.split("=");
+    const control = document.getElementById(id);
+    if (!control) return;
+    const sync = () => { el.hidden = control.value !== value; };
+    if (!el.dataset.enhanced) { el.dataset.enhanced = "1"; control.addEventListener("change", sync); }
+    sync();
+  });
+}
+document.addEventListener("DOMContentLoaded", () => syncShownWhen(document));
+document.addEventListener("htmx:load", (event) => syncShownWhen(event.detail.elt));

@@ -44,6 +44,7 @@ CHECKS = [
     "files-create-blob-then-run-reader",
     "run-reader-blob-input",
     "paginate-predictions",
+    "trainings-create-get-list-cancel",
     "webhook-validate",
     "error-bad-token-401",
     "error-unknown-model-404",

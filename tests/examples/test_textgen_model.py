@@ -3,9 +3,13 @@
 Needs numpy and cog (0.23.x) in the test environment; runs on CPU in a few seconds.
 """
 
+import functools
+import http.server
 import importlib.util
 import re
 import sys
+import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +18,11 @@ import pytest
 MODEL_DIR = Path(__file__).resolve().parents[2] / "examples" / "textgen"
 
 
-def _load_module():
-    name = "cogmill_example_textgen_predict"
+def _load_module(filename: str = "predict.py"):
+    name = f"cogmill_example_textgen_{filename.removesuffix('.py')}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, MODEL_DIR / "predict.py")
+    spec = importlib.util.spec_from_file_location(name, MODEL_DIR / filename)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -164,3 +168,66 @@ def test_predict_never_streams_crude_words(predictor, monkeypatch):
     assert text == "what the ****, this is ********\n**** happens"
     for chunk in chunks:
         assert not re.search(r"fuck|shit", chunk, re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- fine-tuning (train.py)
+
+sys.modules.setdefault("predict", tg)  # train.py imports its sibling as Cog would find it
+trainer = _load_module("train.py")
+SAMPLES = MODEL_DIR / "samples"
+
+
+def test_batched_features_give_the_same_next_char_probabilities(predictor):
+    model = predictor.model
+    contexts = [[model.meta_id, *model.encode(text)] for text in ("A", "Hello there", "x" * 60)]
+    windows = np.array([[0] * max(0, 40 - len(c)) + c[-40:] for c in contexts])
+    pooled = trainer.pooled_features(model, windows)
+    logits = pooled @ model.output_kernel + model.output_bias
+    batched = np.exp(logits - logits.max(axis=1, keepdims=True))
+    batched /= batched.sum(axis=1, keepdims=True)
+    for row, context in zip(batched, contexts, strict=True):
+        np.testing.assert_allclose(row, model.probabilities(context), atol=1e-5)
+
+
+def test_the_trainer_reads_a_text_or_the_texts_of_a_zip(tmp_path):
+    assert trainer.read_text(str(SAMPLES / "proverbs.txt")).startswith("A bird in the hand")
+    assert trainer.read_text(str(SAMPLES / "proverbs.zip")) == (SAMPLES / "proverbs.txt").read_text()
+    empty = tmp_path / "no-text.zip"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("image.png", b"\x89PNG")
+    with pytest.raises(ValueError, match="no .txt file"):
+        trainer.read_text(str(empty))
+
+
+@pytest.fixture(scope="module")
+def trained_weights(tmp_path_factory):
+    out = trainer.train(data=SAMPLES / "proverbs.txt", steps=120, learning_rate=0.01, seed=3)
+    return Path(out.weights)
+
+
+def test_a_trained_version_writes_differently_from_the_base(predictor, trained_weights):
+    tuned = tg.Predictor()
+    tuned.setup(weights=str(trained_weights))
+    same = {"prompt": "A ", "max_tokens": 80, "temperature": 0.3, "seed": 9}
+    assert "".join(run(tuned, **same)) != "".join(run(predictor, **same))
+
+
+def test_weights_load_from_a_path_or_a_url_alike(trained_weights):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(trained_weights.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        by_path, by_url = tg.Predictor(), tg.Predictor()
+        by_path.setup(weights=str(trained_weights))
+        by_url.setup(weights=f"http://127.0.0.1:{server.server_port}/{trained_weights.name}")
+    finally:
+        server.shutdown()
+    same = {"prompt": "A ", "max_tokens": 40, "temperature": 0.3, "seed": 4}
+    assert run(by_path, **same) == run(by_url, **same)
+
+
+def test_weights_of_another_shape_are_refused(tmp_path, predictor):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, output_kernel=np.zeros((3, 3), np.float32), output_bias=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="do not fit this model"):
+        tg.load_trained_head(tg.TextgenRNN(), str(bad))

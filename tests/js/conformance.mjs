@@ -18,11 +18,12 @@
 
 import assert from "node:assert/strict";
 import { createHash, webcrypto } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 const Replicate = require("replicate");
@@ -476,6 +477,43 @@ check("paginate-predictions", async () => {
     "the pagination predictions to finish",
     250
   );
+});
+
+check("trainings-create-get-list-cancel", async () => {
+  // Fine-tune textgen on the sample corpus into a model of our own, then cancel a long one.
+  const version = VERSIONS.textgen;
+  assert.ok(version, "VERSIONS must name textgen's version");
+  const me = (await replicate.accounts.current()).username;
+  const name = `tuned-${Date.now()}`;
+  await replicate.models.create(me, name, { visibility: "private", hardware: "cpu" });
+  const corpus = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "textgen",
+    "samples", "proverbs.txt"));
+  const data = (await replicate.files.create(corpus, { purpose: "training" })).urls.get;
+  const created = await replicate.trainings.create("cogmill", "textgen", version, {
+    destination: `${me}/${name}`, input: { data, steps: 20 },
+  });
+  assert.equal(created.status, "starting");
+  assert.equal(created.destination, `${me}/${name}`);
+  const done = await waitFor(async () => {
+    const t = await replicate.trainings.get(created.id);
+    return TERMINAL.has(t.status) && t;
+  }, 170, "the training to finish", 200);
+  assert.equal(done.status, "succeeded", done.error || done.logs);
+  assert.match(done.output.version, new RegExp(`^${me}/${name}:[0-9a-f]{64}$`));
+  assert.match(done.logs, /step 20\/20 loss \d/);
+  const listed = await replicate.trainings.list();
+  assert.ok(listed.results.some((t) => t.id === created.id), "the training is listed");
+
+  const long = await replicate.trainings.create("cogmill", "textgen", version, {
+    destination: `${me}/${name}`, input: { data, steps: 5000 },
+  });
+  await waitFor(async () => (await replicate.trainings.get(long.id)).logs?.includes("step "), 170, "its first steps");
+  await replicate.trainings.cancel(long.id);
+  const canceled = await waitFor(async () => {
+    const t = await replicate.trainings.get(long.id);
+    return TERMINAL.has(t.status) && t;
+  }, 60, "the canceled training to end", 200);
+  assert.equal(canceled.status, "canceled");
 });
 
 check("webhook-validate", async () => {

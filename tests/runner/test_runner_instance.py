@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from runner import CogInstance, SetupFailed
+from runner.instance import PREDICT, TRAIN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Events = list[tuple[str, dict[str, Any]]]
@@ -190,3 +191,90 @@ def test_server_death_mid_prediction(start: Callable[[str], CogInstance]) -> Non
     assert result["logs"].startswith("tick 0\n")
     assert not instance.alive()
     assert instance.health() == "DEAD"
+
+
+# ---------------------------------------------------------------- training mode
+
+@pytest.fixture
+def start_training(model: Callable[[str], Any]) -> Iterator[Callable[..., CogInstance]]:
+    started: list[CogInstance] = []
+
+    def boot(mode: str = TRAIN, **extra_env: str) -> CogInstance:
+        built = model("trainable")
+        instance = CogInstance(built.src, built.venv, built.spec, extra_env=extra_env, mode=mode)
+        started.append(instance)
+        instance.start()
+        instance.wait_ready(timeout=60)
+        return instance
+
+    yield boot
+    for instance in started:
+        instance.stop()
+
+
+def _weights(result: dict[str, Any]) -> bytes:
+    uri = result["output"]["weights"]
+    assert uri.startswith("data:")
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def test_a_training_runs_train_with_live_logs_and_returns_its_weights(start_training, tmp_path):
+    trainer = start_training()
+    events: Events = []
+    result = trainer.predict("t-1", {"text": "learned", "steps": 3}, lambda name, data: events.append((name, data)))
+    assert result["status"] == "succeeded", result
+    names = [name for name, _ in events]
+    assert names[0] == "start" and names[-1] == "completed" and "log" in names
+    assert "".join(data["data"] for name, data in events if name == "log") == result["logs"]
+    assert "step 3/3 loss 0.333" in result["logs"]
+    weights = tmp_path / "weights.txt"
+    weights.write_bytes(_weights(result))
+    predictor = start_training(PREDICT, COG_WEIGHTS=str(weights))  # a trained version: base code, these weights
+    assert predictor.predict("p-1", {"prompt": "> "})["output"] == "> learned"
+
+
+def test_cancel_mid_training_ends_it_and_frees_the_server(start_training, wait_until):
+    trainer = start_training()
+
+    def on_event(name: str, data: dict[str, Any]) -> None:
+        if name == "log" and "step 2/" in data["data"]:
+            assert trainer.cancel("t-long")
+
+    result = trainer.predict("t-long", {"text": "x", "steps": 1000, "pause": 0.05}, on_event)
+    assert result["status"] == "canceled"
+    wait_until(lambda: trainer.health() == "READY", 10, "the trainer to be READY again")
+    assert trainer.predict("t-next", {"text": "y", "steps": 1})["status"] == "succeeded"
+
+
+def test_a_training_past_its_timeout_fails_and_says_so(start_training):
+    result = start_training().predict("t-slow", {"text": "x", "steps": 1000, "pause": 0.05}, timeout=1)
+    assert result["status"] == "failed" and result["error"] == "Training timed out after 1s"
+
+
+def test_only_the_training_itself_can_feed_its_updates(start_training):
+    """The receiver answers only a training's own unguessable path: another process on the machine
+    cannot post made-up progress."""
+    trainer = start_training()
+    seen: list[str] = []
+
+    def on_event(name: str, data: dict[str, Any]) -> None:
+        if name == "start":
+            hooks = trainer._hook_server
+            forged = httpx.post(f"http://127.0.0.1:{hooks.port}/guess", json={"status": "succeeded", "logs": "owned"})
+            seen.append(str(forged.status_code))
+
+    result = trainer.predict("t-forged", {"text": "real", "steps": 2, "pause": 0.2}, on_event)
+    assert seen == ["404"] and result["status"] == "succeeded" and "owned" not in result["logs"]
+
+
+def test_a_model_without_train_cannot_start_in_train_mode(model: Callable[[str], Any]):
+    built = model("hello")
+    with pytest.raises(ValueError, match="no train field"):
+        CogInstance(built.src, built.venv, built.spec, mode=TRAIN)
+
+
+def test_a_training_result_too_big_to_take_fails_at_once(start_training, monkeypatch):
+    monkeypatch.setattr("runner.instance._HookServer.MAX_BODY", 2048)
+    result = start_training().predict("t-big", {"text": "x" * 5000, "steps": 1})
+    assert result["status"] == "failed"
+    assert result["error"].startswith("The training ended without its result: its result is over")

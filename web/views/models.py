@@ -1,5 +1,5 @@
 """Explore (the models grid) and a model's page: README, versions, and tabs to run it (form), call
-it (API snippets) or see its examples."""
+it (API snippets), see its examples or, when it has a train(), fine-tune it."""
 
 from urllib.parse import urlencode
 
@@ -13,14 +13,16 @@ from django.views.decorators.http import require_POST
 
 from playground.errors import DomainError, Invalid, NotFound
 from playground.models import Model, Source, Version
-from playground.services import catalog, files, runs
+from playground.services import catalog, files, runs, trainings
 from web import presenters, snippets
 from web.forms.run import form_class, initial_values
+from web.forms.training import DestinationForm
 from web.snippets import FileArg
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
-MODEL_TABS = ("playground", "api", "examples")
+MODEL_TABS = ("playground", "api", "examples", "train")
+TAB_LABELS = {"playground": "Playground", "api": "API", "examples": "Examples", "train": "Train"}
 VERSIONS_SHOWN = 20
 
 
@@ -55,12 +57,17 @@ def model_page(request, owner: str, name: str):
     version = _selected_version(request, model)
     if request.method == "POST":
         return _run(request, model, version)
+    tab = request.GET.get("tab", "playground")
+    if tab not in _tabs(version):
+        tab = "playground"
+    if tab == "train":
+        form, destination = _train_forms(request, version)
+        return _render_model(request, model, version, form, tab, destination_form=destination)
     form = None
     if version is not None and version.is_ready:
         form_cls = form_class(version.schema)
         form = form_cls(initial=initial_values(version.schema, form_cls, request.GET))
-    tab = request.GET.get("tab", "playground")
-    return _render_model(request, model, version, form, tab if tab in MODEL_TABS else "playground")
+    return _render_model(request, model, version, form, tab)
 
 
 @require_POST
@@ -68,6 +75,51 @@ def predict(request, owner: str, name: str):
     """The run form's target (the model page itself takes the same POST)."""
     model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
     return _run(request, model, _selected_version(request, model))
+
+
+@require_POST
+def train(request, owner: str, name: str):
+    """The Train tab's target: start a training of the selected version, then show its page."""
+    model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
+    version = _selected_version(request, model)
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': _page_path(model, version, tab='train')})}")
+    if "train" not in _tabs(version):
+        messages.error(request, f"{model.full_name} has no version ready to train.")
+        return redirect(_page_path(model, version))
+    form, destination = _train_forms(request, version, request.POST, request.FILES)
+    if form.is_valid() and destination.is_valid():
+        ref, new = destination.target()
+        try:
+            training = trainings.create_training(
+                request.user, version, ref, form.to_input(lambda f: files.create_upload(request.user, f, None).api_url),
+                source=Source.WEB, new_destination=new,
+            )
+        except Invalid as exc:
+            form.add_input_errors(exc.errors)
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("training", training_id=training.id)
+    return _render_model(request, model, version, form, "train", status=422, destination_form=destination)
+
+
+def _tabs(version: Version | None) -> tuple[str, ...]:
+    """The tabs a version has: Train only when it is ready and has a train()."""
+    trainable = version is not None and version.is_ready and version.schema.trainable
+    return MODEL_TABS if trainable else tuple(tab for tab in MODEL_TABS if tab != "train")
+
+
+def _train_forms(request, version: Version, data=None, file_data=None):
+    """The Train tab's forms: the training's inputs (its TrainingInput) and where it goes."""
+    schema = version.schema.for_training()
+    form_cls = form_class(schema)
+    form = form_cls(data, file_data) if data is not None else form_cls(initial=initial_values(schema, form_cls,
+                                                                                            request.GET))
+    destination = None
+    if request.user.is_authenticated:
+        destination = DestinationForm(request.user, data, suggested=f"{version.model.name}-tuned")
+    return form, destination
 
 
 def _selected_version(request, model: Model) -> Version | None:
@@ -109,15 +161,18 @@ def _run(request, model: Model, version: Version | None):
     return _render_model(request, model, version, form, "playground", status=422)
 
 
-def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200):
+def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200,
+                  destination_form=None):
     context = {
         "nav": "explore",
         "model": model,
         "version": version,
         "form": form,
+        "destination_form": destination_form,
         "tab": tab,
         "tab_links": _tab_links(request, model, version),
         "run_action": _run_action(model, version),
+        "train_action": _run_action(model, version, "model-train"),
         "login_url": f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}",
     }
     if tab == "api" and form is not None:
@@ -131,8 +186,8 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
     return render(request, "playground/model.html", context, status=status)
 
 
-def _run_action(model: Model, version: Version | None) -> str:
-    path = reverse("model-predict", args=[model.owner.username, model.name])
+def _run_action(model: Model, version: Version | None, view: str = "model-predict") -> str:
+    path = reverse(view, args=[model.owner.username, model.name])
     return f"{path}?{urlencode({'version': version.version_id})}" if version else path
 
 
@@ -142,9 +197,9 @@ def _tab_links(request, model: Model, version: Version | None) -> list[tuple[str
     if version is not None:
         params["version"] = version.version_id
     links = []
-    for tab, label in zip(MODEL_TABS, ("Playground", "API", "Examples"), strict=True):
+    for tab in _tabs(version):
         params["tab"] = tab
-        links.append((tab, label, f"{_model_url(model)}?{params.urlencode()}"))
+        links.append((tab, TAB_LABELS[tab], f"{_model_url(model)}?{params.urlencode()}"))
     return links
 
 

@@ -11,11 +11,12 @@ from django_htmx.http import HttpResponseStopPolling
 
 from playground.errors import Conflict
 from playground.models import Prediction
-from playground.services import runs
+from playground.services import runs, trainings
 from web import presenters
 from web.forms.history import HistoryFilters
 
 HISTORY_PAGE_SIZE = 25
+TRAININGS_SHOWN = 10
 
 
 def prediction_context(request, prediction: Prediction) -> dict:
@@ -92,6 +93,7 @@ def history(request):
     elif form.is_bound:
         predictions = predictions.none()
     page = Paginator(predictions.order_by("-created_at", "-id"), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"nav": "history", "form": form, "page": page, "filtered": form.is_bound and form.has_changed()}
+    context = {"nav": "history", "form": form, "page": page, "filtered": form.is_bound and form.has_changed(),
+               "trainings": trainings.trainings_for(request.user)[:TRAININGS_SHOWN]}
     template = "playground/history.html#history" if request.htmx else "playground/history.html"
     return render(request, template, context)
