@@ -1,5 +1,6 @@
 """Cogmill settings, read from the environment (see README: Configuration)."""
 
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -158,6 +159,20 @@ COGMILL_REAP_INTERVAL_SECONDS = env_float("COGMILL_REAP_INTERVAL_SECONDS", 10.0)
 COGMILL_REQUEUE_AFTER_SECONDS = env_float("COGMILL_REQUEUE_AFTER_SECONDS", 120.0)
 # How long `make run` lets the worker finish running work when stopped, before handing the rest back.
 COGMILL_STOP_GRACE_SECONDS = env_float("COGMILL_STOP_GRACE_SECONDS", 30.0)
+
+
+def _names(name: str, default: str) -> list[str]:
+    return [part.strip() for part in env_str(name, default).split(",") if part.strip()]
+
+
+# A worker: the name it goes by (one per machine is the custom), the hardware SKUs whose queues it
+# reads (`hw.<sku>`), and its GPUs (each instance of a `gpu: true` model gets one of its own).
+# `python -m cogmill.worker --hardware cpu,gpu-a40 --gpus 0,1` sets these.
+COGMILL_WORKER_NAME = env_str("COGMILL_WORKER_NAME") or socket.gethostname()
+COGMILL_WORKER_HARDWARE = _names("COGMILL_WORKER_HARDWARE", "cpu")
+COGMILL_WORKER_GPUS = _names("COGMILL_WORKER_GPUS", "")
+# A worker that has not said it is alive for this long is counted as gone.
+COGMILL_WORKER_STALE_SECONDS = env_float("COGMILL_WORKER_STALE_SECONDS", 60.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's
 # official models); `make run` pushes the examples as `cogmill`.

@@ -28,7 +28,6 @@ from django.core.management import call_command  # noqa: E402
 
 from cogmill import embedded_redis  # noqa: E402
 from cogmill.celery import app  # noqa: E402
-from playground import dispatch  # noqa: E402
 from playground.worker import leases, reaper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,17 +35,11 @@ EXAMPLES = ROOT / "examples"
 FIRST_BACKOFF, MAX_BACKOFF, STABLE_SECONDS = 1.0, 30.0, 60.0
 
 
-def _worker_queues() -> str:
-    default = f"{dispatch.DEFAULT_QUEUE},{dispatch.hardware_queue(None)}"
-    return os.environ.get("COGMILL_WORKER_QUEUES", default)
-
-
 def commands(port: int) -> dict[str, list[str]]:
     python = sys.executable
     return {
-        "worker": [python, "-m", "celery", "-A", "cogmill", "worker", "--pool", "threads",
-                   "--concurrency", os.environ.get("COGMILL_WORKER_CONCURRENCY", "4"),
-                   "--queues", _worker_queues(), "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
+        # This machine's hardware: COGMILL_WORKER_HARDWARE, _GPUS, _NAME, _CONCURRENCY (cogmill/worker.py).
+        "worker": [python, "-m", "cogmill.worker"],
         "beat": [python, "-m", "celery", "-A", "cogmill", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "uvicorn", "cogmill.asgi:application", "--host", os.environ.get("HOST", "127.0.0.1"),
                 "--port", str(port), "--timeout-graceful-shutdown", "5"],

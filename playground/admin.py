@@ -12,6 +12,7 @@ from playground.models import (
     Version,
     WebhookAttempt,
     WebhookDelivery,
+    Worker,
 )
 
 
@@ -88,3 +89,35 @@ class GalleryItemAdmin(admin.ModelAdmin):
 class GalleryStarAdmin(admin.ModelAdmin):
     list_display = ["id", "item", "user", "created_at"]
     raw_id_fields = ["item", "user"]
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """The workers as they report themselves: hardware, GPUs, their Cog servers, last heartbeat."""
+
+    list_display = ["name", "served_hardware", "gpu_list", "instance_count", "heartbeat_at", "live"]
+    readonly_fields = ["name", "hardware", "gpus", "instances", "started_at", "heartbeat_at"]
+    search_fields = ["name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # workers add themselves
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="hardware")
+    def served_hardware(self, worker: Worker) -> str:
+        return ", ".join(worker.hardware or [])
+
+    @admin.display(description="GPUs")
+    def gpu_list(self, worker: Worker) -> str:
+        return ", ".join(worker.gpus or []) or "—"
+
+    @admin.display(description="instances")
+    def instance_count(self, worker: Worker) -> str:
+        states = [i.get("state", "?") for i in worker.instances or []]
+        return ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))) or "none"
+
+    @admin.display(boolean=True)
+    def live(self, worker: Worker) -> bool:
+        return worker.is_live

@@ -2,12 +2,12 @@
 by name, and Celery's autodiscovery registers them."""
 
 from celery import shared_task
-from celery.signals import worker_shutdown
+from celery.signals import worker_ready, worker_shutdown
 
 from playground import dispatch, webhooks
 from playground.services import files
 from playground.services import runs as run_services
-from playground.worker import builds, pool, reaper, runs
+from playground.worker import builds, pool, reaper, registry, runs
 
 
 @shared_task(name=dispatch.BUILD_VERSION)
@@ -28,9 +28,15 @@ def run_training(training_id: str) -> None:
     runs.run_training(training_id)
 
 
+@worker_ready.connect
+def _register(**kwargs) -> None:
+    registry.register()
+
+
 @worker_shutdown.connect
 def _stop_instances(**kwargs) -> None:
     pool.shutdown_pool()
+    registry.unregister()
 
 
 @shared_task(name=dispatch.REAP_STUCK_RUNS)

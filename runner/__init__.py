@@ -4,7 +4,7 @@ No Django here: the worker calls these with plain paths and dicts.
 """
 
 from .build import BuildResult, BuildSpec, build, ensure_venv, generate_schema, parse_cog_yaml, spec_hash
-from .errors import BootTimeout, BuildError, InstanceDied, InstanceError, PoolTimeout, SetupFailed
+from .errors import BootTimeout, BuildError, InstanceDied, InstanceError, NoDevice, PoolTimeout, SetupFailed
 from .instance import CogInstance
 from .pool import InstancePool, Lease
 
@@ -18,6 +18,7 @@ __all__ = [
     "InstanceError",
     "InstancePool",
     "Lease",
+    "NoDevice",
     "PoolTimeout",
     "SetupFailed",
     "build",

@@ -46,3 +46,7 @@ class BootTimeout(InstanceError):
 
 class PoolTimeout(InstanceError, TimeoutError):
     """No instance slot became free before the acquire deadline."""
+
+
+class NoDevice(InstanceError):
+    """The model needs a GPU and this worker has none."""

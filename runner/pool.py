@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PoolTimeout
+from .errors import NoDevice, PoolTimeout
 from .instance import BROKEN, PREDICT, CogInstance
 from .spec import BuildSpec
 
@@ -19,6 +19,7 @@ from .spec import BuildSpec
 class _Entry:
     key: str
     instance: CogInstance
+    devices: tuple[str, ...] = ()  # the GPUs given to it (CUDA_VISIBLE_DEVICES)
     ready: bool = False
     retired: bool = False
     in_use: int = 0
@@ -53,8 +54,12 @@ class InstancePool:
         max_instances_per_key: int = 1,
         boot_timeout: float = 900,
         monitor_interval: float = 2.0,
+        gpus: Iterable[str] = (),
     ) -> None:
         self.idle_seconds = idle_seconds
+        # This machine's GPUs: each instance of a `gpu: true` model gets one of its own, so there
+        # are never more such instances than devices; other instances see none.
+        self.gpus = tuple(str(device) for device in gpus)
         self.max_instances_per_key = max_instances_per_key
         self.boot_timeout = boot_timeout
         self.monitor_interval = monitor_interval
@@ -118,6 +123,9 @@ class InstancePool:
                     "slots": entry.instance.slots,
                     "ready_seconds": entry.instance.ready_seconds,
                     "idle_seconds": now - entry.idle_since if entry.in_use == 0 else 0.0,
+                    "state": "busy" if entry.in_use else "ready" if entry.ready else "booting",
+                    "mode": entry.instance.mode,
+                    "devices": list(entry.devices),
                 }
                 for entries in self._entries.values()
                 for entry in entries
@@ -146,14 +154,39 @@ class InstancePool:
                     entry.in_use += 1
                     return Lease(key, entry.instance, None, entry)
                 if len(self._entries.get(key, [])) < self.max_instances_per_key:
-                    entry = _Entry(key, CogInstance(src_dir, venv, spec, extra_env, mode=mode))
-                    self._entries.setdefault(key, []).append(entry)
-                    break
+                    devices = self._devices_for(spec)
+                    if devices is not None:
+                        env = {**dict(extra_env or {}), "CUDA_VISIBLE_DEVICES": ",".join(devices)}
+                        entry = _Entry(key, CogInstance(src_dir, venv, spec, env, mode=mode), devices)
+                        self._entries.setdefault(key, []).append(entry)
+                        break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise PoolTimeout(f"no free instance for {key} within {timeout:g}s")
                 self._cond.wait(remaining)
         return self._boot(entry)
+
+    def _devices_for(self, spec: BuildSpec) -> tuple[str, ...] | None:
+        """The devices a new instance of `spec` gets: one free GPU for a `gpu: true` model (an idle
+        instance of another model gives its GPU up), none for the rest; None while every GPU is
+        busy. Caller holds the lock."""
+        if not spec.gpu:
+            return ()
+        if not self.gpus:
+            raise NoDevice("this model needs a GPU (cog.yaml build.gpu: true) and this worker has none; "
+                           "give the model hardware that a GPU worker serves")
+        taken = {d for entries in self._entries.values() for e in entries for d in e.devices}
+        free = [device for device in self.gpus if device not in taken]
+        if not free:
+            idle = [e for entries in self._entries.values() for e in entries
+                    if e.devices and e.ready and e.in_use == 0]
+            if not idle:
+                return None
+            victim = min(idle, key=lambda e: e.idle_since)
+            self._retire(victim)
+            _stop_in_background(victim.instance)
+            free = list(victim.devices)
+        return (free[0],)
 
     def _free_entry(self, key: str) -> _Entry | None:
         """The least busy usable entry; dead idle ones are dropped on the way."""

@@ -44,6 +44,7 @@ class BuildSpec:
     predict: str = "predict.py:Predictor"
     train: str | None = None
     concurrency_max: int = 1
+    gpu: bool = False
     environment: tuple[tuple[str, str], ...] = ()
     system_packages: tuple[str, ...] = ()
     pre_install: tuple[str, ...] = ()
@@ -68,6 +69,7 @@ def parse_cog_yaml(src_dir: Path) -> BuildSpec:
         predict=_predict_ref(config),
         train=_ref(config.get("train"), "train") if config.get("train") else None,
         concurrency_max=_concurrency(config.get("concurrency")),
+        gpu=_flag(build.get("gpu"), "build.gpu"),
         environment=_environment(config.get("environment")),
         system_packages=_strings(build.get("system_packages"), "build.system_packages"),
         pre_install=_commands(build.get("pre_install"), "build.pre_install"),
@@ -187,6 +189,14 @@ def _ref(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _REF.match(value.strip()):
         raise BuildError(f"cog.yaml field {where} must look like 'predict.py:Predictor', got {value!r}")
     return value.strip()
+
+
+def _flag(value: Any, where: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BuildError(f"cog.yaml field {where} must be true or false, got {value!r}")
+    return value
 
 
 def _concurrency(value: Any) -> int:

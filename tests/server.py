@@ -124,13 +124,29 @@ class CogmillServer:
         from cogmill.up import commands
 
         cmds = commands(self.port)
-        self.env["COGMILL_WORKER_QUEUES"] = "celery,hw.cpu"
+        self.env.setdefault("COGMILL_WORKER_HARDWARE", "cpu")
         self._spawn("worker", cmds["worker"])
         self._spawn("web", cmds["web"])
         if self.beat:
             self._spawn("beat", cmds["beat"])
         wait_until(self._healthy, 90, 0.2, "Cogmill /healthz to answer 200")
         return self
+
+    def start_worker(self, name: str, hardware: str, gpus: str = "") -> subprocess.Popen:
+        """Another worker process, as on a second machine: its own name and hardware, the same
+        database and Redis. Stop it with `stop_worker(name)`."""
+        self._spawn(name, [sys.executable, "-m", "cogmill.worker", "--hardware", hardware, "--name", name,
+                           "--gpus", gpus, "--concurrency", "2"])
+        return self.procs[name]
+
+    def stop_worker(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
 
     def _healthy(self) -> bool:
         for name, proc in self.procs.items():

@@ -32,9 +32,22 @@ def media_kind(url: str) -> str:
     return major if major in ("image", "audio", "video") else "file"
 
 
+SAFE_DATA_IMAGES = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp", "data:image/avif")
+
+
+def safe_url(url: str) -> bool:
+    """Whether a URL a model or a user gave may become a link or a source in a page: http(s), or a
+    raster data: image. Never `javascript:` or other schemes that run in the page's origin."""
+    scheme = urlparse(url).scheme.lower()
+    return scheme in ("http", "https") or url.lower().startswith(SAFE_DATA_IMAGES)
+
+
 def _file_entry(url: object) -> dict:
     url = str(url)
-    return {"url": url, "kind": media_kind(url), "name": urlparse(url).path.rsplit("/", 1)[-1] or url}
+    name = urlparse(url).path.rsplit("/", 1)[-1] or url
+    if not safe_url(url):
+        return {"url": None, "kind": "text", "name": url}  # shown as text, never as a link
+    return {"url": url, "kind": media_kind(url), "name": name}
 
 
 def render_markdown(text: str, line_breaks: bool = True) -> str:
@@ -146,6 +159,11 @@ def metrics_rows(prediction: Prediction) -> list[tuple[str, str]]:
     return rows
 
 
+def waiting_for(run) -> str | None:
+    """The hardware a queued run waits for when no worker serves it, to say why it has not started."""
+    return runs.missing_hardware(run.model) if run.status == Status.STARTING else None
+
+
 def status_label(prediction: Prediction) -> str:
     if prediction.status == Status.STARTING:
         return "queued" if prediction.cancel_requested_at is None else "canceling"
@@ -220,7 +238,7 @@ def output_preview(prediction: Prediction) -> Preview:
         return Preview()
     items = output if isinstance(output, list) else [output]
     if prediction.version.schema.output_is_files():
-        urls = [str(v) for v in items]
+        urls = [str(v) for v in items if safe_url(str(v))]
         others = [(urlparse(u).path.rsplit("/", 1)[-1] or u, u) for u in urls if media_kind(u) != "image"]
         return Preview(images=[u for u in urls if media_kind(u) == "image"][:4], files=others[:4])
     if all(isinstance(v, str) for v in items):

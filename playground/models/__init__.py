@@ -26,10 +26,11 @@ from playground.models.runs import (
     default_webhook_events,
 )
 from playground.models.webhooks import WebhookAttempt, WebhookDelivery
+from playground.models.workers import Worker
 
 __all__ = [
     "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
     "GalleryItem", "GalleryStar", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
-    "Status", "Training", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "absolute", "default_webhook_events",
+    "Status", "Training", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events",
     "iso",
 ]

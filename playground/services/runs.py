@@ -26,6 +26,7 @@ from playground.models import (
     Source,
     Status,
     Version,
+    Worker,
 )
 from playground.services import files, galleries
 
@@ -47,8 +48,7 @@ def create_prediction(
     whichever comes first.
     """
     cleaned = version.schema.validate(input_data)
-    ignored = version.schema.undeclared(input_data) if isinstance(input_data, dict) else []
-    logs = f"Ignored inputs this model does not take: {', '.join(ignored)}\n" if ignored else ""
+    logs = preamble(version.schema, input_data, version.model)
     files.check_file_inputs(user, cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
@@ -60,6 +60,23 @@ def create_prediction(
         )
         dispatch.run(prediction)
     return prediction
+
+
+def preamble(schema, input_data: object, model) -> str:
+    """What a new run's logs start with: inputs it ignores, and a wait for hardware no worker serves."""
+    lines = []
+    ignored = schema.undeclared(input_data) if isinstance(input_data, dict) else []
+    if ignored:
+        lines.append(f"Ignored inputs this model does not take: {', '.join(ignored)}")
+    if sku := missing_hardware(model):
+        lines.append(f"Waiting for a worker with {sku}: none is running; this run starts when one does.")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def missing_hardware(model) -> str | None:
+    """The SKU of `model`'s hardware when no live worker serves it (its runs wait in its queue)."""
+    sku = model.hardware.sku if model.hardware_id else dispatch.DEFAULT_HARDWARE
+    return None if Worker.objects.serving(sku) else sku
 
 
 def deadline(model, created_at: dt.datetime, cancel_after: dt.timedelta | None) -> dt.datetime | None:

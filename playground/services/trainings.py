@@ -17,7 +17,7 @@ from django.utils import timezone
 from playground import dispatch, webhooks
 from playground.errors import FieldError, Forbidden, Invalid, NotFound
 from playground.models import BuildStatus, File, Model, Source, Training, Version, Visibility
-from playground.services import catalog, files
+from playground.services import catalog, files, runs
 
 NO_DESTINATION = "The specified training destination does not exist"
 
@@ -47,8 +47,7 @@ def create_training(
                                        "its cog.yaml has no train")
     target = None if new_destination else training_destination(user, version, destination)
     cleaned = schema.validate(input_data)
-    ignored = schema.undeclared(input_data) if isinstance(input_data, dict) else []
-    logs = f"Ignored inputs this model does not take: {', '.join(ignored)}\n" if ignored else ""
+    logs = runs.preamble(schema, input_data, version.model)
     files.check_file_inputs(user, cleaned)
     files.check_zip_inputs(user, schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, None)

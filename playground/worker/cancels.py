@@ -11,20 +11,19 @@ from django.utils import timezone
 
 from cogmill.redis import client
 from playground import events
+from playground.worker import threads
 
 log = logging.getLogger(__name__)
 
 _running: dict[str, object] = {}  # run id -> the CogInstance running it
 _deadlines: dict[str, threading.Timer] = {}
-_lock = threading.Lock()
-_listener_started = False
 
 
 def running(run_id: str, instance, deadline: datetime | None = None) -> None:
     """Note that `instance` runs `run_id` (until `finished`): stop it at once if a cancel came first,
     and at its `deadline` if it has not ended by then."""
     _running[run_id] = instance
-    _ensure_listener()
+    threads.start_once("cancel-listener", _listen)
     if deadline is not None:
         timer = threading.Timer((deadline - timezone.now()).total_seconds(), instance.cancel, args=(run_id,))
         timer.daemon = True
@@ -39,15 +38,6 @@ def finished(run_id: str) -> None:
     timer = _deadlines.pop(run_id, None)
     if timer is not None:
         timer.cancel()
-
-
-def _ensure_listener() -> None:
-    global _listener_started
-    with _lock:
-        if _listener_started:
-            return
-        _listener_started = True
-    threading.Thread(target=_listen, name="cancel-listener", daemon=True).start()
 
 
 def _listen() -> None:

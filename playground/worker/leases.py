@@ -9,8 +9,8 @@ redelivered one, finds the row claimed or finished and does nothing.
 
 import logging
 import os
-import socket
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,19 +19,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from playground.models import LIVE, Run, Status
+from playground.worker import threads
 
 log = logging.getLogger(__name__)
 
 def worker_id(pid: int) -> str:
     """The name a worker process claims runs under (the threads pool runs them in that process)."""
-    return f"{socket.gethostname()}:{pid}"
+    return f"{settings.COGMILL_WORKER_NAME}:{pid}"
 
 
 WORKER_ID = worker_id(os.getpid())
 
 _held: dict[str, type[Run]] = {}  # run id -> its kind
 _lock = threading.Lock()
-_heartbeat_started = False
+# What else the heartbeat keeps fresh (the worker's own row: worker/registry.py).
+ALSO_ON_HEARTBEAT: list[Callable[[], object]] = []
 
 
 def _expiry():
@@ -51,7 +53,7 @@ def claim(kind: type[Run], run_id: str) -> bool:
     if taken:
         with _lock:
             _held[run_id] = kind
-        _ensure_heartbeat()
+        ensure_heartbeat()
     return bool(taken)
 
 
@@ -78,21 +80,17 @@ def renew() -> int:
     return renewed
 
 
-def _ensure_heartbeat() -> None:
-    global _heartbeat_started
-    with _lock:
-        if _heartbeat_started:
-            return
-        _heartbeat_started = True
-    threading.Thread(target=_beat, name="lease-heartbeat", daemon=True).start()
+def ensure_heartbeat() -> None:
+    threads.start_once("heartbeat", _beat)
 
 
 def _beat() -> None:
     stop = threading.Event()
     while not stop.wait(settings.COGMILL_RUN_LEASE_SECONDS / 3):
-        try:
-            renew()
-        except Exception:
-            log.exception("could not renew run leases; retrying")
-        finally:
-            close_old_connections()
+        for step in (renew, *ALSO_ON_HEARTBEAT):
+            try:
+                step()
+            except Exception:
+                log.exception("heartbeat: %s failed; retrying at the next beat", step.__name__)
+            finally:
+                close_old_connections()

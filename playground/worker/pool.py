@@ -14,7 +14,7 @@ def get_pool() -> InstancePool:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = InstancePool(idle_seconds=settings.COGMILL_IDLE_SECONDS)
+            _pool = InstancePool(idle_seconds=settings.COGMILL_IDLE_SECONDS, gpus=settings.COGMILL_WORKER_GPUS)
         return _pool
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from playground.models import LIVE, RUN_KINDS, Run, Status
+from playground.models import LIVE, RUN_KINDS, Run, Status, Worker
 from playground.services import runs
 
 QUEUED_TOO_LONG = 6 * 3600
@@ -66,7 +66,9 @@ def _fail_overdue(live, now) -> int:
 
 
 def abandon_worker(worker_id: str) -> tuple[int, int]:
-    """Hand back every run a worker that is known to be gone still held: (failed, queued again)."""
+    """Hand back every run a worker that is known to be gone still held, and forget the worker:
+    (failed, queued again)."""
+    Worker.objects.filter(name=worker_id).delete()
     failed = requeued = 0
     for kind in RUN_KINDS:
         for run in kind.objects.select_related("model__hardware").filter(status__in=LIVE, worker=worker_id):

@@ -48,7 +48,13 @@ function streamPrediction(body) {
   body.addEventListener("htmx:beforeSwap", () => source.close(), { once: true });
 }
 
+// Only http(s) and raster data: images become links or sources; anything else stays text.
+function safeUrl(url) {
+  return /^https?:\/\//i.test(url) || /^data:image\/(png|jpeg|gif|webp|avif)[;,]/i.test(url);
+}
+
 function imageFigure(url) {
+  if (!safeUrl(url)) return Object.assign(document.createElement("span"), { className: "mono", textContent: url });
   const name = new URL(url, location.href).pathname.split("/").pop();
   const figure = document.createElement("figure");
   const link = Object.assign(document.createElement("a"), { href: url, target: "_blank", rel: "noopener" });

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runner import InstancePool, PoolTimeout, SetupFailed
+from runner import InstancePool, NoDevice, PoolTimeout, SetupFailed
 
 Wait = Callable[..., None]
 
@@ -189,3 +189,32 @@ def test_servers_die_with_a_killed_worker(model: Callable[[str], Any], wait_unti
     finally:
         worker.kill()
         worker.wait()
+
+
+# ---------------------------------------------------------------- GPUs
+
+def test_each_gpu_instance_gets_a_device_of_its_own(model: Callable[[str], Any]) -> None:
+    """What each Cog server is given, on a worker told it has GPUs 0 and 1 (no GPU needed here)."""
+    gpu, hello = model("gpu"), model("hello")
+    pool = InstancePool(idle_seconds=60, monitor_interval=0.1, boot_timeout=60, gpus=["0", "1"])
+    try:
+        with acquire(pool, gpu, key="a") as first, acquire(pool, gpu, key="b") as second:
+            seen = {first.instance.predict("p-a", {})["output"], second.instance.predict("p-b", {})["output"]}
+            assert seen == {"0", "1"}
+            with pytest.raises(PoolTimeout):  # both devices busy: a third model waits, never shares one
+                with acquire(pool, gpu, key="c", timeout=0.5):
+                    pass
+            with acquire(pool, hello) as cpu:  # a model without `gpu: true` sees no GPU
+                assert cpu.instance.predict("p-cpu", {"text": "x"})["output"] == "hello x"
+                assert cpu.instance.extra_env["CUDA_VISIBLE_DEVICES"] == ""
+        with acquire(pool, gpu, key="c") as third:  # an idle instance gives its device up
+            assert third.instance.predict("p-c", {})["output"] in {"0", "1"}
+        assert sum(1 for i in pool.snapshot() if i["key"] in {"a", "b", "c"}) <= 2
+    finally:
+        pool.shutdown()
+
+
+def test_a_gpu_model_on_a_worker_without_gpus_fails_clearly(pool: InstancePool, model: Callable[[str], Any]) -> None:
+    with pytest.raises(NoDevice, match="needs a GPU"):
+        with acquire(pool, model("gpu")):
+            pass

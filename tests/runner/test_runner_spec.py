@@ -50,6 +50,7 @@ environment:
     assert spec.predict == "run.py:Runner"
     assert spec.train == "train.py:train"
     assert spec.concurrency_max == 4
+    assert spec.gpu is True
     assert spec.environment == (("HF_HUB_OFFLINE", "1"), ("GREETING", "a=b"))
 
 
@@ -71,6 +72,7 @@ def test_unquoted_python_310_is_not_31(tmp_path: Path) -> None:
         ("predict: p.py:P\nenvironment:\n  - NOT VALID\n", "is not NAME=value"),
         ("build:\n  python_requirements: missing.txt\npredict: p.py:P\n", "missing.txt not found"),
         ("build:\n  python_version: banana\npredict: p.py:P\n", "not a version"),
+        ("build:\n  gpu: yes please\npredict: p.py:P\n", "build.gpu must be true or false"),
     ],
 )
 def test_bad_cog_yaml(tmp_path: Path, yaml_text: str, message: str) -> None:

@@ -4,12 +4,14 @@ alice owns things; bob is her teammate in acme; carol is acme's admin; mallory i
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, User
-from playground.models import BuildStatus, Model, Prediction, Version
+from playground.models import BuildStatus, Model, Prediction, Version, Worker
 
 PASSWORD = "a-long-pass-phrase-42"
 
@@ -106,3 +108,12 @@ def make_prediction(version) -> Callable[..., Prediction]:
                                          **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def cpu_worker(request):
+    """A live worker serving cpu, as on any running Cogmill (tests of a database only)."""
+    if request.node.get_closest_marker("django_db") is None:
+        return None
+    request.getfixturevalue("db")
+    return Worker.objects.create(name="test-box:1", hardware=["cpu"], heartbeat_at=timezone.now() + timedelta(days=1))

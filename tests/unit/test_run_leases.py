@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from playground.models import Prediction, Status
+from playground.models import Prediction, Status, Worker
 from playground.services import runs
 from playground.worker import leases, reaper
 
@@ -128,3 +128,12 @@ def test_a_lease_renewed_after_the_reaper_looked_keeps_the_run(make_prediction, 
     assert runs.hand_back(run, reaper.WORKER_STOPPED) == Status.PROCESSING
     run.refresh_from_db()
     assert run.status == Status.PROCESSING and run.error is None
+
+
+def test_a_worker_known_to_be_gone_is_forgotten(make_prediction, short_leases):
+    Worker.objects.create(name="gone:1", hardware=["cpu"])
+    run = make_prediction(status=Status.PROCESSING, started_at=_ago(5), worker="gone:1", lease_expires_at=_ago(-20))
+    assert reaper.abandon_worker("gone:1") == (1, 0)
+    assert not Worker.objects.filter(name="gone:1").exists()
+    run.refresh_from_db()
+    assert run.status == Status.FAILED

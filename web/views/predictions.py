@@ -24,6 +24,7 @@ def prediction_context(request, prediction: Prediction) -> dict:
         "nav": "history",
         "prediction": prediction,
         "status_label": presenters.status_label(prediction),
+        "waiting_for": presenters.waiting_for(prediction),
         "live": not prediction.is_terminal,
         "can_change": runs.can_change(request.user, prediction),
         "output": presenters.output_view(prediction),

@@ -17,6 +17,7 @@ def training_context(request, training: Training) -> dict:
         "nav": "history",
         "training": training,
         "status_label": presenters.status_label(training),
+        "waiting_for": presenters.waiting_for(training),
         "live": not training.is_terminal,
         "progress": presenters.training_progress(training.logs),
         "inputs": presenters.input_rows(training),
