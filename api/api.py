@@ -31,8 +31,9 @@ api = CogmillApi(
     parser=JsonParser(),
     urls_namespace="v1",
     docs_url="/docs",
-    # Offline: no badge from validator.swagger.io. The pasted token survives a reload.
-    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": True}),
+    # Offline: no badge from validator.swagger.io. The pasted token lives in the page only, never in
+    # localStorage where any script on the origin could read it later.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
     openapi_url="/openapi.json",
 )
 

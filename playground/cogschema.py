@@ -4,7 +4,10 @@ Everything that asks what a version takes or returns asks here: the API's input 
 run form, the prediction page, gallery cards and the worker (is the output an iterator?).
 """
 
+import functools
+
 import jsonschema
+import re2
 
 from playground.errors import FieldError, Invalid
 
@@ -32,6 +35,32 @@ def input_kind(prop: dict) -> str:
     if prop.get("anyOf"):
         return "union"
     return "json"
+
+
+_QUIET = re2.Options()
+_QUIET.log_errors = False  # a refused pattern is reported to its owner, not printed by the library
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str):
+    return re2.compile(pattern, _QUIET)
+
+
+def _linear_pattern(validator, pattern, instance, schema):
+    """JSON Schema's `pattern`, matched by RE2 (linear time) instead of Python's backtracking `re`.
+    A pattern RE2 cannot run is refused when the version is built (unsafe_patterns)."""
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = _compiled(pattern).search(instance)
+    except re2.error:
+        yield jsonschema.ValidationError(f"this model's pattern {pattern!r} cannot be checked safely")
+        return
+    if found is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+Validator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _linear_pattern})
 
 
 class CogSchema:
@@ -99,7 +128,7 @@ class CogSchema:
         # OpenAPI 3.0 spells Optional as `nullable`; JSON Schema does not know it, so nulls of
         # nullable fields are left out of the check and passed on as given.
         checked = {k: v for k, v in data.items() if k in props and not (v is None and props[k].get("nullable"))}
-        validator = jsonschema.Draft7Validator(schema)
+        validator = Validator(schema)
         for err in sorted(validator.iter_errors(checked), key=lambda e: list(e.path)):
             field = ".".join(str(p) for p in err.path)
             if not field and err.validator == "required":
@@ -108,6 +137,21 @@ class CogSchema:
         if errors:
             raise Invalid(errors)
         return data
+
+    def unsafe_patterns(self) -> list[str]:
+        """Inputs (of predictions and trainings) whose `pattern` RE2 cannot run: backreferences,
+        lookarounds and the like, which need backtracking. A version with one is not built."""
+        unsafe = []
+        for component in ("Input", "TrainingInput"):
+            for name, prop in self._components.get(component, {}).get("properties", {}).items():
+                pattern = prop.get("pattern")
+                if pattern is None:
+                    continue
+                try:
+                    _compiled(pattern)
+                except re2.error:
+                    unsafe.append(f"{name} ({pattern})")
+        return unsafe
 
     # ------------------------------------------------------------ output
 

@@ -4,6 +4,7 @@ import logging
 
 from django.conf import settings
 
+from playground.cogschema import CogSchema
 from playground.models import BuildStatus, Version
 from runner.build import BuildError, build
 
@@ -32,6 +33,13 @@ def build_version(version_pk: int) -> None:
         log.exception("build of %s crashed", version)
         Version.objects.filter(pk=version_pk).update(
             build_status=BuildStatus.FAILED, build_error=f"internal build error: {exc}", build_log="".join(lines)
+        )
+        return
+    if unsafe := CogSchema(result.schema).unsafe_patterns():
+        error = (f"input patterns that cannot be matched in linear time (no backreferences or lookarounds): "
+                 f"{', '.join(unsafe)}")
+        Version.objects.filter(pk=version_pk).update(
+            build_status=BuildStatus.FAILED, build_error=error, build_log="".join(lines) + error + "\n"
         )
         return
     Version.objects.filter(pk=version_pk).update(

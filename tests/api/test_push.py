@@ -16,6 +16,16 @@ def _push(cogmill, token, ref: str, data: bytes) -> httpx.Response:
                       files={"bundle": ("model.tar.gz", data, "application/gzip")}, timeout=60)
 
 
+def _built(cogmill, token, url: str) -> dict:
+    """The version once its build has ended, ready or failed."""
+
+    def ended():
+        body = httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()
+        return body if body["build"]["status"] in {"ready", "failed"} else None
+
+    return wait_until(ended, 300, 0.2, "the build")
+
+
 def test_push_through_the_api_builds_a_runnable_version(cogmill, token, client, tmp_path):
     src = tmp_path / "echo"
     shutil.copytree(HELLO, src)
@@ -24,13 +34,7 @@ def test_push_through_the_api_builds_a_runnable_version(cogmill, token, client, 
     assert response.status_code == 201
     version = response.json()
     assert len(version["id"]) == 64 and version["build"]["status"] in {"pending", "building", "ready"}
-    url = f"{cogmill.base_url}/v1/models/alice/echo/versions/{version['id']}"
-
-    def built():
-        body = httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()
-        return body if body["build"]["status"] in {"ready", "failed"} else None
-
-    body = wait_until(built, 300, 0.2, "the build")
+    body = _built(cogmill, token, f"{cogmill.base_url}/v1/models/alice/echo/versions/{version['id']}")
     assert body["build"]["status"] == "ready", body["build"]["logs"]
     assert body["openapi_schema"]["components"]["schemas"]["Input"]["properties"]["text"]["type"] == "string"
     assert client.run(f"alice/echo:{version['id']}", input={"text": "me"}) == "echo me"
@@ -80,3 +84,21 @@ def test_bad_bundle_fails_with_its_log_and_is_never_served(cogmill, token, tmp_p
     response = httpx.post(f"{cogmill.base_url}/v1/models/alice/{name}/predictions", json={"input": {}},
                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert response.status_code == 409  # the model exists, but it has nothing runnable
+
+
+def test_a_model_whose_input_pattern_needs_backtracking_is_not_built(cogmill, token, tmp_path):
+    """RE2 checks inputs in linear time; a pattern it cannot run (a backreference) fails the build."""
+    src = tmp_path / "twice"
+    src.mkdir()
+    (src / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (src / "predict.py").write_text(
+        "from cog import BasePredictor, Input\n\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, word: str = Input(regex=r'^(\\w)\\1$')) -> str:\n"
+        "        return word\n"
+    )
+    response = _push(cogmill, token, "alice/twice", pack_dir(src))
+    assert response.status_code == 201
+    build = _built(cogmill, token, f"{cogmill.base_url}/v1/models/alice/twice/versions/{response.json()['id']}")["build"]
+    assert build["status"] == "failed"
+    assert "cannot be matched in linear time" in build["error"] and "word" in build["error"]

@@ -55,3 +55,28 @@ def test_inputs_the_model_does_not_declare_are_dropped_not_refused():
     schema = CogSchema(SCHEMA)
     assert schema.validate({"prompt": "x", "nonsense": 1}) == {"prompt": "x"}
     assert schema.undeclared({"prompt": "x", "nonsense": 1}) == ["nonsense"]
+
+
+# ---------------------------------------------------------------- patterns run in linear time
+
+PATTERNED = {"components": {"schemas": {
+    "Input": {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}},
+    "Output": {"type": "string"},
+}}}
+
+
+def test_a_pattern_that_backtracks_exponentially_in_re_is_checked_at_once():
+    """`^(a+)+$` against 40 a's and a `!` takes Python's `re` minutes; RE2 answers at once."""
+    schema = CogSchema(PATTERNED)
+    assert schema.validate({"code": "aaaa"}) == {"code": "aaaa"}
+    with pytest.raises(Invalid) as info:
+        schema.validate({"code": "a" * 40 + "!"})
+    assert info.value.errors[0].field == "code" and "does not match" in info.value.errors[0].message
+
+
+def test_patterns_that_need_backtracking_are_named_as_unsafe():
+    schema = CogSchema({"components": {"schemas": {
+        "Input": {"properties": {"twice": {"type": "string", "pattern": r"^(\w)\1$"}, "ok": {"pattern": "^x+$"}}},
+        "TrainingInput": {"properties": {"ahead": {"type": "string", "pattern": "(?=a)b"}}},
+    }}})
+    assert schema.unsafe_patterns() == [r"twice (^(\w)\1$)", "ahead ((?=a)b)"]
