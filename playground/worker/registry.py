@@ -18,13 +18,15 @@ def beat() -> None:
 
 
 def register() -> None:
+    """This process is a worker (Celery's worker_ready): its row, and the heartbeat that keeps it."""
     Worker.objects.filter(name=leases.WORKER_ID).delete()  # a pid reused on this machine
     beat()
+    if beat not in leases.ALSO_ON_HEARTBEAT:
+        leases.ALSO_ON_HEARTBEAT.append(beat)
     leases.ensure_heartbeat()
 
 
 def unregister() -> None:
+    if beat in leases.ALSO_ON_HEARTBEAT:
+        leases.ALSO_ON_HEARTBEAT.remove(beat)
     Worker.objects.filter(name=leases.WORKER_ID).delete()
-
-
-leases.ALSO_ON_HEARTBEAT.append(beat)
