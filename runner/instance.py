@@ -311,33 +311,38 @@ class CogInstance:
     def _open_stream(self, prediction_id: str, input: dict[str, Any]) -> httpx.Response | dict[str, Any]:
         """PUT /predictions/{id} asking for SSE; our id makes cancel work.
 
-        Returns the streaming response, or a failed result dict. coglet answers
-        409 for a slot that frees just after the previous response, so 409 is
-        retried briefly before giving up.
+        Returns the streaming response, or a failed result dict.
         """
         body = {"id": prediction_id, "input": input}
-        headers = {"Accept": "text/event-stream"}
+        return self._put(prediction_id, body, {"Accept": "text/event-stream"}, stream=True)
+
+    def _put(self, run_id: str, body: dict[str, Any], headers: dict[str, str], stream: bool
+             ) -> httpx.Response | dict[str, Any]:
+        """PUT /{predictions,trainings}/{id}: the accepted response, or a failed result dict.
+
+        coglet answers 409 for a slot that frees just after the previous response, so 409 is
+        retried briefly before giving up.
+        """
+        client = self._streams() if stream else self._http()
         delay = 0.005
         for attempt in range(BUSY_RETRIES):
             try:
-                request = self._streams().build_request(
-                    "PUT", f"/{self.collection}/{prediction_id}", json=body, headers=headers
-                )
-                response = self._streams().send(request, stream=True)
+                request = client.build_request("PUT", f"/{self.collection}/{run_id}", json=body, headers=headers)
+                response = client.send(request, stream=stream)
             except httpx.HTTPError as exc:
-                return self.failure_after_error(prediction_id, exc)
-            if response.status_code == 200:
+                return self.failure_after_error(run_id, exc)
+            if response.status_code in (200, 202):
                 return response
             response.read()
             response.close()
             if response.status_code != 409:
-                return _rejected(prediction_id, response)
+                return _rejected(run_id, response)
             if attempt == 2 and (status := self.health()) in BROKEN:
                 # A crashed worker leaves coglet answering 409 forever.
-                return failed_result(prediction_id, f"Model server is unhealthy ({status})")
+                return failed_result(run_id, f"Model server is unhealthy ({status})")
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
-        return failed_result(prediction_id, f"Model server is busy: all {self.slots} slot(s) in use")
+        return failed_result(run_id, f"Model server is busy: all {self.slots} slot(s) in use")
 
     def _train(self, training_id: str, input: dict[str, Any], on_event: EventCallback | None,
                timeout: float | None) -> dict[str, Any]:
@@ -346,18 +351,8 @@ class CogInstance:
         try:
             body = {"id": training_id, "input": input, "webhook": hook.url,
                     "webhook_events_filter": ["start", "output", "logs", "completed"]}
-            for attempt in range(BUSY_RETRIES):
-                try:
-                    response = self._http().put(f"/{self.collection}/{training_id}", json=body,
-                                                headers={"Prefer": "respond-async"})
-                except httpx.HTTPError as exc:
-                    return self.failure_after_error(training_id, exc)
-                if response.status_code in (200, 202):
-                    return reader.run()
-                if response.status_code != 409:
-                    return _rejected(training_id, response)
-                time.sleep(min(0.005 * 2**attempt, 0.1))
-            return failed_result(training_id, "Model server is busy: a training is already running")
+            accepted = self._put(training_id, body, {"Prefer": "respond-async"}, stream=False)
+            return accepted if isinstance(accepted, dict) else reader.run()
         finally:
             hook.close()
 

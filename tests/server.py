@@ -187,8 +187,9 @@ class CogmillServer:
 
 
 def wait_finished(prediction, timeout: float = 120):
-    """Reload a client's Prediction until it ends: `Prefer: wait` may answer before a busy machine
-    finishes, and the clients then keep polling — so do the tests."""
+    """Reload a client's Prediction (or Training) until it ends: `Prefer: wait` may answer before a
+    busy machine finishes, and the clients then keep polling — so do the tests. (The Python client
+    1.0.7 has no Training.wait(): its README polls reload() too.)"""
     wait_until(lambda: prediction.reload() or prediction.status in {"succeeded", "failed", "canceled"},
-               timeout, 0.1, f"prediction {prediction.id} to finish")
+               timeout, 0.1, f"{type(prediction).__name__.lower()} {prediction.id} to finish")
     return prediction

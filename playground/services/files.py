@@ -220,8 +220,12 @@ class OutputFiles:
 
     def __init__(self, run: Run):
         self.run = run
-        self._urls: dict[str, str] = {}
-        self.stored: dict[str, File] = {}  # by URL: the files made so far
+        self._files: dict[str, File] = {}  # by the sha256 of the data: URI each was made from
+
+    @property
+    def stored(self) -> dict[str, File]:
+        """The files made so far, by their URL."""
+        return {f.url: f for f in self._files.values()}
 
     def convert(self, value):
         if isinstance(value, str) and value.startswith("data:"):
@@ -234,14 +238,14 @@ class OutputFiles:
 
     def _store(self, uri: str) -> str:
         digest = hashlib.sha256(uri.encode()).hexdigest()
-        if digest in self._urls:
-            return self._urls[digest]
+        if digest in self._files:
+            return self._files[digest].url
         decoded = _decode(uri)
         if decoded is None:
             return uri
         mime, data = decoded
         ext = mimetypes.guess_extension(mime) or ".bin"
-        n = len(self._urls)
+        n = len(self._files)
         name = f"output{'' if n == 0 else f'_{n}'}{ext}"
         f = File(
             kind=File.Kind.OUTPUT,
@@ -255,6 +259,5 @@ class OutputFiles:
         )
         f.content.save(name, ContentFile(data), save=False)
         f.save()
-        self._urls[digest] = f.url
-        self.stored[f.url] = f
+        self._files[digest] = f
         return f.url

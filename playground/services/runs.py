@@ -107,10 +107,15 @@ def predictions_for(user) -> QuerySet:
 
 def get_own_prediction(user, prediction_id: str) -> Prediction:
     """One of the user's own predictions; everyone else's are as if they did not exist."""
-    prediction = predictions_for(user).filter(pk=prediction_id).first() if user.is_authenticated else None
-    if prediction is None:
-        raise NotFound(f"prediction {prediction_id} not found")
-    return prediction
+    return get_own(predictions_for(user) if user.is_authenticated else Prediction.objects.none(), prediction_id)
+
+
+def get_own(own_runs: QuerySet, run_id: str) -> Run:
+    """The run `run_id` among `own_runs` (a user's own of one kind), else NotFound."""
+    run = own_runs.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"{own_runs.model._meta.verbose_name} {run_id} not found")
+    return run
 
 
 def remove_prediction_data(prediction: Prediction) -> Prediction:

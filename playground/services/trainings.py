@@ -94,10 +94,7 @@ def trainings_for(user) -> QuerySet:
 
 def get_own_training(user, training_id: str) -> Training:
     """One of the user's own trainings; everyone else's are as if they did not exist."""
-    training = trainings_for(user).filter(pk=training_id).first() if user.is_authenticated else None
-    if training is None:
-        raise NotFound(f"training {training_id} not found")
-    return training
+    return runs.get_own(trainings_for(user) if user.is_authenticated else Training.objects.none(), training_id)
 
 
 @dataclass

@@ -8,11 +8,10 @@ import uuid
 import pytest
 from replicate.exceptions import ReplicateError
 
-from tests.server import ROOT, wait_until
+from tests.server import ROOT, wait_finished, wait_until
 from tests.webhook_receiver import Receiver
 
 SAMPLES = ROOT / "examples" / "textgen" / "samples"
-TERMINAL = {"succeeded", "failed", "canceled"}
 
 
 def _destination(client) -> str:
@@ -26,20 +25,13 @@ def _corpus(client, name: str = "proverbs.zip") -> str:
         return client.files.create(handle).urls["get"]
 
 
-def _finished(training, timeout: float = 240):
-    """The client (1.0.7) has no Training.wait(): its README polls reload(), and so do the tests."""
-    wait_until(lambda: training.reload() or training.status in TERMINAL, timeout, 0.2,
-               f"training {training.id} to finish")
-    return training
-
-
 def test_a_training_makes_a_new_version_that_writes_like_its_text(client, cogmill):
     destination = _destination(client)
     base = f"cogmill/textgen:{cogmill.versions['textgen']}"
     training = client.trainings.create(version=base, destination=destination,
                                        input={"data": _corpus(client), "steps": 150, "seed": 1})
     assert (training.status, training.destination) == ("starting", destination)
-    _finished(training)
+    wait_finished(training, timeout=240)
     assert training.status == "succeeded", training.error or training.logs
     assert "step 150/150 loss" in training.logs
     owner_name, _, version_id = training.output["version"].partition(":")
@@ -64,11 +56,11 @@ def test_cancel_mid_training_stops_it_and_frees_the_instance(client, cogmill):
                                    input={"data": _corpus(client, "proverbs.txt"), "steps": 5000})
     wait_until(lambda: long.reload() or "step " in (long.logs or ""), 240, 0.2, "the training's first steps")
     client.trainings.cancel(long.id)
-    _finished(long)
+    wait_finished(long, timeout=240)
     assert long.status == "canceled" and long.output is None
     short = client.trainings.create(version=base, destination=destination,
                                     input={"data": _corpus(client, "proverbs.txt"), "steps": 20})
-    _finished(short)
+    wait_finished(short, timeout=240)
     assert short.status == "succeeded", short.error  # the train-mode instance took the next one
 
 
@@ -79,7 +71,7 @@ def test_trainings_are_listed_and_sent_as_webhooks(client, cogmill):
             version=f"cogmill/textgen:{cogmill.versions['textgen']}", destination=destination,
             input={"data": _corpus(client, "proverbs.txt"), "steps": 10}, webhook=receiver.url(),
             webhook_events_filter=["completed"])
-        _finished(training)
+        wait_finished(training, timeout=240)
         wait_until(lambda: receiver.received(), 60, 0.1, "the completed webhook")
         body = json.loads(receiver.received()[-1].body)
     assert body["id"] == training.id and body["status"] == "succeeded"

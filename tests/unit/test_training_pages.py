@@ -1,26 +1,15 @@
 """The Train tab and a training's page, in-process: the form from TrainingInput, the destination
 picker (a new model only kept with its training), refusals as form errors, and who sees what."""
 
-import io
-import zipfile
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from playground.models import Model, Training
 from playground.services import files, trainings
 from tests.unit.conftest import client_for
-from tests.unit.test_trainings import destination, trainable  # noqa: F401 (fixtures)
+from tests.unit.test_trainings import _zip, destination, trainable  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_the_train_tab_is_there_only_for_a_version_with_train(alice, trainable, version):  # noqa: F811

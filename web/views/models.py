@@ -90,16 +90,10 @@ def train(request, owner: str, name: str):
     form, destination = _train_forms(request, version, request.POST, request.FILES)
     if form.is_valid() and destination.is_valid():
         ref, new = destination.target()
-        try:
-            training = trainings.create_training(
-                request.user, version, ref, form.to_input(lambda f: files.create_upload(request.user, f, None).api_url),
-                source=Source.WEB, new_destination=new,
-            )
-        except Invalid as exc:
-            form.add_input_errors(exc.errors)
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-        else:
+        training = _created(form, lambda: trainings.create_training(
+            request.user, version, ref, form.to_input(_uploader(request)), source=Source.WEB, new_destination=new,
+        ))
+        if training is not None:
             return redirect("training", training_id=training.id)
     return _render_model(request, model, version, form, "train", status=422, destination_form=destination)
 
@@ -149,16 +143,29 @@ def _run(request, model: Model, version: Version | None):
         return redirect(_page_path(model, version))
     form = form_class(version.schema)(request.POST, request.FILES)
     if form.is_valid():
-        try:
-            data = form.to_input(lambda f: files.create_upload(request.user, f, None).api_url)
-            prediction = runs.create_prediction(request.user, version, data, source=Source.WEB)
-        except Invalid as exc:
-            form.add_input_errors(exc.errors)
-        except DomainError as exc:  # Conflict, NotFound and other refusals of the run
-            form.add_error(None, str(exc))
-        else:
+        prediction = _created(form, lambda: runs.create_prediction(
+            request.user, version, form.to_input(_uploader(request)), source=Source.WEB,
+        ))
+        if prediction is not None:
             return redirect("prediction", prediction_id=prediction.id)
     return _render_model(request, model, version, form, "playground", status=422)
+
+
+def _uploader(request):
+    """How a form's files become inputs: each stored as an upload of the user's, given as its URL."""
+    return lambda f: files.create_upload(request.user, f, None).api_url
+
+
+def _created(form, create):
+    """What `create()` made, or None with its refusal put on the form: a field's error beside the
+    field, any other refusal (Conflict, NotFound, ...) above the form."""
+    try:
+        return create()
+    except Invalid as exc:
+        form.add_input_errors(exc.errors)
+    except DomainError as exc:
+        form.add_error(None, str(exc))
+    return None
 
 
 def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200,
