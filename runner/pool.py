@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +17,30 @@ from .instance import BROKEN, PREDICT, CogInstance
 from .spec import BuildSpec
 
 
+log = logging.getLogger(__name__)
+# How often a checkout that was refused room for a new instance (``admit``) asks again.
+ADMIT_RETRY_SECONDS = 1.0
+# What ``on_change`` is told: an instance began booting, became ready, or is gone.
+BOOTING, READY, STOPPED = "booting", "ready", "stopped"
+
+
+def new_instance_id() -> str:
+    return secrets.token_hex(8)
+
+
 @dataclass(eq=False)
 class _Entry:
     key: str
     instance: CogInstance
     devices: tuple[str, ...] = ()  # the GPUs given to it (CUDA_VISIBLE_DEVICES)
+    id: str = field(default_factory=new_instance_id)
+    idle_seconds: float | None = None  # stopped when idle this long (None: the pool's default)
+    pinned: bool = False  # kept up however idle (a deployment's minimum)
     ready: bool = False
     retired: bool = False
     in_use: int = 0
     idle_since: float = field(default_factory=time.monotonic)
+    ready_at: float | None = None  # wall-clock time it became ready
 
     def has_free_slot(self) -> bool:
         return self.ready and not self.retired and self.in_use < self.instance.slots
@@ -32,12 +49,21 @@ class _Entry:
 @dataclass(eq=False)
 class Lease:
     """A slot on a ready instance. ``cold_start_seconds`` is the boot time when
-    this acquire had to start the instance, else None."""
+    this acquire had to start the instance, else None; ``ready_at`` is the wall-clock
+    time the instance became ready (a run created before it waited for a boot)."""
 
     key: str
     instance: CogInstance
     cold_start_seconds: float | None
     _entry: _Entry
+
+    @property
+    def ready_at(self) -> float:
+        return self._entry.ready_at or 0.0
+
+    @property
+    def instance_id(self) -> str:
+        return self._entry.id
 
 
 class InstancePool:
@@ -45,7 +71,12 @@ class InstancePool:
 
     coglet has no queue (a busy server answers 409), so the pool counts slots
     itself: ``acquire`` hands out at most ``concurrency_max`` leases per
-    instance and boots up to ``max_instances_per_key`` instances per key.
+    instance and boots up to ``max_instances_per_key`` instances per key (or the
+    acquire's own ``max_instances``), each only once ``admit`` allows it.
+
+    ``on_change(info, state)`` hears of every instance that starts booting, becomes
+    ready or is gone (``info`` as in ``snapshot``); it is called without the pool's
+    lock held, from the thread that made the change.
     """
 
     def __init__(
@@ -55,6 +86,7 @@ class InstancePool:
         boot_timeout: float = 900,
         monitor_interval: float = 2.0,
         gpus: Iterable[str] = (),
+        on_change: Callable[[dict[str, Any], str], None] | None = None,
     ) -> None:
         self.idle_seconds = idle_seconds
         # This machine's GPUs: each instance of a `gpu: true` model gets one of its own, so there
@@ -63,8 +95,10 @@ class InstancePool:
         self.max_instances_per_key = max_instances_per_key
         self.boot_timeout = boot_timeout
         self.monitor_interval = monitor_interval
+        self.on_change = on_change
         self._cond = threading.Condition()
         self._entries: dict[str, list[_Entry]] = {}
+        self._waiting: dict[str, int] = {}  # checkouts waiting for a slot, by key
         self._closed = False
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -79,21 +113,85 @@ class InstancePool:
         extra_env: Mapping[str, str] | None = None,
         timeout: float = 600,
         mode: str = PREDICT,
+        max_instances: int | None = None,
+        admit: Callable[[str], bool] | None = None,
+        idle_seconds: float | None = None,
     ) -> Iterator[Lease]:
         """Yield a Lease on a ready instance with a free slot, booting one if needed.
 
         ``key`` names the instances that may serve it: one serving predictions is never handed
-        out for a training (``mode`` TRAIN), so the caller keys the two apart.
+        out for a training (``mode`` TRAIN), so the caller keys the two apart. A new instance
+        boots only while the key has fewer than ``max_instances`` here, no booting one will do,
+        and ``admit(instance_id)`` (asked without the lock: it may look elsewhere, such as at
+        other machines' instances) says yes; otherwise the checkout waits for a slot (an
+        exception ``admit`` raises ends the checkout). One it boots stops after ``idle_seconds``
+        idle.
 
         Raises PoolTimeout when no slot frees within ``timeout`` seconds, and
         SetupFailed / InstanceDied / BootTimeout when a boot fails (the failed
         instance is discarded, so the next acquire tries a fresh one).
         """
-        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout, mode)
+        limits = _Limits(max_instances or self.max_instances_per_key, admit, idle_seconds)
+        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout, mode, limits)
         try:
             yield lease
         finally:
             self._release(lease)
+
+    def warm(
+        self,
+        key: str,
+        src_dir: Path,
+        venv: Path,
+        spec: BuildSpec,
+        extra_env: Mapping[str, str] | None = None,
+        mode: str = PREDICT,
+        instance_id: str | None = None,
+        pinned: bool = False,
+        idle_seconds: float | None = None,
+    ) -> str:
+        """Boot an instance for ``key`` ahead of any run and leave it ready; its id.
+
+        A ``pinned`` one is never stopped for being idle (``set_pinned`` changes that). Raises
+        as ``acquire`` does when the boot fails, and NoDevice while every GPU is busy.
+        """
+        with self._cond:
+            self._start_monitor()
+            if self._closed:
+                raise RuntimeError("instance pool is shut down")
+            devices = self._devices_for(spec)
+            if devices is None:
+                raise NoDevice("every GPU of this worker is busy")
+            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, instance_id)
+            entry.pinned, entry.idle_seconds = pinned, idle_seconds
+        self._notify(entry, BOOTING)
+        lease = self._boot(entry)
+        self._release(lease)
+        return entry.id
+
+    def holds(self, key: str) -> bool:
+        """Whether an instance for ``key`` is up or booting here."""
+        with self._cond:
+            return any(not entry.retired for entry in self._entries.get(key, []))
+
+    def set_pinned(self, instance_id: str, pinned: bool) -> None:
+        with self._cond:
+            for entry in self._all():
+                if entry.id == instance_id:
+                    entry.pinned = pinned
+                    entry.idle_since = time.monotonic()  # its idle time counts from now
+
+    def retire(self, instance_id: str) -> None:
+        """Stop the instance once its runs are done (now, when it has none); no new run gets it."""
+        with self._cond:
+            entry = next((e for e in self._all() if e.id == instance_id), None)
+            if entry is None or entry.retired:
+                return
+            self._retire(entry)
+            idle = entry.in_use == 0
+            self._cond.notify_all()
+        if idle:
+            self._stop_in_background(entry)
 
     def shutdown(self) -> None:
         """Stop the monitor and every instance; later acquires raise RuntimeError."""
@@ -105,7 +203,7 @@ class InstancePool:
             for entry in entries:
                 entry.retired = True
             self._cond.notify_all()
-        _stop_all(entry.instance for entry in entries)
+        self._stop_all(entries)
         if self._monitor is not None and self._monitor is not threading.current_thread():
             self._monitor.join(timeout=10)
 
@@ -126,10 +224,15 @@ class InstancePool:
                     "state": "busy" if entry.in_use else "ready" if entry.ready else "booting",
                     "mode": entry.instance.mode,
                     "devices": list(entry.devices),
+                    "id": entry.id,
+                    "pinned": entry.pinned,
                 }
-                for entries in self._entries.values()
-                for entry in entries
+                for entry in self._all()
             ]
+
+    def _all(self) -> list[_Entry]:
+        """Every instance in circulation (caller holds the lock)."""
+        return [entry for entries in self._entries.values() for entry in entries]
 
     # -- acquire / release ---------------------------------------------------
 
@@ -142,29 +245,80 @@ class InstancePool:
         extra_env: Mapping[str, str] | None,
         timeout: float,
         mode: str,
+        limits: "_Limits",
     ) -> Lease:
         deadline = time.monotonic() + timeout
+        admitted: str | None = None  # an instance id `admit` allowed, not booted yet
         with self._cond:
             self._start_monitor()
-            while True:
-                if self._closed:
-                    raise RuntimeError("instance pool is shut down")
-                entry = self._free_entry(key)
-                if entry is not None:
-                    entry.in_use += 1
-                    return Lease(key, entry.instance, None, entry)
-                if len(self._entries.get(key, [])) < self.max_instances_per_key:
-                    devices = self._devices_for(spec)
-                    if devices is not None:
-                        env = {**dict(extra_env or {}), "CUDA_VISIBLE_DEVICES": ",".join(devices)}
-                        entry = _Entry(key, CogInstance(src_dir, venv, spec, env, mode=mode), devices)
-                        self._entries.setdefault(key, []).append(entry)
-                        break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PoolTimeout(f"no free instance for {key} within {timeout:g}s")
-                self._cond.wait(remaining)
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+            try:
+                while True:
+                    if self._closed:
+                        raise RuntimeError("instance pool is shut down")
+                    entry = self._free_entry(key)
+                    if entry is not None:
+                        entry.in_use += 1
+                        if admitted is not None:  # a slot freed while `admit` was asked: give it back
+                            self._notify_later(key, admitted)
+                        return Lease(key, entry.instance, None, entry)
+                    if self._may_boot(key, limits):
+                        if admitted is None and limits.admit is not None:
+                            admitted = self._ask(limits.admit)
+                            if admitted is None:
+                                self._cond.wait(min(ADMIT_RETRY_SECONDS, max(deadline - time.monotonic(), 0)))
+                                if time.monotonic() >= deadline:
+                                    raise PoolTimeout(f"no free instance for {key} within {timeout:g}s")
+                                continue
+                            continue  # the pool may have changed while the lock was released
+                        devices = self._devices_for(spec)
+                        if devices is not None:
+                            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, admitted)
+                            entry.idle_seconds = limits.idle_seconds
+                            break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        if admitted is not None:
+                            self._notify_later(key, admitted)
+                        raise PoolTimeout(f"no free instance for {key} within {timeout:g}s")
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting[key] -= 1
+        self._notify(entry, BOOTING)
         return self._boot(entry)
+
+    def _may_boot(self, key: str, limits: "_Limits") -> bool:
+        """Another instance for `key`: under its limit here, and more checkouts wait than the ones
+        already booting will take. Caller holds the lock."""
+        entries = [e for e in self._entries.get(key, []) if not e.retired]
+        if len(entries) >= limits.max_instances:
+            return False
+        booting = sum(e.instance.slots for e in entries if not e.ready)
+        return self._waiting.get(key, 0) > booting
+
+    def _ask(self, admit: Callable[[str], bool]) -> str | None:
+        """Ask `admit` for room for a new instance, with the lock released; its id when allowed."""
+        instance_id = new_instance_id()
+        self._cond.release()
+        try:
+            allowed = admit(instance_id)
+        finally:
+            self._cond.acquire()
+        return instance_id if allowed else None
+
+    def _notify_later(self, key: str, instance_id: str) -> None:
+        """Say an admitted instance that never booted is gone (from another thread: the lock is held)."""
+        if self.on_change is not None:
+            info = {"key": key, "id": instance_id}
+            threading.Thread(target=self.on_change, args=(info, STOPPED), name="cog-stop", daemon=True).start()
+
+    def _new_entry(self, key, src_dir, venv, spec, extra_env, mode, devices, instance_id) -> _Entry:
+        env = {**dict(extra_env or {}), "CUDA_VISIBLE_DEVICES": ",".join(devices)}
+        entry = _Entry(key, CogInstance(src_dir, venv, spec, env, mode=mode), devices)
+        if instance_id is not None:
+            entry.id = instance_id
+        self._entries.setdefault(key, []).append(entry)
+        return entry
 
     def _devices_for(self, spec: BuildSpec) -> tuple[str, ...] | None:
         """The devices a new instance of `spec` gets: one free GPU for a `gpu: true` model (an idle
@@ -184,7 +338,7 @@ class InstancePool:
                 return None
             victim = min(idle, key=lambda e: e.idle_since)
             self._retire(victim)
-            _stop_in_background(victim.instance)
+            self._stop_in_background(victim)
             free = list(victim.devices)
         return (free[0],)
 
@@ -194,7 +348,7 @@ class InstancePool:
         for entry in list(self._entries.get(key, [])):
             if entry.ready and entry.in_use == 0 and not entry.instance.alive():
                 self._retire(entry)
-                _stop_in_background(entry.instance)
+                self._stop_in_background(entry)
             elif entry.has_free_slot():
                 usable.append(entry)
         return min(usable, key=lambda e: e.in_use, default=None)
@@ -208,16 +362,18 @@ class InstancePool:
             with self._cond:
                 self._retire(entry)
                 self._cond.notify_all()
-            instance.stop()
+            self._stop(entry)
             raise
         with self._cond:
             shut_down = entry.retired
             entry.ready = True
+            entry.ready_at = time.time()
             entry.in_use = 1
             self._cond.notify_all()
-        if shut_down:  # shutdown() ran while we were booting
-            instance.stop()
-            raise RuntimeError("instance pool is shut down")
+        if shut_down:  # shutdown() or retire() ran while we were booting
+            self._stop(entry)
+            raise RuntimeError("instance pool is shut down" if self._closed else "the instance was stopped")
+        self._notify(entry, READY)
         return Lease(entry.key, instance, instance.ready_seconds, entry)
 
     def _release(self, lease: Lease) -> None:
@@ -231,7 +387,7 @@ class InstancePool:
             stop = entry.retired and entry.in_use == 0
             self._cond.notify_all()
         if stop:
-            entry.instance.stop()
+            self._stop(entry)
 
     def _retire(self, entry: _Entry) -> None:
         """Take ``entry`` out of circulation (caller holds the lock)."""
@@ -264,21 +420,45 @@ class InstancePool:
                 self._retire(entry)
             if doomed:
                 self._cond.notify_all()
-        _stop_all(entry.instance for entry in doomed)
+        self._stop_all(doomed)
 
     def _should_stop(self, entry: _Entry) -> bool:
-        if time.monotonic() - entry.idle_since > self.idle_seconds:
+        idle_seconds = self.idle_seconds if entry.idle_seconds is None else entry.idle_seconds
+        if not entry.pinned and time.monotonic() - entry.idle_since > idle_seconds:
             return True
         return entry.instance.health() in BROKEN
 
+    # -- stopping and telling ------------------------------------------------
 
-def _stop_all(instances: Iterable[CogInstance]) -> None:
-    threads = [threading.Thread(target=instance.stop, daemon=True) for instance in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def _notify(self, entry: _Entry, state: str) -> None:
+        if self.on_change is None:
+            return
+        info = {"key": entry.key, "id": entry.id, "pid": entry.instance.process.pid if entry.instance.process else None,
+                "slots": entry.instance.slots, "mode": entry.instance.mode, "devices": list(entry.devices),
+                "pinned": entry.pinned, "ready_seconds": entry.instance.ready_seconds}
+        try:
+            self.on_change(info, state)
+        except Exception:  # what the owner does with the news never breaks a run
+            log.exception("instance pool on_change failed")
+
+    def _stop(self, entry: _Entry) -> None:
+        entry.instance.stop()
+        self._notify(entry, STOPPED)
+
+    def _stop_all(self, entries: Iterable[_Entry]) -> None:
+        threads = [threading.Thread(target=self._stop, args=(entry,), name="cog-stop", daemon=True)
+                   for entry in entries]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _stop_in_background(self, entry: _Entry) -> None:
+        threading.Thread(target=self._stop, args=(entry,), name="cog-stop", daemon=True).start()
 
 
-def _stop_in_background(instance: CogInstance) -> None:
-    threading.Thread(target=instance.stop, daemon=True).start()
+@dataclass(frozen=True)
+class _Limits:
+    max_instances: int
+    admit: Callable[[str], bool] | None
+    idle_seconds: float | None

@@ -218,3 +218,54 @@ def test_a_gpu_model_on_a_worker_without_gpus_fails_clearly(pool: InstancePool, 
     with pytest.raises(NoDevice, match="needs a GPU"):
         with acquire(pool, model("gpu")):
             pass
+
+
+# -- what deployments use: warm ahead, pinned, retired, admitted, told --------
+
+def test_warm_boots_ahead_and_a_pinned_one_outlives_the_idle_window(model: Callable[[str], Any],
+                                                                    wait_until: Wait) -> None:
+    news: list[tuple[str, str]] = []
+    pool = InstancePool(idle_seconds=0.3, monitor_interval=0.05, on_change=lambda info, state: news.append(
+        (info["id"], state)))
+    hello = model("hello")
+    try:
+        kept = pool.warm("d", hello.src, hello.venv, hello.spec, instance_id="kept", pinned=True)
+        spare = pool.warm("d", hello.src, hello.venv, hello.spec, instance_id="spare")
+        assert (kept, spare) == ("kept", "spare")
+        assert news[:2] == [("kept", "booting"), ("kept", "ready")]
+        wait_until(lambda: ("spare", "stopped") in news, timeout=30, what="the unpinned one to idle out")
+        [left] = pool.snapshot()
+        assert (left["id"], left["pinned"], left["state"]) == ("kept", True, "ready")
+        with acquire(pool, hello, key="d") as lease:  # a run finds it warm
+            assert lease.cold_start_seconds is None and lease.instance_id == "kept"
+        pool.set_pinned("kept", False)
+        wait_until(lambda: ("kept", "stopped") in news, timeout=30, what="the unpinned one to idle out too")
+    finally:
+        pool.shutdown()
+
+
+def test_retire_lets_the_run_in_flight_finish_first(pool: InstancePool, model: Callable[[str], Any],
+                                                    wait_until: Wait) -> None:
+    hello = model("hello")
+    with acquire(pool, hello) as lease:
+        pool.retire(lease.instance_id)
+        assert lease.instance.alive()  # still running its run
+        assert lease.instance.predict("p-last", {"text": "last"})["output"] == "hello last"
+        assert pool.snapshot() == []  # no new run gets it
+    wait_until(lambda: not lease.instance.alive(), timeout=30, what="the retired instance to stop")
+
+
+def test_a_new_instance_boots_only_when_admitted(model: Callable[[str], Any]) -> None:
+    hello = model("hello")
+    asked: list[str] = []
+    pool = InstancePool(monitor_interval=0.1)
+    try:
+        with acquire(pool, hello, key="k", max_instances=3, admit=lambda i: asked.append(i) or len(asked) == 1) as a:
+            assert a.instance_id == asked[0]  # the id it was admitted under
+            with pytest.raises(PoolTimeout), acquire(pool, hello, key="k", max_instances=3,
+                                                     admit=lambda i: asked.append(i) or False, timeout=1.5):
+                pass  # refused room: it waits for a slot rather than boot past the limit
+        assert len(pool.snapshot()) == 1 and len(asked) >= 2
+    finally:
+        pool.shutdown()
+
