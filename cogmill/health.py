@@ -4,6 +4,7 @@ from django.http import JsonResponse
 
 from cogmill.celery import app
 from cogmill.redis import client
+from playground.models import Worker
 
 
 def _db() -> str:
@@ -25,8 +26,6 @@ def _redis() -> str:
 
 def _hardware() -> dict[str, int]:
     """How many live workers serve each hardware SKU (their own reports, in the database)."""
-    from playground.models import Worker
-
     served: dict[str, int] = {}
     try:
         for worker in Worker.objects.live():
