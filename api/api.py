@@ -17,7 +17,18 @@ from api.guards import JsonParser
 from api.openapi import CogmillApi
 from api.pagination import BadCursor
 from api.problems import UNAUTHENTICATED, ApiProblem, problem, problem_for
-from api.routes import account, collections, files, hardware, models, predictions, search, trainings, webhooks
+from api.routes import (
+    account,
+    collections,
+    deployments,
+    files,
+    hardware,
+    models,
+    predictions,
+    search,
+    trainings,
+    webhooks,
+)
 from cogmill import outages
 from playground.errors import DomainError
 
@@ -134,3 +145,4 @@ api.add_router("/", files.router)
 api.add_router("/", webhooks.router)
 api.add_router("/", search.router)
 api.add_router("/", trainings.router)
+api.add_router("/", deployments.router)

@@ -46,6 +46,8 @@ class Metrics(TypedDict, total=False):
     predict_time: float
     total_time: float
     cold_start_time: float
+    cold_start: Annotated[bool, Field(description="Cogmill's own: the run waited for its instance to boot.")]
+    boot_time: Annotated[float, Field(description="Cogmill's own: how long it waited for that boot.")]
     time_to_first_token: float
     tokens_per_second: float
     input_token_count: int
@@ -214,6 +216,27 @@ class Account(Out):
     avatar_url: Url = Field(description="An image of the account (its initial, drawn by Cogmill).")
 
 
+class DeploymentConfiguration(Out):
+    hardware: str
+    min_instances: int
+    max_instances: int
+
+
+class DeploymentRelease(Out):
+    number: int = Field(description="Counts from 1; every change to the deployment is a new release.")
+    model: str
+    version: str
+    created_at: Timestamp
+    created_by: Account | None
+    configuration: DeploymentConfiguration
+
+
+class Deployment(Out):
+    owner: str
+    name: str
+    current_release: DeploymentRelease | None
+
+
 class WebhookSecret(Out):
     key: str = Field(description="whsec_ + base64 of the signing key (Standard Webhooks).")
 
@@ -232,6 +255,7 @@ ModelPage = page_of(Model)
 VersionPage = page_of(Version)
 FilePage = page_of(File)
 CollectionPage = page_of(Collection)
+DeploymentPage = page_of(Deployment)
 
 
 # ---------------------------------------------------------------- problem responses

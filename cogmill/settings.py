@@ -173,6 +173,11 @@ COGMILL_WORKER_HARDWARE = _names("COGMILL_WORKER_HARDWARE", "cpu")
 COGMILL_WORKER_GPUS = _names("COGMILL_WORKER_GPUS", "")
 # A worker that has not said it is alive for this long is counted as gone.
 COGMILL_WORKER_STALE_SECONDS = env_float("COGMILL_WORKER_STALE_SECONDS", 60.0)
+# Deployments: the most instances one may ask for; how long an instance above its deployment's
+# min_instances stays up idle; how often beat's scaler looks at every deployment.
+COGMILL_DEPLOYMENT_MAX_INSTANCES = env_int("COGMILL_DEPLOYMENT_MAX_INSTANCES", 10)
+COGMILL_SCALE_DOWN_SECONDS = env_float("COGMILL_SCALE_DOWN_SECONDS", 300.0)
+COGMILL_SCALE_INTERVAL_SECONDS = env_float("COGMILL_SCALE_INTERVAL_SECONDS", 5.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's
 # official models); `make run` pushes the examples as `cogmill`.
@@ -218,4 +223,7 @@ CELERY_BEAT_SCHEDULE = {
     # Owners' data retention (the account page): inputs, outputs and logs of API runs past it.
     "remove-expired-run-data": {"task": "playground.remove_expired_run_data", "schedule": 300.0,
                                 "options": {"expires": 300.0}},
+    # Deployments: min instances kept, waiting runs given instances, old releases stopped.
+    "scale-deployments": {"task": "playground.scale_deployments", "schedule": COGMILL_SCALE_INTERVAL_SECONDS,
+                          "options": {"expires": COGMILL_SCALE_INTERVAL_SECONDS}},
 }

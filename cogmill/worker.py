@@ -34,9 +34,13 @@ def command(argv: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     from playground.dispatch import DEFAULT_QUEUE, hardware_queue  # names only; Django loads in Celery
 
     queues = os.environ.get("COGMILL_WORKER_QUEUES") or ",".join([DEFAULT_QUEUE, *map(hardware_queue, skus)])
+    # A Celery name of its own (the process keeps its pid through exec): a deployment's queue is
+    # added to this one worker when it boots an instance of it, never to its neighbours.
+    named = any(arg in {"-n", "--hostname"} or arg.startswith("--hostname=") for arg in celery_args)
+    hostname = [] if named else ["--hostname", f"{args.name or 'celery'}.{os.getpid()}@%h"]
     return [sys.executable, "-m", "celery", "-A", "cogmill", "worker", "--pool", "threads",
             "--concurrency", str(args.concurrency), "--queues", queues, "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle", *celery_args], env
+            "--without-gossip", "--without-mingle", *hostname, *celery_args], env
 
 
 def main() -> None:

@@ -2,10 +2,13 @@ from django.contrib import admin
 
 from playground.models import (
     Collection,
+    Deployment,
+    DeploymentRelease,
     File,
     GalleryItem,
     GalleryStar,
     Hardware,
+    Instance,
     Model,
     Prediction,
     Training,
@@ -91,13 +94,66 @@ class GalleryStarAdmin(admin.ModelAdmin):
     raw_id_fields = ["item", "user"]
 
 
+class InstanceInline(admin.TabularInline):
+    """A worker's Cog servers: what each serves, its state and since when."""
+
+    model = Instance
+    fields = readonly_fields = ["key", "release", "mode", "shown_state", "pinned", "in_use", "pid", "devices",
+                                "boot_seconds", "state_since"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    """Every instance, deployments' included: booting / ready / busy / stopping, on which worker, since when."""
+
+    list_display = ["key", "release", "worker", "shown_state", "pinned", "in_use", "state_since"]
+    list_filter = ["state", "mode"]
+    readonly_fields = [f.name for f in Instance._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReleaseInline(admin.TabularInline):
+    model = DeploymentRelease
+    fields = readonly_fields = ["number", "version", "hardware", "min_instances", "max_instances", "created_by",
+                                "created_at"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    """Deployments and every release they had (releases are changed only by making a new one)."""
+
+    list_display = ["__str__", "current_release", "created_at"]
+    search_fields = ["owner__username", "name"]
+    readonly_fields = ["owner", "name", "current_release", "created_at"]
+    inlines = [ReleaseInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
     """The workers as they report themselves: hardware, GPUs, their Cog servers, last heartbeat."""
 
     list_display = ["name", "served_hardware", "gpu_list", "instance_count", "heartbeat_at", "live"]
-    readonly_fields = ["name", "hardware", "gpus", "instances", "started_at", "heartbeat_at"]
+    readonly_fields = ["name", "hardware", "gpus", "started_at", "heartbeat_at"]
     search_fields = ["name"]
+    inlines = [InstanceInline]
 
     def has_add_permission(self, request) -> bool:
         return False  # workers add themselves
@@ -115,7 +171,7 @@ class WorkerAdmin(admin.ModelAdmin):
 
     @admin.display(description="instances")
     def instance_count(self, worker: Worker) -> str:
-        states = [i.get("state", "?") for i in worker.instances or []]
+        states = [instance.shown_state for instance in worker.instance_rows.all()]
         return ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))) or "none"
 
     @admin.display(boolean=True)

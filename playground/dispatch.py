@@ -4,8 +4,10 @@ Tasks are sent by name, so nothing imports `playground.tasks` (the worker side) 
 web processes never load the worker or the Cog runtime. Work that a new row describes is sent once that row is committed: a worker
 that takes the message always finds it.
 
-Queues: `hw.<sku>` for runs on a hardware SKU (workers consume the SKUs they have), and the
-default queue for builds, webhooks and beat's sweeps.
+Queues: `hw.<sku>` for runs on a hardware SKU (workers consume the SKUs they have) and for booting
+instances on it; `deploy.<owner>.<name>` for a deployment's runs, read by the workers that hold
+its instances (they start and stop reading it as they boot and stop them); and the default queue
+for builds, webhooks, scaling and beat's sweeps.
 """
 
 import functools
@@ -23,11 +25,14 @@ BUILD_VERSION = "playground.build_version"
 RUN_PREDICTION = "playground.run_prediction"
 RUN_TRAINING = "playground.run_training"
 SEND_WEBHOOKS = "playground.send_webhooks"
+BOOT_INSTANCE = "playground.boot_instance"
+SCALE_DEPLOYMENT = "playground.scale_deployment"
 # Beat's (the schedule in settings names them too).
 REAP_STUCK_RUNS = "playground.reap_stuck_predictions"
 RETRY_WEBHOOKS = "playground.retry_webhooks"
 PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
 REMOVE_EXPIRED_RUN_DATA = "playground.remove_expired_run_data"
+SCALE_DEPLOYMENTS = "playground.scale_deployments"
 # The task that runs each kind of run, by the kind's model name.
 RUN_TASKS = {"prediction": RUN_PREDICTION, "training": RUN_TRAINING}
 DEFAULT_QUEUE = "celery"
@@ -36,6 +41,11 @@ DEFAULT_HARDWARE = "cpu"
 
 def hardware_queue(sku: str | None) -> str:
     return f"hw.{sku or DEFAULT_HARDWARE}"
+
+
+def deployment_queue(full_name: str) -> str:
+    """`deploy.<owner>.<name>` for the deployment `owner/name`."""
+    return "deploy." + full_name.replace("/", ".", 1)
 
 
 @functools.cache
@@ -57,20 +67,22 @@ def build_version(version_pk: int) -> None:
     transaction.on_commit(lambda: _send(BUILD_VERSION, [version_pk]))
 
 
-def run(run) -> None:
-    """Queue a run (any kind) on its model's hardware queue once its row is committed.
+def run(run, countdown: float | None = None) -> None:
+    """Queue a run (any kind) once its row is committed: on its deployment's queue when it was made
+    through one, else on its model's hardware queue.
 
     A broker that does not answer loses nothing: the row waits as `starting`, and beat sends its
     message again once the broker is back (worker/reaper.py).
     """
     task = RUN_TASKS[run._meta.model_name]
-    queue = hardware_queue(run.model.hardware.sku if run.model.hardware_id else None)
-    transaction.on_commit(lambda: _send_or_leave_to_beat(task, [run.pk], queue))
+    deployment = getattr(run, "deployment", "")
+    queue = deployment_queue(deployment) if deployment else hardware_queue(run.hardware_sku)
+    transaction.on_commit(lambda: _send_or_leave_to_beat(task, [run.pk], queue, countdown))
 
 
-def _send_or_leave_to_beat(task_name: str, args: list, queue: str) -> None:
+def _send_or_leave_to_beat(task_name: str, args: list, queue: str, countdown: float | None = None) -> None:
     try:
-        _send(task_name, args, queue)
+        _send(task_name, args, queue, countdown)
     except (OperationalError, redis.RedisError, OSError) as exc:
         log.warning("could not queue %s%s (%s); beat will queue it again", task_name, args, type(exc).__name__)
 
@@ -78,3 +90,13 @@ def _send_or_leave_to_beat(task_name: str, args: list, queue: str) -> None:
 def send_webhooks(run_id: str, countdown: float | None = None) -> None:
     """Send the run's due webhook deliveries (their rows are written before this is called)."""
     _send(SEND_WEBHOOKS, [run_id], countdown=countdown)
+
+
+def boot_instance(instance_id: str, sku: str) -> None:
+    """Ask a worker with hardware `sku` to boot the instance a scaler asked for (its row is written)."""
+    transaction.on_commit(lambda: _send_or_leave_to_beat(BOOT_INSTANCE, [instance_id], hardware_queue(sku)))
+
+
+def scale_deployment(deployment_pk: int) -> None:
+    """Have the scaler look at one deployment now, not at its next round."""
+    transaction.on_commit(lambda: _send_or_leave_to_beat(SCALE_DEPLOYMENT, [deployment_pk], DEFAULT_QUEUE))

@@ -7,7 +7,9 @@ from celery.signals import worker_ready, worker_shutdown
 from playground import dispatch, webhooks
 from playground.services import files
 from playground.services import runs as run_services
-from playground.worker import builds, pool, reaper, registry, runs
+from playground.models import Deployment
+from playground.services import deployments
+from playground.worker import builds, fleet, reaper, registry, runs
 
 
 @shared_task(name=dispatch.BUILD_VERSION)
@@ -28,14 +30,31 @@ def run_training(training_id: str) -> None:
     runs.run_training(training_id)
 
 
+@shared_task(name=dispatch.BOOT_INSTANCE)
+def boot_instance(instance_id: str) -> None:
+    fleet.boot(instance_id)
+
+
+@shared_task(name=dispatch.SCALE_DEPLOYMENT)
+def scale_deployment(deployment_pk: int) -> None:
+    deployment = Deployment.objects.filter(pk=deployment_pk).first()
+    if deployment is not None:
+        deployments.scale(deployment)
+
+
+@shared_task(name=dispatch.SCALE_DEPLOYMENTS)
+def scale_deployments() -> int:
+    return deployments.scale_all()
+
+
 @worker_ready.connect
-def _register(**kwargs) -> None:
-    registry.register()
+def _register(sender=None, **kwargs) -> None:
+    registry.register(hostname=getattr(sender, "hostname", None))
 
 
 @worker_shutdown.connect
 def _stop_instances(**kwargs) -> None:
-    pool.shutdown_pool()
+    fleet.shutdown_pool()
     registry.unregister()
 
 

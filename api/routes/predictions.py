@@ -76,7 +76,8 @@ def _create_prediction(request, version, body: ModelPredictionIn, lifetime: time
     )
 
 
-async def _created(request, prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
+async def created(request, prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
+    """The 201 answer to a create: at once, or when the prediction ends under `Prefer: wait`."""
     wait = wait_seconds(prefer)
     if wait is None:
         return Status(201, await sync_to_async(prediction.to_dict)())
@@ -110,7 +111,7 @@ async def create_prediction(request, response: HttpResponse, body: PredictionIn,
         version = catalog.resolve_version(request.owner, body.version or "")
         return _create_prediction(request, version, body, lifetime)
 
-    return await _created(request, await sync_to_async(create)(), prefer, response)
+    return await created(request, await sync_to_async(create)(), prefer, response)
 
 
 @router.post("/models/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
@@ -126,7 +127,7 @@ async def create_model_prediction(request, response: HttpResponse, owner: str, n
         version = catalog.latest_runnable(model)
         return _create_prediction(request, version, body, lifetime)
 
-    return await _created(request, await sync_to_async(create)(), prefer, response)
+    return await created(request, await sync_to_async(create)(), prefer, response)
 
 
 @router.get("/predictions", response={200: schemas.PredictionPage, **problems(422)})

@@ -25,12 +25,13 @@ from playground.models.runs import (
     Training,
     default_webhook_events,
 )
+from playground.models.deployments import Deployment, DeploymentRelease
 from playground.models.webhooks import WebhookAttempt, WebhookDelivery
-from playground.models.workers import Worker
+from playground.models.workers import Instance, InstanceState, Worker
 
 __all__ = [
     "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
-    "GalleryItem", "GalleryStar", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
+    "Deployment", "DeploymentRelease", "GalleryItem", "GalleryStar", "Instance", "InstanceState", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
     "Status", "Training", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events",
     "iso",
 ]

@@ -111,6 +111,11 @@ class Model(models.Model):
         return self.full_name
 
     @property
+    def hardware_sku(self) -> str:
+        """What its runs run on (CPU when it names no hardware)."""
+        return self.hardware.sku if self.hardware_id else "cpu"
+
+    @property
     def full_name(self) -> str:
         return f"{self.owner.username}/{self.name}"
 

@@ -91,6 +91,11 @@ class Run(models.Model):
         """What this kind of run of its version takes and returns (a CogSchema)."""
         return self.version.schema
 
+    @property
+    def hardware_sku(self) -> str:
+        """The hardware it runs on: its model's (a deployment's own, for a prediction made through one)."""
+        return self.model.hardware_sku
+
     @classmethod
     def timeout_seconds(cls) -> float:
         """The longest a run of this kind may run on its model before it is failed."""
@@ -137,14 +142,23 @@ class Prediction(Run):
     data_removed = models.BooleanField(default=False)
     # Shared by link: anyone, logged out included, may read its page.
     is_public = models.BooleanField(default=False)
+    # Made through a deployment: its release (what ran it), and its name as it was (`owner/name`),
+    # which stays when the deployment is deleted.
+    release = models.ForeignKey("playground.DeploymentRelease", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="predictions")
+    deployment = models.CharField(max_length=200, blank=True, db_index=True)
 
     class Meta(Run.Meta):
         pass
 
+    @property
+    def hardware_sku(self) -> str:
+        return self.release.hardware.sku if self.release_id else super().hardware_sku
+
     def to_dict(self) -> dict:
         body = super().to_dict()
         body["data_removed"] = self.data_removed
-        body["deployment"] = None
+        body["deployment"] = self.deployment or None
         body["urls"]["web"] = absolute(f"/p/{self.id}")
         return body
 

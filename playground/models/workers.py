@@ -26,7 +26,6 @@ class Worker(models.Model):
     name = models.CharField(max_length=200, unique=True)
     hardware = models.JSONField(default=list)  # SKUs whose queues it reads
     gpus = models.JSONField(default=list)
-    instances = models.JSONField(default=list)  # its Cog servers: key, state, in use, since
     started_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -41,3 +40,62 @@ class Worker(models.Model):
     @property
     def is_live(self) -> bool:
         return timezone.now() - self.heartbeat_at <= timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
+
+
+class InstanceState(models.TextChoices):
+    REQUESTED = "requested"  # asked for; no worker has taken it yet
+    BOOTING = "booting"
+    READY = "ready"
+    STOPPING = "stopping"  # finishes its runs, then stops
+
+
+class InstanceQuerySet(models.QuerySet):
+    def counted(self) -> "InstanceQuerySet":
+        """Instances that count toward a deployment's size: asked for, booting or up on a live worker
+        (not stopping)."""
+        since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
+        return self.exclude(state=InstanceState.STOPPING).filter(
+            models.Q(worker__isnull=True) | models.Q(worker__heartbeat_at__gte=since))
+
+
+class Instance(models.Model):
+    """One Cog server a worker keeps (or is asked to keep) for a version or a deployment release.
+
+    The worker writes its boot, readiness and stop; its heartbeat writes how busy it is. A
+    deployment's scaler asks for instances by writing `requested` rows and marks extra ones
+    `stopping`; the worker that holds one follows its row (worker/fleet.py).
+    """
+
+    id = models.CharField(primary_key=True, max_length=32)
+    worker = models.ForeignKey(Worker, to_field="name", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="instance_rows")
+    key = models.CharField(max_length=200, db_index=True)  # the pool's name for what it serves
+    version = models.ForeignKey("playground.Version", on_delete=models.CASCADE, related_name="instances")
+    release = models.ForeignKey("playground.DeploymentRelease", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="instances")
+    mode = models.CharField(max_length=10, default="predict")
+    state = models.CharField(max_length=10, choices=InstanceState.choices, default=InstanceState.REQUESTED)
+    # Kept up however idle: one of its deployment's `min_instances`.
+    pinned = models.BooleanField(default=False)
+    in_use = models.PositiveIntegerField(default=0)
+    slots = models.PositiveIntegerField(default=1)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    devices = models.JSONField(default=list, blank=True)
+    boot_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    state_since = models.DateTimeField(default=timezone.now)
+
+    objects = InstanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.worker_id or '(no worker yet)'}"
+
+    @property
+    def shown_state(self) -> str:
+        """booting / ready / busy / stopping, as pages show it (`requested`: waiting for a worker)."""
+        if self.state == InstanceState.READY and self.in_use:
+            return "busy"
+        return self.state

@@ -17,6 +17,7 @@ from playground.errors import BadRequest, Conflict, FieldError, Forbidden, Inval
 from playground.models import (
     BuildStatus,
     Collection,
+    Deployment,
     Hardware,
     Model,
     Prediction,
@@ -184,7 +185,8 @@ def _visibility_errors(visibility: object) -> list[FieldError]:
     return [FieldError("visibility", f"visibility must be one of {', '.join(Visibility.values)}", "enum")]
 
 
-def _hardware(sku: object, errors: list[FieldError]) -> Hardware | None:
+def checked_hardware(sku: object, errors: list[FieldError]) -> Hardware | None:
+    """The hardware `sku` names; else None, and a field error on `hardware` saying what there is."""
     hardware = Hardware.objects.filter(sku=sku).first() if isinstance(sku, str) else None
     if hardware is None:
         skus = ", ".join(Hardware.objects.values_list("sku", flat=True))
@@ -228,7 +230,7 @@ def _max_run_time(value: object, errors: list[FieldError]) -> dt.timedelta | Non
 def create_model(owner, name: str, visibility: str, hardware: str, **details) -> Model:
     """A new, empty model of `owner`; push a version to make it runnable."""
     errors = _name_errors(name) + _visibility_errors(visibility)
-    hw = _hardware(hardware, errors)
+    hw = checked_hardware(hardware, errors)
     cleaned = _details(details, errors)
     if errors:
         raise Invalid(errors)
@@ -247,7 +249,7 @@ def update_model(model: Model, changes: dict) -> Model:
         if changes["visibility"] == Visibility.PUBLIC and _trained_from_others_private(model):
             errors.append(FieldError("visibility", f"{model.full_name} has versions trained from someone else's "
                                                    "private model; it stays private", "private_base"))
-    hw = _hardware(changes["hardware"], errors) if "hardware" in changes else None
+    hw = checked_hardware(changes["hardware"], errors) if "hardware" in changes else None
     cleaned = _details(changes, errors)
     examples = None
     if "examples" in changes:
@@ -347,7 +349,12 @@ def get_listed_version(model: Model, version_id: str) -> Version:
 
 
 def delete_version(version: Version) -> None:
-    """Delete a version nobody ran, with its bundle; hide one that predictions still point at."""
+    """Delete a version nobody ran, with its bundle; hide one that predictions or earlier releases
+    of deployments still point at. One that a deployment runs now stays until it runs another."""
+    running = [d.full_name for d in Deployment.objects.filter(current_release__version=version).select_related("owner")]
+    if running:
+        raise Conflict(f"version {version.version_id} is what {', '.join(running)} runs; "
+                       "move the deployment to another version first")
     try:
         with transaction.atomic():
             version.delete()

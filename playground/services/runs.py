@@ -40,15 +40,19 @@ def create_prediction(
     webhook_events_filter: list[str] | None = None,
     webhook_completed: str | None = None,
     cancel_after: dt.timedelta | None = None,
+    release=None,
 ) -> Prediction:
     """Validate the input and webhook, record the prediction and queue it once the row is committed.
+
+    Through a deployment (`release`, its current one), it runs on that release's instances.
 
     Inputs the model does not declare are dropped, as Replicate does, and the logs say which.
     It is canceled if it has not ended `cancel_after` from now or at its model's maximum run time,
     whichever comes first.
     """
     cleaned = version.schema.validate(input_data)
-    logs = preamble(version.schema, input_data, version.model)
+    sku = release.hardware.sku if release else version.model.hardware_sku
+    logs = preamble(version.schema, input_data, sku)
     files.check_file_inputs(user, cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
@@ -57,25 +61,27 @@ def create_prediction(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
             logs=logs, created_at=now, deadline=deadline(version.model, now, cancel_after),
+            release=release, deployment=release.deployment.full_name if release else "",
         )
         dispatch.run(prediction)
     return prediction
 
 
-def preamble(schema, input_data: object, model) -> str:
+def preamble(schema, input_data: object, sku: str) -> str:
     """What a new run's logs start with: inputs it ignores, and a wait for hardware no worker serves."""
     lines = []
     ignored = schema.undeclared(input_data) if isinstance(input_data, dict) else []
     if ignored:
         lines.append(f"Ignored inputs this model does not take: {', '.join(ignored)}")
-    if sku := missing_hardware(model):
+    if not Worker.objects.serving(sku):
         lines.append(f"Waiting for a worker with {sku}: none is running; this run starts when one does.")
     return "".join(f"{line}\n" for line in lines)
 
 
-def missing_hardware(model) -> str | None:
-    """The SKU of `model`'s hardware when no live worker serves it (its runs wait in its queue)."""
-    sku = model.hardware.sku if model.hardware_id else dispatch.DEFAULT_HARDWARE
+def missing_hardware(runnable: Run | Model) -> str | None:
+    """The SKU of the hardware a run (or a model's runs) needs when no live worker serves it: it
+    waits in its queue."""
+    sku = runnable.hardware_sku
     return None if Worker.objects.serving(sku) else sku
 
 
@@ -196,7 +202,7 @@ def announce_end(run: Run, status: str, error: str | None, outbox: events.Outbox
     webhooks.notify(run, webhooks.COMPLETED)
 
 
-def requeue(run: Run, held_by: str | None = None) -> bool:
+def requeue(run: Run, held_by: str | None = None, countdown: float | None = None) -> bool:
     """Queue a run that waits to start again: its message was lost, or its worker died before the
     model saw it. Only while no live worker holds it (or, with `held_by`, while that worker, known to
     be gone, still does); a duplicate message for a run that is taken meanwhile does nothing."""
@@ -205,7 +211,7 @@ def requeue(run: Run, held_by: str | None = None) -> bool:
         worker="", lease_expires_at=None, dispatched_at=now, dispatches=F("dispatches") + 1,
     )
     if released:
-        dispatch.run(run)
+        dispatch.run(run, countdown=countdown)
     return bool(released)
 
 

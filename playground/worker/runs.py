@@ -19,16 +19,13 @@ from playground.errors import Invalid
 from playground.models import LIVE, Prediction, Run, Status, Training
 from playground.services import runs, trainings
 from playground.services.files import fetchable_input
-from playground.worker import cancels, leases
-from playground.worker.pool import get_pool
+from playground.worker import cancels, fleet, leases
 from playground.worker.relay import Relay
-from runner.build import parse_cog_yaml, spec_hash
 from runner.errors import InstanceError, PoolTimeout
-from runner.instance import PREDICT, TRAIN
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "the worker hit an internal error running it; it has been logged"
-PREDICTION_SLOT_WAIT = 600  # seconds a prediction waits for a free instance before it fails
+ELSEWHERE_REQUEUE_SECONDS = 1.0
 # Waits between tries of recording a run's end while the database is away (about two minutes).
 END_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30, 60)
 
@@ -59,17 +56,12 @@ def execute(run: Run) -> None:
     relay = None
     if _past_deadline(run):
         return
-    training = isinstance(run, Training)
     try:
-        spec = parse_cog_yaml(version.src_dir)
-        venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
-        key, mode = (f"{version.version_id}:train", TRAIN) if training else (version.version_id, PREDICT)
-        # A training waits for its trainer (one training at a time) as long as it may run.
-        wait = run.timeout_seconds() if training else PREDICTION_SLOT_WAIT
-        with get_pool().acquire(key, version.src_dir, venv, spec, extra_env=version.run_environment(),
-                                mode=mode, timeout=wait) as lease:
+        with fleet.slot(run) as lease:
             relay = Relay(run, run.schema.output_is_iterator())
             _run_on(run, lease, relay)
+    except fleet.Elsewhere:  # another worker has this deployment's instances: it goes back to their queue
+        runs.requeue(run, held_by=leases.WORKER_ID, countdown=ELSEWHERE_REQUEUE_SECONDS)
     except PoolTimeout:  # an InstanceError too, with a message of its own
         _fail(run, relay, "every instance of this model stayed busy; try again later")
     except InstanceError as exc:
@@ -116,9 +108,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     status = final.get("status", Status.FAILED)
     if status not in {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}:
         status = Status.FAILED
-    metrics = dict(final.get("metrics") or {})
-    if lease.cold_start_seconds is not None:
-        metrics["cold_start_time"] = round(lease.cold_start_seconds, 3)
+    metrics = {**dict(final.get("metrics") or {}), **cold_start(run, lease)}
     output = relay.files.convert(final.get("output")) if "output" in final else relay.output
     error, then = final.get("error"), None
     if status == Status.SUCCEEDED and isinstance(run, Training):
@@ -130,6 +120,16 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
             output, then = publication.output, publication.record
     _end(run, status, output=output, logs=relay.preamble + (final.get("logs") or relay.logs), error=error,
          metrics=metrics, outbox=relay.outbox, then=then)
+
+
+def cold_start(run: Run, lease) -> dict:
+    """Cogmill's own metrics beside Replicate's: whether the run waited for its instance to boot
+    (`cold_start`), and how long (`boot_time`, seconds)."""
+    waited = lease.ready_at - run.created_at.timestamp()
+    if waited <= 0:
+        return {"cold_start": False}
+    boot = lease.instance.ready_seconds or waited
+    return {"cold_start": True, "boot_time": round(min(waited, boot), 3)}
 
 
 def _end(run: Run, status: str, **fields) -> None:

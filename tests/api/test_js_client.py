@@ -45,6 +45,7 @@ CHECKS = [
     "run-reader-blob-input",
     "paginate-predictions",
     "trainings-create-get-list-cancel",
+    "deployments-create-get-list-update-run-delete",
     "webhook-validate",
     "error-bad-token-401",
     "error-unknown-model-404",

@@ -516,6 +516,32 @@ check("trainings-create-get-list-cancel", async () => {
   assert.equal(canceled.status, "canceled");
 });
 
+check("deployments-create-get-list-update-run-delete", async () => {
+  // A deployment of hello-world: every deployments.* call, and a run through it.
+  const version = VERSIONS["hello-world"];
+  const me = (await replicate.accounts.current()).username;
+  const name = `hello-${Date.now()}`;
+  const created = await replicate.deployments.create({
+    name, model: "cogmill/hello-world", version, hardware: "cpu", min_instances: 0, max_instances: 1,
+  });
+  assert.equal(created.owner, me);
+  assert.equal(created.current_release.number, 1);
+  assert.deepEqual(created.current_release.configuration, { hardware: "cpu", min_instances: 0, max_instances: 1 });
+  assert.equal((await replicate.deployments.get(me, name)).current_release.version, version);
+  const listed = await replicate.deployments.list();
+  assert.ok(listed.results.some((d) => d.name === name), "the deployment is listed");
+  const updated = await replicate.deployments.update(me, name, { max_instances: 2 });
+  assert.equal(updated.current_release.number, 2);
+  assert.equal(updated.current_release.configuration.max_instances, 2);
+  let prediction = await replicate.deployments.predictions.create(me, name, { input: { text: "js" }, wait: true });
+  assert.equal(prediction.deployment, `${me}/${name}`);
+  prediction = await replicate.wait(prediction, { interval: 200 });
+  assert.equal(prediction.status, "succeeded", prediction.error || prediction.logs);
+  assert.equal(prediction.output, "hello js");
+  assert.equal(await replicate.deployments.delete(me, name), true);
+  await assert.rejects(replicate.deployments.get(me, name), (err) => err.response?.status === 404);
+});
+
 check("webhook-validate", async () => {
   const receiver = new Receiver();
   await receiver.listen();

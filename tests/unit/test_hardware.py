@@ -1,6 +1,7 @@
 """Hardware routing in-process: workers report their hardware, runs say when no worker serves theirs,
 /healthz and the admin show who serves what, and `python -m cogmill.worker` reads the right queues."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cogmill.worker import command
-from playground.models import Hardware, Model, Worker
+from playground.models import Hardware, Instance, Model, Worker
 from playground.services import runs
 from playground.worker import leases, registry
 from tests.unit.conftest import client_for
@@ -47,7 +48,7 @@ def test_the_worker_reports_its_hardware_and_leaves_when_it_stops(settings):
     settings.COGMILL_WORKER_GPUS = ["0"]
     registry.register()
     me = Worker.objects.get(name=leases.WORKER_ID)
-    assert (me.hardware, me.gpus, me.instances, me.is_live) == (["cpu", "gpu-t4"], ["0"], [], True)
+    assert (me.hardware, me.gpus, list(me.instance_rows.all()), me.is_live) == (["cpu", "gpu-t4"], ["0"], [], True)
     assert registry.beat in leases.ALSO_ON_HEARTBEAT  # the heartbeat keeps the row fresh
     registry.unregister()
     assert not Worker.objects.filter(name=leases.WORKER_ID).exists()
@@ -62,14 +63,18 @@ def test_healthz_says_which_hardware_has_live_workers(client):
     assert "gpu-h100" not in hardware  # its only worker went silent an hour ago
 
 
-def test_the_admin_lists_workers_read_only(client):
+def test_the_admin_lists_workers_and_their_instances_read_only(client, version):
     User.objects.create_superuser("root", password="a-long-pass-phrase-42")
     client.login(username="root", password="a-long-pass-phrase-42")
-    Worker.objects.create(name="t4-box:7", hardware=["gpu-t4"], gpus=["0", "1"],
-                          instances=[{"key": "v1", "state": "busy"}, {"key": "v2", "state": "ready"}])
+    box = Worker.objects.create(name="t4-box:7", hardware=["gpu-t4"], gpus=["0", "1"])
+    Instance.objects.create(id="i1", worker=box, key="v1", version=version, state="ready", in_use=1, pid=4242)
+    Instance.objects.create(id="i2", worker=box, key="v2", version=version, state="ready")
     page = client.get("/admin/playground/worker/").content.decode()
     assert "t4-box:7" in page and "gpu-t4" in page and "0, 1" in page and "1 busy, 1 ready" in page
+    assert "4242" in client.get(f"/admin/playground/worker/{box.pk}/change/").content.decode()
+    assert "busy" in client.get("/admin/playground/instance/").content.decode()
     assert client.get("/admin/playground/worker/add/").status_code == 403
+    assert client.get("/admin/playground/instance/add/").status_code == 403
 
 
 def test_the_worker_command_reads_the_queues_of_its_hardware(monkeypatch):
@@ -77,6 +82,9 @@ def test_the_worker_command_reads_the_queues_of_its_hardware(monkeypatch):
     argv, env = command(["--hardware", "cpu, gpu-a40", "--gpus", "0,1", "--name", "box-2", "--prefetch-multiplier", "1"])
     assert argv[argv.index("--queues") + 1] == "celery,hw.cpu,hw.gpu-a40"
     assert argv[-2:] == ["--prefetch-multiplier", "1"]  # Celery's own options pass through
+    # Its own Celery name (deployment queues are added to one worker by that name), unless given one.
+    assert argv[argv.index("--hostname") + 1] == f"box-2.{os.getpid()}@%h"
+    assert "--hostname" not in command(["-n", "mine@%h"])[0]
     assert (env["COGMILL_WORKER_HARDWARE"], env["COGMILL_WORKER_GPUS"], env["COGMILL_WORKER_NAME"]) == (
         "cpu,gpu-a40", "0,1", "box-2")
     monkeypatch.setenv("COGMILL_WORKER_QUEUES", "only-this")

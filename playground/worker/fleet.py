@@ -1,0 +1,205 @@
+"""This worker's instances, as the rest of Cogmill sees them: the pool's Cog servers in the Instance
+table, deployment instances booted on request and followed through their rows, and the deployment
+queues this worker reads while it holds their instances.
+
+- A run gets its slot here (`slot`): a deployment's run on that release's own instances (a new one
+  boots only if `services.deployments.reserve_instance` finds room under its max across every
+  worker), any other run on its version's instances (one per version on this worker, as before).
+- A scaler's request (`boot`) is taken by the first worker with the hardware: it boots the instance
+  and then reads the deployment's queue (`deploy.<owner>.<name>`) until its last instance of that
+  deployment stops.
+- The heartbeat (`follow_rows`) writes how busy each instance is and carries out what the rows say:
+  pinned or not, stopping, or gone (a deleted deployment).
+"""
+
+import logging
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from cogmill.celery import app
+from playground import dispatch
+from playground.models import DeploymentRelease, Instance, InstanceState, Run, Training, Version
+from playground.services import deployments
+from playground.worker import leases
+from runner import pool as runner_pool
+from runner.build import parse_cog_yaml, spec_hash
+from runner.instance import PREDICT, TRAIN
+
+log = logging.getLogger(__name__)
+PREDICTION_SLOT_WAIT = 600  # seconds a prediction waits for a free instance before it fails
+# A row this worker reserved is given this long to show up in its pool before it is called stale.
+RESERVED_GRACE_SECONDS = 30
+
+_pool: runner_pool.InstancePool | None = None
+_reading: dict[str, set[str]] = {}  # deployment queues this worker reads -> its instances behind each
+_lock = threading.Lock()
+hostname: str | None = None  # Celery's name for this worker (set when it is ready)
+
+
+def get_pool() -> runner_pool.InstancePool:
+    """The worker process's one pool of Cog servers."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = runner_pool.InstancePool(idle_seconds=settings.COGMILL_IDLE_SECONDS,
+                                             gpus=settings.COGMILL_WORKER_GPUS, on_change=on_change)
+        return _pool
+
+
+def shutdown_pool() -> None:
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
+# ---------------------------------------------------------------- runs
+
+class Elsewhere(Exception):
+    """A deployment's run came to a worker that holds none of its instances and may boot none (the
+    deployment is at max_instances on other workers): it belongs on one of those."""
+
+
+@contextmanager
+def slot(run: Run):
+    """A lease on an instance for `run` (see the module's doc), waiting as long as the run may."""
+    version = run.version
+    spec = parse_cog_yaml(version.src_dir)
+    venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
+    options = {"extra_env": version.run_environment()}
+    release = getattr(run, "release", None)
+    if isinstance(run, Training):
+        # A training waits for its trainer (one training at a time) as long as it may run.
+        key, options["mode"], options["timeout"] = f"{version.version_id}:train", TRAIN, run.timeout_seconds()
+    elif release is not None:
+        key = release.pool_key
+        options.update(timeout=PREDICTION_SLOT_WAIT, max_instances=release.max_instances,
+                       idle_seconds=settings.COGMILL_SCALE_DOWN_SECONDS,
+                       admit=lambda instance_id: _admit(release, key, instance_id))
+    else:
+        key, options["timeout"] = version.version_id, PREDICTION_SLOT_WAIT
+    with get_pool().acquire(key, version.src_dir, venv, spec, **options) as lease:
+        yield lease
+
+
+def _admit(release: DeploymentRelease, key: str, instance_id: str) -> bool:
+    """Room for another instance of the release here? A run waits for this worker's own instances
+    to free up; with none here it is Elsewhere's, so as not to wait while others have them."""
+    if deployments.reserve_instance(release, leases.WORKER_ID, instance_id):
+        return True
+    if not get_pool().holds(key):
+        raise Elsewhere(key)
+    return False
+
+
+def boot(instance_id: str) -> None:
+    """Take a scaler's request for an instance, if no other worker has, and boot it here."""
+    now = timezone.now()
+    if not Instance.objects.filter(pk=instance_id, worker__isnull=True, state=InstanceState.REQUESTED).update(
+            worker_id=leases.WORKER_ID, state=InstanceState.BOOTING, state_since=now):
+        return
+    row = Instance.objects.select_related("release__deployment__owner", "version__base", "version__weights").get(
+        pk=instance_id)
+    version = row.version
+    spec = parse_cog_yaml(version.src_dir)
+    venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
+    try:
+        get_pool().warm(row.key, version.src_dir, venv, spec, extra_env=version.run_environment(), mode=PREDICT,
+                        instance_id=row.pk, pinned=row.pinned, idle_seconds=settings.COGMILL_SCALE_DOWN_SECONDS)
+    except Exception as exc:  # its row is gone (on_change); the scaler asks again
+        log.warning("instance %s of %s failed to boot: %s", row.pk, row.key, exc)
+
+
+# ---------------------------------------------------------------- the pool's news, in the table
+
+def on_change(info: dict, state: str) -> None:
+    """The pool's hook: an instance of this worker began booting, became ready, or is gone."""
+    try:
+        _record(info, state)
+    finally:
+        if threading.current_thread().name == "cog-stop":  # the pool's short-lived threads: their connection
+            connection.close()
+
+
+def _record(info: dict, state: str) -> None:
+    now = timezone.now()
+    if state == runner_pool.STOPPED:
+        _stop_reading(info["id"])
+        row = Instance.objects.filter(pk=info["id"]).select_related("release").first()
+        Instance.objects.filter(pk=info["id"]).delete()
+        if row is not None and row.release is not None:
+            dispatch.scale_deployment(row.release.deployment_id)  # a lost pinned one is replaced
+        return
+    fields = {"pid": info.get("pid"), "slots": info.get("slots") or 1, "devices": info.get("devices") or [],
+              "mode": info.get("mode") or PREDICT, "state_since": now,
+              "state": InstanceState.BOOTING if state == runner_pool.BOOTING else InstanceState.READY}
+    if state == runner_pool.READY:
+        fields["boot_seconds"] = info.get("ready_seconds")
+    updated = Instance.objects.filter(pk=info["id"]).exclude(state=InstanceState.STOPPING).update(**fields)
+    if not updated and state == runner_pool.BOOTING and not info["key"].startswith("deployment:"):
+        version = Version.objects.filter(version_id=info["key"].partition(":")[0]).first()
+        if version is not None:  # an instance for runs of a version (no deployment): its row starts here
+            Instance.objects.create(id=info["id"], worker_id=leases.WORKER_ID, key=info["key"], version=version,
+                                    **fields)
+    if state == runner_pool.READY and info["key"].startswith("deployment:"):
+        row = Instance.objects.filter(pk=info["id"]).select_related("release__deployment__owner").first()
+        if row is not None and row.release is not None:
+            _read(dispatch.deployment_queue(row.release.deployment.full_name), info["id"])
+
+
+# ---------------------------------------------------------------- deployment queues
+
+def _read(queue: str, instance_id: str) -> None:
+    """Read the deployment's queue while this worker holds instance_id (one of its instances)."""
+    with _lock:
+        start = not _reading.get(queue)
+        _reading.setdefault(queue, set()).add(instance_id)
+    if start and hostname is not None:
+        app.control.add_consumer(queue, destination=[hostname], reply=False)
+
+
+def _stop_reading(instance_id: str) -> None:
+    """Stop reading a deployment's queue when this worker's last instance of it is gone."""
+    with _lock:
+        queue = next((q for q, ids in _reading.items() if instance_id in ids), None)
+        if queue is None:
+            return
+        _reading[queue].discard(instance_id)
+        stop = not _reading[queue]
+        if stop:
+            del _reading[queue]
+    if stop and hostname is not None:
+        app.control.cancel_consumer(queue, destination=[hostname], reply=False)
+
+
+# ---------------------------------------------------------------- heartbeat
+
+def follow_rows() -> None:
+    """Write how busy each instance is, and do what the rows say: pin, unpin, stop."""
+    pool = get_pool()
+    rows = {row.pk: row for row in Instance.objects.filter(worker_id=leases.WORKER_ID)}
+    seen = set()
+    for info in pool.snapshot():
+        seen.add(info["id"])
+        row = rows.get(info["id"])
+        deployed = info["key"].startswith("deployment:")
+        if deployed and (row is None or row.state == InstanceState.STOPPING):
+            pool.retire(info["id"])
+            continue
+        if row is None:
+            continue
+        if deployed and row.pinned != info["pinned"]:
+            pool.set_pinned(info["id"], row.pinned)
+        if row.in_use != info["in_use"] or (row.pid is None and info["pid"]):
+            Instance.objects.filter(pk=row.pk).update(in_use=info["in_use"], pid=info["pid"])
+    stale = timezone.now() - timedelta(seconds=RESERVED_GRACE_SECONDS)
+    lost = [pk for pk, row in rows.items() if pk not in seen and row.state != InstanceState.REQUESTED
+            and row.state_since < stale]
+    if lost:
+        Instance.objects.filter(pk__in=lost).delete()

@@ -1,0 +1,272 @@
+"""Deployments in-process (no worker): the API's shapes and refusals, releases, who may do what,
+and what the scaler asks workers for."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from playground.models import Hardware, Instance, InstanceState, Prediction, Version, Worker
+from playground.services import deployments
+from tests.problems import assert_problem
+from tests.unit.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+BODY = {"name": "echo-prod", "model": "alice/echo", "version": "a" * 64, "hardware": "cpu",
+        "min_instances": 0, "max_instances": 2}
+
+
+def _create(client, auth, **changes):
+    return client.post("/v1/deployments", {**BODY, **changes}, content_type="application/json", **auth)
+
+
+def _patch(client, auth, path="alice/echo-prod", **changes):
+    return client.patch(f"/v1/deployments/{path}", changes, content_type="application/json", **auth)
+
+
+def test_create_get_list_in_replicates_shape(client, auth, version):
+    created = _create(client, auth)
+    assert created.status_code == 201, created.content
+    body = created.json()
+    release = body["current_release"]
+    assert body["owner"] == "alice" and body["name"] == "echo-prod"
+    assert (release["number"], release["model"], release["version"]) == (1, "alice/echo", "a" * 64)
+    assert release["configuration"] == {"hardware": "cpu", "min_instances": 0, "max_instances": 2}
+    assert release["created_by"]["username"] == "alice" and release["created_at"].endswith("Z")
+    assert client.get("/v1/deployments/alice/echo-prod", **auth).json() == body
+    listed = client.get("/v1/deployments", **auth).json()
+    assert listed["results"] == [body] and listed["next"] is None
+
+
+def test_without_a_version_it_deploys_the_latest(client, auth, version):
+    body = _create(client, auth, version=None).json()
+    assert body["current_release"]["version"] == version.version_id
+
+
+def test_every_change_is_a_new_release_and_releases_are_kept(client, auth, version):
+    _create(client, auth)
+    newer = Version.objects.create(model=version.model, version_id="e" * 64, build_status="ready",
+                                   openapi_schema=version.openapi_schema, cog_version="0.23.1")
+    changed = _patch(client, auth, min_instances=1)
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["current_release"]["number"] == 2
+    assert changed.json()["current_release"]["configuration"]["min_instances"] == 1
+    third = _patch(client, auth, version=newer.version_id).json()["current_release"]
+    assert (third["number"], third["version"], third["configuration"]["min_instances"]) == (3, "e" * 64, 1)
+    deployment = deployments.get_deployment(version.model.owner, "alice", "echo-prod")
+    assert [(r.number, r.version.version_id[:1]) for r in deployment.releases.all()] == [(3, "e"), (2, "a"), (1, "a")]
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"hardware": "gpu-nope"}, "hardware"),
+    ({"min_instances": 3, "max_instances": 2}, "min_instances"),
+    ({"max_instances": 0}, "max_instances"),
+    ({"max_instances": 11}, "max_instances"),
+    ({"min_instances": -1}, "min_instances"),
+    ({"min_instances": "two"}, "min_instances"),
+    ({"min_instances": True}, "min_instances"),
+    ({"name": "Not A Name"}, "name"),
+    ({"model": "alice"}, "model"),
+    ({"model": "bob/secret"}, "version"),
+    ({"version": "f" * 64}, "version"),
+    ({"owner": "acme"}, "owner"),
+])
+def test_bad_input_is_a_422_naming_the_field_and_creates_nothing(client, auth, version, changes, field):
+    answer = _create(client, auth, **changes)
+    assert_problem(answer, 422)
+    assert field in [f["field"] for f in answer.json()["invalid_fields"]], answer.json()
+    assert not deployments.Deployment.objects.exists()
+
+
+def test_a_bad_change_makes_no_release(client, auth, version):
+    _create(client, auth)
+    assert_problem(_patch(client, auth, max_instances=0), 422)
+    assert_problem(_patch(client, auth, hardware="nope"), 422)
+    assert client.get("/v1/deployments/alice/echo-prod", **auth).json()["current_release"]["number"] == 1
+
+
+def test_an_empty_change_is_refused(client, auth, version):
+    _create(client, auth)
+    assert_problem(_patch(client, auth), 422)
+
+
+def test_the_version_a_deployment_runs_can_not_be_deleted(client, auth, version):
+    _create(client, auth)
+    newer = Version.objects.create(model=version.model, version_id="e" * 64, build_status="ready",
+                                   openapi_schema=version.openapi_schema, cog_version="0.23.1")
+    path = f"/v1/models/alice/echo/versions/{version.version_id}"
+    refused = client.delete(path, **auth)
+    assert_problem(refused, 409)
+    assert "alice/echo-prod" in refused.json()["detail"]
+    _patch(client, auth, version=newer.version_id)
+    assert client.delete(path, **auth).status_code == 204  # hidden: release 1 still names it
+    assert Version.objects.get(pk=version.pk).hidden
+
+
+def test_a_name_is_taken_once_per_owner(client, auth, version):
+    _create(client, auth)
+    assert_problem(_create(client, auth), 409)
+
+
+def test_unknown_fields_are_refused(client, auth, version):
+    assert_problem(_create(client, auth, colour="blue"), 422)
+
+
+def test_others_deployments_do_not_exist_for_them(client, auth, version, mallory):
+    _create(client, auth)
+    theirs = bearer(mallory)
+    assert_problem(client.get("/v1/deployments/alice/echo-prod", **theirs), 404)
+    assert_problem(_patch(client, theirs, min_instances=1), 404)
+    assert_problem(client.delete("/v1/deployments/alice/echo-prod", **theirs), 404)
+    assert_problem(client.post("/v1/deployments/alice/echo-prod/predictions", {"input": {"text": "x"}},
+                               content_type="application/json", **theirs), 404)
+    assert client.get("/v1/deployments", **theirs).json()["results"] == []
+
+
+def test_an_organizations_deployment_follows_its_roles(client, version, acme, alice, bob, carol, mallory):
+    version.model.visibility = "public"
+    version.model.save()
+    admin, member = bearer(carol), bearer(bob)
+    created = _create(client, admin, owner="acme", model="alice/echo")
+    assert created.status_code == 201, created.content
+    assert created.json()["owner"] == "acme"
+    assert_problem(_create(client, member, owner="acme", name="other"), 422)  # only admins create for it
+    assert client.get("/v1/deployments/acme/echo-prod", **member).status_code == 200
+    assert_problem(_patch(client, member, "acme/echo-prod", min_instances=1), 403)
+    assert_problem(client.delete("/v1/deployments/acme/echo-prod", **member), 403)
+    ran = client.post("/v1/deployments/acme/echo-prod/predictions", {"input": {"text": "hi"}},
+                      content_type="application/json", **member)
+    assert ran.status_code == 201, ran.content
+    assert ran.json()["deployment"] == "acme/echo-prod" and ran.json()["version"] == "a" * 64
+    assert _patch(client, admin, "acme/echo-prod", max_instances=3).status_code == 200
+    assert_problem(client.get("/v1/deployments/acme/echo-prod", **bearer(mallory)), 404)
+
+
+def test_a_prediction_through_a_deployment_says_so_and_runs_its_release(client, auth, version):
+    _create(client, auth)
+    answer = client.post("/v1/deployments/alice/echo-prod/predictions", {"input": {"text": "hi"}},
+                         content_type="application/json", **auth)
+    assert answer.status_code == 201, answer.content
+    prediction = Prediction.objects.get(pk=answer.json()["id"])
+    assert answer.json()["deployment"] == "alice/echo-prod"
+    assert prediction.release.number == 1 and prediction.hardware_sku == "cpu"
+    assert_problem(client.post("/v1/deployments/alice/echo-prod/predictions", {"input": {"text": 3}},
+                               content_type="application/json", **auth), 422)
+
+
+def test_delete_waits_for_its_runs_and_keeps_their_history(client, auth, version):
+    _create(client, auth)
+    ran = client.post("/v1/deployments/alice/echo-prod/predictions", {"input": {"text": "hi"}},
+                      content_type="application/json", **auth).json()
+    assert_problem(client.delete("/v1/deployments/alice/echo-prod", **auth), 409)
+    Prediction.objects.filter(pk=ran["id"]).update(status="succeeded")
+    assert client.delete("/v1/deployments/alice/echo-prod", **auth).status_code == 204
+    assert_problem(client.get("/v1/deployments/alice/echo-prod", **auth), 404)
+    assert client.get(f"/v1/predictions/{ran['id']}", **auth).json()["deployment"] == "alice/echo-prod"
+
+
+# ---------------------------------------------------------------- scaling
+
+def _deploy(alice, version, min_instances=0, max_instances=3, hardware="cpu"):
+    return deployments.create_deployment(alice, "d", "alice/echo", version.version_id, hardware, min_instances,
+                                         max_instances)
+
+
+def _rows(deployment):
+    return list(Instance.objects.filter(release__deployment=deployment).order_by("created_at"))
+
+
+def _up(row: Instance, worker: Worker, in_use=0) -> None:
+    Instance.objects.filter(pk=row.pk).update(worker=worker, state=InstanceState.READY, in_use=in_use)
+
+
+def test_min_instances_are_asked_for_at_once_and_pinned(alice, version):
+    deployment = _deploy(alice, version, min_instances=2)
+    rows = _rows(deployment)
+    assert [(r.state, r.pinned, r.worker_id) for r in rows] == [(InstanceState.REQUESTED, True, None)] * 2
+    assert rows[0].key == deployment.current_release.pool_key
+    assert deployments.scale(deployment) == []  # asked once, not again each round
+
+
+def test_with_min_zero_nothing_runs_until_a_run_waits(alice, version):
+    deployment = _deploy(alice, version)
+    assert _rows(deployment) == []
+    deployments.create_prediction(alice, deployment, {"text": "a"})
+    deployments.scale(deployment)
+    assert len(_rows(deployment)) == 1
+
+
+def test_waiting_runs_add_instances_one_round_at_a_time_up_to_max(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, max_instances=2)
+    for text in "abcde":
+        deployments.create_prediction(alice, deployment, {"text": text})
+    deployments.scale(deployment)
+    assert len(_rows(deployment)) == 1  # one asked for: it is on its way, more wait on it first
+    _up(_rows(deployment)[0], cpu_worker, in_use=1)
+    deployments.scale(deployment)
+    assert len(_rows(deployment)) == 2
+    for row in _rows(deployment):
+        _up(row, cpu_worker, in_use=1)
+    deployments.scale(deployment)
+    assert len(_rows(deployment)) == 2  # never past max_instances
+
+
+def test_a_worker_may_add_one_only_under_max(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, min_instances=1, max_instances=2)
+    release = deployment.current_release
+    assert deployments.reserve_instance(release, cpu_worker.name, "a1")
+    assert not deployments.reserve_instance(release, cpu_worker.name, "a2")
+    assert Instance.objects.get(pk="a1").state == InstanceState.BOOTING
+
+
+def test_instances_of_a_dead_worker_stop_counting_and_are_asked_for_again(alice, version):
+    deployment = _deploy(alice, version, min_instances=1)
+    gone = Worker.objects.create(name="gone:1", hardware=["cpu"], heartbeat_at=timezone.now() - timedelta(hours=1))
+    _up(_rows(deployment)[0], gone)
+    deployments.scale(deployment)
+    rows = _rows(deployment)
+    assert [(r.state, r.worker_id) for r in rows] == [(InstanceState.REQUESTED, None)]
+
+
+def test_a_new_version_stops_the_old_instances_and_asks_for_its_own(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, min_instances=1)
+    _up(_rows(deployment)[0], cpu_worker, in_use=1)
+    newer = Version.objects.create(model=version.model, version_id="e" * 64, build_status="ready",
+                                   openapi_schema=version.openapi_schema, cog_version="0.23.1")
+    deployments.update_deployment(alice, deployment, {"version": newer.version_id, "min_instances": 2})
+    states = sorted((r.release.number, r.state, r.pinned) for r in _rows(deployment))
+    assert states == [(1, InstanceState.STOPPING, False), (2, InstanceState.REQUESTED, True),
+                      (2, InstanceState.REQUESTED, True)]
+
+
+def test_a_release_with_the_same_version_and_hardware_keeps_the_instances(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, min_instances=2)
+    for row in _rows(deployment):
+        _up(row, cpu_worker)
+    deployments.update_deployment(alice, deployment, {"min_instances": 1, "max_instances": 4})
+    rows = _rows(deployment)
+    assert [(r.release.number, r.state) for r in rows] == [(2, InstanceState.READY)] * 2  # nothing reboots
+    assert sum(r.pinned for r in rows) == 1  # the other idles out after the scale-down window
+
+
+def test_hourly_cost_is_from_the_hardware_price(alice, version):
+    Hardware.objects.filter(sku="cpu").update(price_per_second=Decimal("0.0001"))
+    deployment = _deploy(alice, version, min_instances=1, max_instances=3)
+    assert deployments.hourly_cost(deployment.current_release) == (Decimal("0.36"), Decimal("1.08"))
+
+
+def test_stats_count_requests_latency_and_cold_starts_of_the_last_hour(alice, version):
+    deployment = _deploy(alice, version)
+    now = timezone.now()
+    for seconds, cold in ((1, True), (3, False), (5, False)):
+        prediction = deployments.create_prediction(alice, deployment, {"text": "x"})
+        Prediction.objects.filter(pk=prediction.pk).update(
+            status="succeeded", created_at=now - timedelta(minutes=10), metrics={"cold_start": cold},
+            completed_at=now - timedelta(minutes=10) + timedelta(seconds=seconds))
+    old = deployments.create_prediction(alice, deployment, {"text": "x"})
+    Prediction.objects.filter(pk=old.pk).update(created_at=now - timedelta(hours=2))
+    stats = deployments.stats(deployment, now)
+    assert (stats["requests"], stats["p50"], stats["cold_starts"]) == (3, 3.0, 1)
+    assert sum(b["requests"] for b in stats["buckets"]) == 3 and len(stats["buckets"]) == 12
