@@ -1,5 +1,6 @@
 """What pages show, computed from domain objects: output and inputs as displayed, timings,
-metrics and cost, status labels, prefilled-form links, gallery cards and example summaries."""
+metrics and cost, status labels, prefilled-form links, gallery cards, example summaries and
+deployments (cost per hour, instances, the last hour's chart)."""
 
 import json
 import mimetypes
@@ -15,8 +16,8 @@ from django.utils import timezone
 
 from accounts.services import is_admin
 from playground.cogschema import UNSHAREABLE_KINDS
-from playground.models import GalleryItem, Model, Prediction, Status
-from playground.services import catalog, files, runs
+from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
+from playground.services import catalog, deployments, files, runs
 
 SECRET_MASK = "••••••••"
 PROMPT_FIELDS = ("prompt", "text", "question", "query", "instruction", "message")
@@ -119,7 +120,7 @@ def timings(prediction: Prediction) -> list[tuple[str, str]]:
     """Label and duration of each phase so far: queued, booting, running, total."""
     now = timezone.now()
     metrics = prediction.metrics or {}
-    cold = metrics.get("cold_start_time")
+    cold = metrics.get("boot_time", metrics.get("cold_start_time"))  # cold_start_time: runs before boot_time
     end = prediction.completed_at or now
     rows = []
     waited_until = prediction.started_at or (end if prediction.is_terminal else now)
@@ -127,6 +128,8 @@ def timings(prediction: Prediction) -> list[tuple[str, str]]:
     if cold is not None:
         rows.append(("Queued", format_seconds(max(waited - cold, 0))))
         rows.append(("Booting (cold start)", format_seconds(cold)))
+    elif metrics.get("cold_start") is False:
+        rows.append(("Queued (warm instance)", format_seconds(waited)))
     else:
         rows.append(("Queued" if prediction.status == Status.STARTING else "Queued and booting",
                      format_seconds(waited)))
@@ -154,14 +157,14 @@ def metrics_rows(prediction: Prediction) -> list[tuple[str, str]]:
     cost = runs.cost_of(prediction)
     if cost is not None:
         rows.append(("Cost", format_cost(cost)))
-    skip = {"predict_time", "cold_start_time", "total_time"}
+    skip = {"predict_time", "cold_start_time", "boot_time", "cold_start", "total_time"}
     rows += [(k.replace("_", " ").capitalize(), str(v)) for k, v in metrics.items() if k not in skip]
     return rows
 
 
 def waiting_for(run) -> str | None:
     """The hardware a queued run waits for when no worker serves it, to say why it has not started."""
-    return runs.missing_hardware(run.model) if run.status == Status.STARTING else None
+    return runs.missing_hardware(run) if run.status == Status.STARTING else None
 
 
 def status_label(prediction: Prediction) -> str:
@@ -327,3 +330,84 @@ def training_progress(logs: str) -> dict | None:
         return None
     step, total = int(found[1]), int(found[2])
     return {"step": step, "total": total, "percent": min(100, round(100 * step / total)), "loss": found[3]}
+
+
+# ---------------------------------------------------------------- deployments
+
+INSTANCE_STATES = ("requested", "booting", "ready", "busy", "stopping")
+CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 360, 100, 4
+
+
+def hourly_cost(release: DeploymentRelease) -> dict:
+    """A release's cost per hour as shown: min instances idle, max instances busy, one instance."""
+    idle, busy = deployments.hourly_cost(release)
+    return {"idle": format_cost(idle), "busy": format_cost(busy), "min": release.min_instances,
+            "max": release.max_instances, "hardware": release.hardware.name,
+            "each": format_cost(release.hardware.price_per_second * 3600)}
+
+
+def cost_estimate(hardware: Hardware | None, min_instances: int | None, max_instances: int | None) -> dict | None:
+    """The deployment form's estimate, by the same rule as a release's (None until it can be said)."""
+    if hardware is None or min_instances is None or max_instances is None or min(min_instances, max_instances) < 0:
+        return None
+    return hourly_cost(DeploymentRelease(hardware=hardware, min_instances=min_instances, max_instances=max_instances))
+
+
+def instance_rows(instances) -> list[dict]:
+    """Each instance as the deployment page's table shows it."""
+    now = timezone.now()
+    return [{
+        "id": instance.pk,
+        "state": instance.shown_state,
+        "worker": instance.worker.name if instance.worker_id else None,
+        "release": instance.release.number if instance.release_id else None,
+        "pinned": instance.pinned,
+        "in_use": instance.in_use,
+        "slots": instance.slots,
+        "since": format_seconds(max((now - instance.state_since).total_seconds(), 0)),
+        "since_at": instance.state_since,
+        "boot": format_seconds(instance.boot_seconds) if instance.boot_seconds is not None else None,
+    } for instance in instances]
+
+
+def state_counts(states) -> list[tuple[str, int]]:
+    """(state, how many) in the order an instance goes through them, leaving out the absent ones."""
+    states = list(states)
+    return [(state, states.count(state)) for state in INSTANCE_STATES if state in states]
+
+
+def deployment_rows(listed) -> list[dict]:
+    """The deployments list: each with its current release and its instances counted by state (one
+    query for the whole page)."""
+    listed = list(listed)
+    states: dict[int, list[str]] = {d.pk: [] for d in listed}
+    for instance in Instance.objects.filter(release__deployment__in=listed).select_related("release"):
+        states[instance.release.deployment_id].append(instance.shown_state)
+    return [{"deployment": d, "release": d.current_release, "instances": state_counts(states[d.pk])}
+            for d in listed]
+
+
+def deployment_stats(stats: dict) -> dict:
+    """The last hour in numbers, and the bars of its chart: requests per five minutes, with the
+    cold starts among them drawn over each bar (SVG units of a CHART_WIDTH × CHART_HEIGHT box, as
+    text so no locale writes a decimal comma into them)."""
+    buckets = stats["buckets"]
+    peak = max([b["requests"] for b in buckets] + [1])
+    step = CHART_WIDTH / max(len(buckets), 1)
+    bars = []
+    for i, bucket in enumerate(buckets):
+        height = CHART_HEIGHT * bucket["requests"] / peak
+        cold = CHART_HEIGHT * bucket["cold_starts"] / peak
+        bars.append({
+            "x": _svg(i * step + CHART_GAP / 2), "width": _svg(step - CHART_GAP),
+            "y": _svg(CHART_HEIGHT - height), "height": _svg(height),
+            "cold_y": _svg(CHART_HEIGHT - cold), "cold_height": _svg(cold),
+            "requests": bucket["requests"], "cold_starts": bucket["cold_starts"],
+            "p50": format_seconds(bucket["p50"]), "start": bucket["start"],
+        })
+    return {"requests": stats["requests"], "p50": format_seconds(stats["p50"]), "cold_starts": stats["cold_starts"],
+            "bars": bars, "peak": peak, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+def _svg(number: float) -> str:
+    return f"{round(number, 1):g}"

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web.forms.accounts import LoginForm
-from web.views import accounts, galleries, models, predictions, trainings
+from web.views import accounts, deployments, galleries, models, predictions, trainings
 
 urlpatterns = [
     # accounts
@@ -36,6 +36,12 @@ urlpatterns = [
     path("galleries/<str:org_name>", galleries.gallery, name="gallery"),
     path("galleries/<str:org_name>/items/<int:item_id>/star", galleries.gallery_star, name="gallery-star"),
     path("galleries/<str:org_name>/items/<int:item_id>/remove", galleries.gallery_remove, name="gallery-remove"),
+    path("deployments", deployments.deployment_list, name="deployments"),
+    path("deployments/new", deployments.deployment_new, name="deployment-new"),
+    path("deployments/<str:owner>/<str:name>", deployments.deployment_page, name="deployment"),
+    path("deployments/<str:owner>/<str:name>/predictions", deployments.run, name="deployment-run"),
+    path("deployments/<str:owner>/<str:name>/edit", deployments.deployment_edit, name="deployment-edit"),
+    path("deployments/<str:owner>/<str:name>/delete", deployments.deployment_delete, name="deployment-delete"),
     path("t/<str:training_id>", trainings.training_page, name="training"),
     path("t/<str:training_id>/cancel", trainings.cancel, name="training-cancel"),
     path("<str:owner>/<str:name>/predict", models.predict, name="model-predict"),
