@@ -45,7 +45,7 @@ class Metrics(TypedDict, total=False):
 
     predict_time: float
     total_time: float
-    cold_start_time: float
+    cold_start_time: Annotated[float, Field(description="Runs made before boot_time existed: the boot it waited for.")]
     cold_start: Annotated[bool, Field(description="Cogmill's own: the run waited for its instance to boot.")]
     boot_time: Annotated[float, Field(description="Cogmill's own: how long it waited for that boot.")]
     time_to_first_token: float

@@ -172,7 +172,7 @@ class InstancePool:
     def holds(self, key: str) -> bool:
         """Whether an instance for ``key`` is up or booting here."""
         with self._cond:
-            return any(not entry.retired for entry in self._entries.get(key, []))
+            return bool(self._entries.get(key))
 
     def set_pinned(self, instance_id: str, pinned: bool) -> None:
         with self._cond:
@@ -276,10 +276,11 @@ class InstancePool:
                             entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, admitted)
                             entry.idle_seconds = limits.idle_seconds
                             break
+                    if admitted is not None:  # it can not boot now after all: the room goes back
+                        self._notify_later(key, admitted)
+                        admitted = None
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        if admitted is not None:
-                            self._notify_later(key, admitted)
                         raise PoolTimeout(f"no free instance for {key} within {timeout:g}s")
                     self._cond.wait(remaining)
             finally:
@@ -333,7 +334,7 @@ class InstancePool:
         free = [device for device in self.gpus if device not in taken]
         if not free:
             idle = [e for entries in self._entries.values() for e in entries
-                    if e.devices and e.ready and e.in_use == 0]
+                    if e.devices and e.ready and e.in_use == 0 and not e.pinned]
             if not idle:
                 return None
             victim = min(idle, key=lambda e: e.idle_since)

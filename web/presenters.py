@@ -2,6 +2,7 @@
 metrics and cost, status labels, prefilled-form links, gallery cards, example summaries and
 deployments (cost per hour, instances, the last hour's chart)."""
 
+import hashlib
 import json
 import mimetypes
 import re
@@ -11,6 +12,7 @@ from urllib.parse import urlencode, urlparse
 
 import markdown
 import nh3
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -353,13 +355,21 @@ def cost_estimate(hardware: Hardware | None, min_instances: int | None, max_inst
     return hourly_cost(DeploymentRelease(hardware=hardware, min_instances=min_instances, max_instances=max_instances))
 
 
-def instance_rows(instances) -> list[dict]:
-    """Each instance as the deployment page's table shows it."""
+def worker_label(name: str, viewer) -> str:
+    """A worker as a page shows it: its name (often a host name) to staff, to others a label that
+    tells workers apart and says nothing of the machine."""
+    if viewer.is_staff:
+        return name
+    return "worker " + hashlib.sha256(f"{settings.SECRET_KEY}:{name}".encode()).hexdigest()[:6]
+
+
+def instance_rows(instances, viewer) -> list[dict]:
+    """Each instance as the deployment page's table shows it to `viewer`."""
     now = timezone.now()
     return [{
         "id": instance.pk,
         "state": instance.shown_state,
-        "worker": instance.worker.name if instance.worker_id else None,
+        "worker": worker_label(instance.worker_id, viewer) if instance.worker_id else None,
         "release": instance.release.number if instance.release_id else None,
         "pinned": instance.pinned,
         "in_use": instance.in_use,

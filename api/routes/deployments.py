@@ -1,11 +1,11 @@
 """Deployments: create, list, get, change (a new release), delete, and run through one."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from api import schemas
 from api.pagination import paginate
@@ -24,6 +24,8 @@ from playground.models import Deployment
 from playground.services import deployments
 
 router = Router(tags=["deployments"])
+# Checked by the service, which names the field and its range in a 422; documented as an integer.
+Count = Annotated[Any, Field(json_schema_extra={"type": "integer", "minimum": 0})]
 
 
 class DeploymentIn(Schema):
@@ -33,8 +35,8 @@ class DeploymentIn(Schema):
     model: str
     version: str | None = None
     hardware: str
-    min_instances: Any = 0
-    max_instances: Any = 1
+    min_instances: Count = 0
+    max_instances: Count = 1
     owner: str | None = None  # Cogmill's own: an organization the caller administers
 
 
@@ -44,8 +46,8 @@ class DeploymentPatch(Schema):
     model: str | None = None
     version: str | None = None
     hardware: str | None = None
-    min_instances: Any = None
-    max_instances: Any = None
+    min_instances: Count = None
+    max_instances: Count = None
 
 
 @router.get("/deployments", response={200: schemas.DeploymentPage, **problems()})

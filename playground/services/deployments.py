@@ -137,10 +137,12 @@ def _release(deployment: Deployment, user, version: Version, config: dict) -> De
 def delete_deployment(user, deployment: Deployment) -> None:
     """Delete it and stop its instances; refused while runs made through it are still going."""
     _check_can_change(user, deployment)
-    if Prediction.objects.filter(release__deployment=deployment, status__in=LIVE).exists():
-        raise Conflict(f"{deployment.full_name} still has predictions running or queued; "
-                       "cancel them or wait for them to finish")
-    deployment.delete()  # its instance rows go with it; their workers stop them
+    with transaction.atomic():
+        Deployment.objects.select_for_update().filter(pk=deployment.pk).first()  # no run made meanwhile
+        if Prediction.objects.filter(release__deployment=deployment, status__in=LIVE).exists():
+            raise Conflict(f"{deployment.full_name} still has predictions running or queued; "
+                           "cancel them or wait for them to finish")
+        deployment.delete()  # its instance rows go with it; their workers stop them
 
 
 def _owner(user, owner: str | None, errors: list[FieldError]) -> User:
@@ -189,17 +191,23 @@ def _configuration(values: dict, errors: list[FieldError]) -> dict:
 # ---------------------------------------------------------------- running through it
 
 def create_prediction(user, deployment: Deployment, input_data: object, **options) -> Prediction:
-    """Run the deployment's current release (anyone who may see the deployment may run it)."""
-    release = deployment.current_release
-    if release is None:
-        raise Conflict(f"{deployment.full_name} has no release to run")
-    prediction = runs.create_prediction(user, release.version, input_data, release=release, **options)
-    if not _has_room(release, prediction):
-        dispatch.scale_deployment(deployment.pk)
+    """Run the deployment's current release (anyone who may see the deployment may run it). The
+    deployment's row is held meanwhile: a change or a delete waits for it, and it for them."""
+    with transaction.atomic():
+        locked = Deployment.objects.select_for_update(of=("self",)).select_related(
+            "current_release__version__model", "current_release__hardware", "owner").filter(pk=deployment.pk).first()
+        if locked is None:
+            raise NotFound(f"deployment {deployment.full_name} not found")
+        release = locked.current_release
+        if release is None:
+            raise Conflict(f"{deployment.full_name} has no release to run")
+        prediction = runs.create_prediction(user, release.version, input_data, release=release, **options)
+        if not _has_room(release):
+            dispatch.scale_deployment(deployment.pk)
     return prediction
 
 
-def _has_room(release: DeploymentRelease, prediction: Prediction) -> bool:
+def _has_room(release: DeploymentRelease) -> bool:
     """Whether an instance of the release is up or on its way with a slot for one more run."""
     rows = list(Instance.objects.counted().filter(release=release))
     waiting = Prediction.objects.filter(release=release, status=Status.STARTING).count()
@@ -211,39 +219,87 @@ def _has_room(release: DeploymentRelease, prediction: Prediction) -> bool:
 def scale(deployment: Deployment) -> list[Instance]:
     """Bring the deployment's instances toward what it needs now; the instances asked for.
 
-    It needs its current release's `min_instances` up, pinned; one more (up to `max_instances`)
-    while runs wait and every instance it has is busy or on its way; at least one while any run
-    waits. Instances of older releases carry over when the version and hardware are the same, and
-    otherwise stop once their runs are done.
+    Its current release needs `min_instances` up, pinned; one more (up to `max_instances`) while its
+    runs wait and every instance it has is busy or on its way; at least one while any of its runs
+    waits; and none past `max_instances` (the extra stop, idle ones first). Instances of older
+    releases carry over when the version and hardware are the same; otherwise they stop once their
+    runs are done, and one is kept (or asked for) while runs made with that release still wait.
     """
     with transaction.atomic():
-        deployment = Deployment.objects.select_for_update().select_related(
+        deployment = Deployment.objects.select_for_update(of=("self",)).select_related(
             "current_release__hardware", "current_release__version").filter(pk=deployment.pk).first()
         if deployment is None or deployment.current_release is None:
             return []
-        release = deployment.current_release
-        now = timezone.now()
+        release, now = deployment.current_release, timezone.now()
         ours = Instance.objects.filter(release__deployment=deployment)
-        ours.exclude(key=release.pool_key).exclude(state=InstanceState.STOPPING).update(
-            state=InstanceState.STOPPING, pinned=False, state_since=now)
-        ours.filter(key=release.pool_key).exclude(release=release).update(release=release)  # same version, hardware
         stale = now - dt.timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
-        Instance.objects.filter(release__deployment=deployment, worker__heartbeat_at__lt=stale).delete()  # dead workers'
+        ours.filter(worker__heartbeat_at__lt=stale).delete()  # a dead worker's: asked for again below
+        ours.filter(key=release.pool_key).exclude(release=release).update(release=release)  # same version, hardware
+        waiting = _waiting_by_key(deployment)
+        asked = _drain_old_releases(deployment, release, waiting, now)
         rows = list(Instance.objects.counted().filter(release=release))
         _pin(rows, release.min_instances)
-        waiting = Prediction.objects.filter(release=release, status=Status.STARTING).count()
         free = sum(row.slots - row.in_use for row in rows)
-        want = max(release.min_instances, 1 if waiting else 0)
-        if waiting > free:
+        want = max(release.min_instances, 1 if waiting.get(release.pool_key) else 0)
+        if waiting.get(release.pool_key, 0) > free:
             want = max(want, len(rows) + 1)
         want = min(want, release.max_instances)
-        asked = [_request(release, pinned=len(rows) + i < release.min_instances)
-                 for i in range(want - len(rows))]
-        for row in rows:
-            if row.state == InstanceState.REQUESTED and (now - row.state_since).total_seconds() > REQUEST_AGAIN_SECONDS:
-                Instance.objects.filter(pk=row.pk).update(state_since=now)
-                dispatch.boot_instance(row.pk, release.hardware.sku)
+        asked += [_request(release, pinned=len(rows) + i < release.min_instances) for i in range(want - len(rows))]
+        _trim(rows, want, release.max_instances, now)
+        _ask_again(rows, release, now)
     return asked
+
+
+def _waiting_by_key(deployment: Deployment) -> dict[str, int]:
+    """How many of its runs wait to start, by the pool key of the release each was made with."""
+    counts: dict[str, int] = {}
+    waiting = Prediction.objects.filter(release__deployment=deployment, status=Status.STARTING).select_related(
+        "release__version", "release__hardware")
+    for prediction in waiting:
+        key = prediction.release.pool_key
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _drain_old_releases(deployment: Deployment, release: DeploymentRelease, waiting: dict[str, int],
+                        now: dt.datetime) -> list[Instance]:
+    """Stop the instances of older releases, but one per older version that runs still wait for (one is
+    asked for when there is none); the instances asked for."""
+    old = Instance.objects.counted().filter(release__deployment=deployment).exclude(key=release.pool_key)
+    kept: set[str] = set()
+    for row in old.order_by("state", "created_at"):
+        if waiting.get(row.key) and row.key not in kept and row.worker_id is not None:
+            kept.add(row.key)
+        elif row.worker_id is None:  # only asked for: no worker to stop it
+            row.delete()
+        else:
+            Instance.objects.filter(pk=row.pk).update(state=InstanceState.STOPPING, pinned=False, state_since=now)
+    asked = []
+    releases = {r.pool_key: r for r in deployment.releases.select_related("version", "hardware")
+                if r.pool_key in waiting and r.pool_key != release.pool_key}
+    for key, old_release in releases.items():
+        if key not in kept:
+            asked.append(_request(old_release, pinned=False))
+    return asked
+
+
+def _trim(rows: list[Instance], want: int, maximum: int, now: dt.datetime) -> None:
+    """Requests above `want` are withdrawn; idle instances above `maximum` stop (the rest above
+    `want` stop by themselves once idle for the scale-down window)."""
+    for row in [r for r in rows if r.state == InstanceState.REQUESTED and not r.pinned][:max(len(rows) - want, 0)]:
+        row.delete()
+        rows.remove(row)
+    idle = [r for r in rows if r.state == InstanceState.READY and r.in_use == 0 and not r.pinned]
+    for row in idle[:max(len(rows) - maximum, 0)]:
+        Instance.objects.filter(pk=row.pk).update(state=InstanceState.STOPPING, state_since=now)
+
+
+def _ask_again(rows: list[Instance], release: DeploymentRelease, now: dt.datetime) -> None:
+    """A request no worker took in REQUEST_AGAIN_SECONDS is sent again (its message may be lost)."""
+    for row in rows:
+        if row.state == InstanceState.REQUESTED and (now - row.state_since).total_seconds() > REQUEST_AGAIN_SECONDS:
+            Instance.objects.filter(pk=row.pk).update(state_since=now)
+            dispatch.boot_instance(row.pk, release.hardware.sku)
 
 
 def _pin(rows: list[Instance], count: int) -> None:
@@ -268,16 +324,34 @@ def new_instance_id() -> str:
     return secrets.token_hex(8)
 
 
+def at_max(release: DeploymentRelease) -> bool:
+    """Whether the deployment has as many instances as its current release allows, every version
+    counted (a cheap read, before `reserve_instance` takes the lock)."""
+    deployment = release.deployment
+    limit = deployment.current_release.max_instances if deployment.current_release_id else release.max_instances
+    return Instance.objects.counted().filter(release__deployment_id=deployment.pk).count() >= limit
+
+
 def reserve_instance(release: DeploymentRelease, worker_name: str, instance_id: str) -> bool:
     """A worker's own scale-up: room for one more instance of the release (runs wait on that worker
-    and its instances are busy)? If so it is recorded, booting on that worker."""
+    and its instances are busy)? If so it is recorded, booting on that worker. Every instance of the
+    deployment counts toward its current release's max_instances."""
     with transaction.atomic():
-        Deployment.objects.select_for_update().filter(pk=release.deployment_id).first()
-        if Instance.objects.counted().filter(release=release).count() >= release.max_instances:
+        deployment = Deployment.objects.select_for_update(of=("self",)).select_related("current_release").filter(
+            pk=release.deployment_id).first()
+        if deployment is None or at_max(release):
             return False
         Instance.objects.create(id=instance_id, key=release.pool_key, version=release.version, release=release,
                                 worker_id=worker_name, state=InstanceState.BOOTING)
     return True
+
+
+def free_elsewhere(release: DeploymentRelease, worker_name: str) -> bool:
+    """Whether another worker has an instance of the release ready with a slot free (as its last
+    heartbeat said)."""
+    rows = Instance.objects.counted().filter(key=release.pool_key, release__deployment_id=release.deployment_id,
+                                             state=InstanceState.READY).exclude(worker_id=worker_name)
+    return any(row.in_use < row.slots for row in rows)
 
 
 def scale_all() -> int:

@@ -20,6 +20,7 @@ from playground.models import (
     TERMINAL,
     File,
     GalleryItem,
+    Hardware,
     Model,
     Prediction,
     Run,
@@ -202,7 +203,7 @@ def announce_end(run: Run, status: str, error: str | None, outbox: events.Outbox
     webhooks.notify(run, webhooks.COMPLETED)
 
 
-def requeue(run: Run, held_by: str | None = None, countdown: float | None = None) -> bool:
+def requeue(run: Run, held_by: str | None = None) -> bool:
     """Queue a run that waits to start again: its message was lost, or its worker died before the
     model saw it. Only while no live worker holds it (or, with `held_by`, while that worker, known to
     be gone, still does); a duplicate message for a run that is taken meanwhile does nothing."""
@@ -211,8 +212,16 @@ def requeue(run: Run, held_by: str | None = None, countdown: float | None = None
         worker="", lease_expires_at=None, dispatched_at=now, dispatches=F("dispatches") + 1,
     )
     if released:
-        dispatch.run(run, countdown=countdown)
+        dispatch.run(run)
     return bool(released)
+
+
+def pass_on(run: Run, worker: str, countdown: float) -> None:
+    """A worker gives back a run it took but another worker should run (it has the instances): queued
+    again after `countdown` seconds. Not a lost message: the reaper's count of those stays."""
+    if type(run).objects.filter(pk=run.pk, status=Status.STARTING, worker=worker).update(
+            worker="", lease_expires_at=None, dispatched_at=timezone.now()):
+        dispatch.run(run, countdown=countdown)
 
 
 def hand_back(run: Run, reason: str, held_by: str | None = None) -> str:
@@ -319,9 +328,10 @@ def filter_history(predictions: QuerySet, filters: dict) -> QuerySet:
 # ---------------------------------------------------------------- cost
 
 def cost_of(run: Run) -> Decimal | None:
-    """Predict time at the model's hardware price (until the spend ledger records the price in force)."""
+    """Predict time at the price of the hardware it ran on (a deployment's own, else its model's), as
+    priced now (until the spend ledger records the price in force)."""
     predict_time = (run.metrics or {}).get("predict_time")
-    hardware = run.model.hardware
+    hardware = Hardware.objects.filter(sku=run.hardware_sku).first()
     if predict_time is None or hardware is None:
         return None
     return Decimal(str(predict_time)) * hardware.price_per_second

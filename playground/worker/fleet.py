@@ -62,16 +62,20 @@ def shutdown_pool() -> None:
 # ---------------------------------------------------------------- runs
 
 class Elsewhere(Exception):
-    """A deployment's run came to a worker that holds none of its instances and may boot none (the
-    deployment is at max_instances on other workers): it belongs on one of those."""
+    """A deployment's run is better served by another worker: this one does not have its hardware,
+    or may boot no instance of it and has none free while another worker has (or has none at all)."""
+
+
+def _runtime(version) -> tuple:
+    """What the pool boots a version with: its folder, venv and build spec."""
+    spec = parse_cog_yaml(version.src_dir)
+    return version.src_dir, settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec)), spec
 
 
 @contextmanager
 def slot(run: Run):
     """A lease on an instance for `run` (see the module's doc), waiting as long as the run may."""
     version = run.version
-    spec = parse_cog_yaml(version.src_dir)
-    venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
     options = {"extra_env": version.run_environment()}
     release = getattr(run, "release", None)
     if isinstance(run, Training):
@@ -84,16 +88,19 @@ def slot(run: Run):
                        admit=lambda instance_id: _admit(release, key, instance_id))
     else:
         key, options["timeout"] = version.version_id, PREDICTION_SLOT_WAIT
-    with get_pool().acquire(key, version.src_dir, venv, spec, **options) as lease:
+    if release is not None and release.hardware.sku not in settings.COGMILL_WORKER_HARDWARE:
+        raise Elsewhere(key)  # read from the deployment's queue while it moved to other hardware
+    with get_pool().acquire(key, *_runtime(version), **options) as lease:
         yield lease
 
 
 def _admit(release: DeploymentRelease, key: str, instance_id: str) -> bool:
-    """Room for another instance of the release here? A run waits for this worker's own instances
-    to free up; with none here it is Elsewhere's, so as not to wait while others have them."""
-    if deployments.reserve_instance(release, leases.WORKER_ID, instance_id):
+    """Room for another instance of the release here? Under the deployment's max, one is reserved.
+    At max, a run waits for this worker's own instances to free up, unless it has none or another
+    worker has a free one: then the run is Elsewhere's."""
+    if not deployments.at_max(release) and deployments.reserve_instance(release, leases.WORKER_ID, instance_id):
         return True
-    if not get_pool().holds(key):
+    if not get_pool().holds(key) or deployments.free_elsewhere(release, leases.WORKER_ID):
         raise Elsewhere(key)
     return False
 
@@ -107,13 +114,14 @@ def boot(instance_id: str) -> None:
     row = Instance.objects.select_related("release__deployment__owner", "version__base", "version__weights").get(
         pk=instance_id)
     version = row.version
-    spec = parse_cog_yaml(version.src_dir)
-    venv = settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec))
     try:
-        get_pool().warm(row.key, version.src_dir, venv, spec, extra_env=version.run_environment(), mode=PREDICT,
+        get_pool().warm(row.key, *_runtime(version), extra_env=version.run_environment(), mode=PREDICT,
                         instance_id=row.pk, pinned=row.pinned, idle_seconds=settings.COGMILL_SCALE_DOWN_SECONDS)
-    except Exception as exc:  # its row is gone (on_change); the scaler asks again
+    except Exception as exc:  # the row goes, and the scaler asks again
         log.warning("instance %s of %s failed to boot: %s", row.pk, row.key, exc)
+        Instance.objects.filter(pk=row.pk, worker_id=leases.WORKER_ID).delete()
+        if row.release is not None:
+            dispatch.scale_deployment(row.release.deployment_id)
 
 
 # ---------------------------------------------------------------- the pool's news, in the table
@@ -160,8 +168,8 @@ def _read(queue: str, instance_id: str) -> None:
     with _lock:
         start = not _reading.get(queue)
         _reading.setdefault(queue, set()).add(instance_id)
-    if start and hostname is not None:
-        app.control.add_consumer(queue, destination=[hostname], reply=False)
+        if start:
+            _consume(queue)
 
 
 def _stop_reading(instance_id: str) -> None:
@@ -171,11 +179,24 @@ def _stop_reading(instance_id: str) -> None:
         if queue is None:
             return
         _reading[queue].discard(instance_id)
-        stop = not _reading[queue]
-        if stop:
+        if not _reading[queue]:
             del _reading[queue]
-    if stop and hostname is not None:
-        app.control.cancel_consumer(queue, destination=[hostname], reply=False)
+            _consume(queue, stop=True)
+
+
+def _consume(queue: str, stop: bool = False) -> None:
+    """Ask this worker's Celery consumer to start (or stop) reading `queue`: a broadcast addressed to
+    this worker alone, sent under the lock so that the consumer gets them in the order they happen.
+    Starting again is harmless: the heartbeat repeats it, in case a broadcast was lost."""
+    if hostname is None:
+        return
+    try:
+        if stop:
+            app.control.cancel_consumer(queue, destination=[hostname], reply=False)
+        else:
+            app.control.add_consumer(queue, destination=[hostname], reply=False)
+    except Exception as exc:  # the broker is away; the heartbeat tries again
+        log.warning("could not %s reading %s: %s", "stop" if stop else "start", queue, exc)
 
 
 # ---------------------------------------------------------------- heartbeat
@@ -183,9 +204,10 @@ def _stop_reading(instance_id: str) -> None:
 def follow_rows() -> None:
     """Write how busy each instance is, and do what the rows say: pin, unpin, stop."""
     pool = get_pool()
+    snapshot = pool.snapshot()  # before the rows: a row written meanwhile is not taken for missing
     rows = {row.pk: row for row in Instance.objects.filter(worker_id=leases.WORKER_ID)}
     seen = set()
-    for info in pool.snapshot():
+    for info in snapshot:
         seen.add(info["id"])
         row = rows.get(info["id"])
         deployed = info["key"].startswith("deployment:")
@@ -203,3 +225,6 @@ def follow_rows() -> None:
             and row.state_since < stale]
     if lost:
         Instance.objects.filter(pk__in=lost).delete()
+    with _lock:
+        for queue in _reading:
+            _consume(queue)

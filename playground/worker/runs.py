@@ -61,7 +61,7 @@ def execute(run: Run) -> None:
             relay = Relay(run, run.schema.output_is_iterator())
             _run_on(run, lease, relay)
     except fleet.Elsewhere:  # another worker has this deployment's instances: it goes back to their queue
-        runs.requeue(run, held_by=leases.WORKER_ID, countdown=ELSEWHERE_REQUEUE_SECONDS)
+        runs.pass_on(run, leases.WORKER_ID, countdown=ELSEWHERE_REQUEUE_SECONDS)
     except PoolTimeout:  # an InstanceError too, with a message of its own
         _fail(run, relay, "every instance of this model stayed busy; try again later")
     except InstanceError as exc:

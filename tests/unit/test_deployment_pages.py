@@ -156,13 +156,18 @@ def test_the_page_shows_the_release_instances_and_the_last_hour(alice, version, 
     assert 'href="/alice/echo?version=' in page and "1 min · 2 max" in page and "$0.36 idle – $0.72 busy" in page
     assert 'hx-get="/deployments/alice/echo-prod?part=instances" hx-trigger="every 2s"' in page
     assert "kept warm" in page and "busy" in page and "1 / 2" in page and "booted in 3.5s" in page
-    assert "&lt;b&gt;box&lt;/b&gt;:7" in page and "<b>box</b>" not in page  # escaped
+    assert "box</b>:7" not in page and "&lt;b&gt;box" not in page  # a host name is for staff only
+    assert re.search(r"worker [0-9a-f]{6}", page)
     assert re.search(r'id="stat-requests">2<', page) and re.search(r'id="stat-cold-starts">1<', page)
     assert re.search(r'id="stat-p50">3.0s<', page)
     assert '<svg viewBox="0 0 360 100"' in page and 'data-requests="2" data-cold-starts="1"' in page
     assert 'id="release-1" class="current"' in page
     assert 'id="run-form"' in page and 'action="/deployments/alice/echo-prod/predictions"' in page
     assert 'name="text"' in page and 'id="edit-deployment"' in page and 'id="delete-deployment"' in page
+    alice.is_staff = True
+    alice.save()
+    page = client_for(alice).get("/deployments/alice/echo-prod").content.decode()
+    assert "&lt;b&gt;box&lt;/b&gt;:7" in page and "<b>box</b>" not in page  # named for staff, escaped
 
 
 def test_the_instance_table_refreshes_as_a_partial(alice, version):
@@ -210,6 +215,18 @@ def test_editing_makes_release_2_and_says_it_is_live(alice, version):
     assert "Release 2 is live." in page and 'id="release-2" class="current"' in page and 'id="release-1"' in page
     release = Deployment.objects.get().current_release
     assert (release.number, release.hardware.sku, release.min_instances, release.max_instances) == (2, "gpu-t4", 1, 3)
+
+
+def test_saving_the_edit_form_unchanged_makes_no_release(alice, version):
+    deployment = _deploy(alice)
+    release = deployment.current_release
+    browser = client_for(alice)
+    response = browser.post("/deployments/alice/echo-prod/edit", {
+        "model": "alice/echo", "version": version.version_id, "hardware": release.hardware.sku,
+        "min_instances": str(release.min_instances), "max_instances": str(release.max_instances)})
+    assert response.status_code == 302
+    assert "Nothing changed: release 1 stays live." in browser.get(response["Location"]).content.decode()
+    assert Deployment.objects.get().releases.count() == 1
 
 
 def test_a_refused_edit_makes_no_release(alice, version):

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from playground.models import Hardware, Instance, InstanceState, Prediction, Version, Worker
-from playground.services import deployments
+from playground.services import deployments, runs
 from tests.problems import assert_problem
 from tests.unit.conftest import bearer
 
@@ -270,3 +270,73 @@ def test_stats_count_requests_latency_and_cold_starts_of_the_last_hour(alice, ve
     stats = deployments.stats(deployment, now)
     assert (stats["requests"], stats["p50"], stats["cold_starts"]) == (3, 3.0, 1)
     assert sum(b["requests"] for b in stats["buckets"]) == 3 and len(stats["buckets"]) == 12
+
+
+def _newer(version) -> Version:
+    return Version.objects.create(model=version.model, version_id="e" * 64, build_status="ready",
+                                  openapi_schema=version.openapi_schema, cog_version="0.23.1")
+
+
+def test_runs_made_with_an_old_release_keep_one_old_instance_until_they_are_done(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, min_instances=2)
+    for row in _rows(deployment):
+        _up(row, cpu_worker)
+    waiting = deployments.create_prediction(alice, deployment, {"text": "queued before the switch"})
+    deployments.update_deployment(alice, deployment, {"version": _newer(version).version_id})
+    old = [r for r in _rows(deployment) if r.release.number == 1]
+    assert sorted(r.state for r in old) == [InstanceState.READY, InstanceState.STOPPING]  # one stays for it
+    Prediction.objects.filter(pk=waiting.pk).update(status="succeeded")
+    deployments.scale(deployment)
+    assert {r.state for r in _rows(deployment) if r.release.number == 1} == {InstanceState.STOPPING}
+
+
+def test_an_old_release_with_waiting_runs_and_no_instance_gets_one(alice, version):
+    deployment = _deploy(alice, version, min_instances=1)
+    deployments.create_prediction(alice, deployment, {"text": "a"})
+    deployments.update_deployment(alice, deployment, {"version": _newer(version).version_id, "min_instances": 0})
+    old = [r for r in _rows(deployment) if r.release.number == 1]
+    # The request for release 1 that no worker took is gone, and a fresh one is made for its waiting run.
+    assert [(r.state, r.pinned, r.worker_id) for r in old] == [(InstanceState.REQUESTED, False, None)]
+    assert old[0].key != deployment.current_release.pool_key
+
+
+def test_lowering_max_stops_idle_instances_above_it(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, max_instances=3)
+    release = deployment.current_release
+    for instance_id in ("a", "b", "c"):
+        assert deployments.reserve_instance(release, cpu_worker.name, instance_id)
+    Instance.objects.filter(release=release).update(state=InstanceState.READY)
+    Instance.objects.filter(pk="a").update(in_use=1)
+    deployments.update_deployment(alice, deployment, {"max_instances": 1})
+    states = {r.pk: r.state for r in _rows(deployment)}
+    assert states == {"a": InstanceState.READY, "b": InstanceState.STOPPING, "c": InstanceState.STOPPING}
+
+
+def test_every_instance_of_the_deployment_counts_toward_max(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, max_instances=2)
+    first = deployment.current_release
+    assert deployments.reserve_instance(first, cpu_worker.name, "a")
+    deployments.update_deployment(alice, deployment, {"version": _newer(version).version_id})
+    second = deployments.get_deployment(alice, "alice", "d").current_release
+    assert deployments.reserve_instance(second, cpu_worker.name, "b")
+    Instance.objects.filter(pk="a").update(state=InstanceState.READY)  # kept for release 1's waiting runs, say
+    assert not deployments.reserve_instance(first, cpu_worker.name, "c")
+
+
+def test_a_worker_hears_of_a_free_instance_elsewhere(alice, version, cpu_worker):
+    deployment = _deploy(alice, version, max_instances=2)
+    release = deployment.current_release
+    other = Worker.objects.create(name="other:2", hardware=["cpu"], heartbeat_at=timezone.now())
+    assert deployments.reserve_instance(release, other.name, "theirs")
+    assert not deployments.free_elsewhere(release, cpu_worker.name)  # booting: no free slot yet
+    Instance.objects.filter(pk="theirs").update(state=InstanceState.READY)
+    assert deployments.free_elsewhere(release, cpu_worker.name)
+    assert not deployments.free_elsewhere(release, other.name)
+
+
+def test_a_run_through_a_deployment_is_priced_at_its_hardware(alice, version):
+    Hardware.objects.filter(sku="gpu-t4").update(price_per_second=Decimal("0.001"))
+    deployment = _deploy(alice, version, hardware="gpu-t4")
+    prediction = deployments.create_prediction(alice, deployment, {"text": "a"})
+    prediction.metrics = {"predict_time": 2}
+    assert runs.cost_of(prediction) == Decimal("0.002")

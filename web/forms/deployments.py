@@ -114,6 +114,15 @@ class DeploymentForm(forms.Form):
                 "hardware": data["hardware"], "min_instances": data["min_instances"],
                 "max_instances": data["max_instances"], "owner": data["owner"]}
 
+    def changes_anything(self) -> bool:
+        """Whether saving would make a release different from the current one."""
+        current = self.deployment.current_release
+        changes = self.changes()
+        return "model" in changes or any(
+            changes[key] != value for key, value in (("hardware", current.hardware.sku),
+                                                     ("min_instances", current.min_instances),
+                                                     ("max_instances", current.max_instances)))
+
     def changes(self) -> dict:
         """The update: every setting, but the model and version only when either differs from the
         current release (so a hidden current version can stay)."""

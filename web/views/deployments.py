@@ -64,7 +64,7 @@ def deployment_page(request, owner: str, name: str):
             deployment = deployments.get_deployment(request.user, owner, name)
         except NotFound:
             return HttpResponseStopPolling()  # deleted meanwhile: the table stays as it was
-        return render(request, "playground/_deployment_instances.html", _instances(deployment))
+        return render(request, "playground/_deployment_instances.html", _instances(request, deployment))
     deployment = deployments.get_deployment(request.user, owner, name)
     return render(request, "playground/deployments_detail.html", _page_context(request, deployment))
 
@@ -101,6 +101,9 @@ def deployment_edit(request, owner: str, name: str):
     if part := _form_part(request, form_url, deployment=deployment):
         return part
     form = DeploymentForm(request.user, request.POST or None, deployment=deployment)
+    if request.method == "POST" and form.is_valid() and not form.changes_anything():
+        messages.info(request, f"Nothing changed: release {deployment.current_release.number} stays live.")
+        return _to_page(deployment)
     if request.method == "POST" and form.is_valid():
         try:
             deployments.update_deployment(request.user, deployment, form.changes())
@@ -160,8 +163,9 @@ def _estimate(form: DeploymentForm) -> dict:
     return {"estimate": presenters.cost_estimate(*form.estimate_inputs())}
 
 
-def _instances(deployment: Deployment) -> dict:
-    return {"deployment": deployment, "instances": presenters.instance_rows(deployments.instances_of(deployment))}
+def _instances(request, deployment: Deployment) -> dict:
+    rows = presenters.instance_rows(deployments.instances_of(deployment), request.user)
+    return {"deployment": deployment, "instances": rows}
 
 
 def _page_context(request, deployment: Deployment, run_form=None) -> dict:
@@ -179,7 +183,7 @@ def _page_context(request, deployment: Deployment, run_form=None) -> dict:
         "releases": deployments.release_history(deployment)[:RELEASES_SHOWN],
         "form": run_form,
         "can_change": deployments.can_change(request.user, deployment),
-        **_instances(deployment),
+        **_instances(request, deployment),
     }
 
 
