@@ -5,6 +5,7 @@ at PostgreSQL), its own Redis (a database number of REDIS_URL, or its own embedd
 its own data folder; model venvs come from the shared cache.
 """
 
+import itertools
 import os
 import socket
 import subprocess
@@ -61,7 +62,14 @@ def _drop_postgres_database(url: str, name: str) -> None:
 
 class CogmillServer:
     """`own_redis`: an embedded Redis of its own even when REDIS_URL is set (tests that kill it);
-    `beat`: run beat too (the reaper); `extra_env`: settings for this server."""
+    `beat`: run beat too (the reaper); `extra_env`: settings for this server.
+
+    Servers running at once never share a database or a Redis: each gets a PostgreSQL database of
+    its own, and only one at a time the REDIS_URL server (the others an embedded Redis each), since
+    their workers would take each other's messages."""
+
+    _count = itertools.count()
+    _shared_redis_taken = False
 
     def __init__(self, data_dir: Path, idle_seconds: float = 300, worker_concurrency: int = 4,
                  own_redis: bool = False, beat: bool = False, extra_env: dict[str, str] | None = None):
@@ -80,13 +88,15 @@ class CogmillServer:
         db_url = os.environ.get("DATABASE_URL", "")
         self._pg_admin_url = None
         if db_url.startswith("postgres"):
-            self._pg_db = f"cogmill_e2e_{os.getpid()}"
+            self._pg_db = f"cogmill_e2e_{os.getpid()}_{next(self._count)}"
             env["DATABASE_URL"] = _postgres_database(db_url, self._pg_db)
             self._pg_admin_url = db_url
         else:
             env["DATABASE_URL"] = f"sqlite:///{self.data_dir / 'cogmill.sqlite3'}"
-        redis_url = "" if own_redis else os.environ.get("REDIS_URL", "")
+        redis_url = "" if own_redis or CogmillServer._shared_redis_taken else os.environ.get("REDIS_URL", "")
+        self._shared_redis = bool(redis_url)
         if redis_url:
+            CogmillServer._shared_redis_taken = True
             parsed = urlparse(redis_url)
             env["REDIS_URL"] = urlunparse(parsed._replace(path=f"/{E2E_REDIS_DB}"))
             import redis
@@ -182,6 +192,8 @@ class CogmillServer:
                 proc.wait()
         if self._own_redis:
             embedded_redis.stop(self.data_dir)
+        if self._shared_redis:
+            CogmillServer._shared_redis_taken = False
         if self._pg_admin_url:
             _drop_postgres_database(self._pg_admin_url, self._pg_db)
 
