@@ -28,4 +28,7 @@ def domain_problem(exc: errors.DomainError):
     status = status_of(exc)
     if isinstance(exc, errors.Invalid):
         return problem(status, "Input validation failed", str(exc), invalid_fields=[e.to_dict() for e in exc.errors])
+    if isinstance(exc, errors.SpendLimitReached) and exc.limit is not None:
+        return problem(status, "Monthly spend limit reached", str(exc), limit=f"{exc.limit:.2f}",
+                       spend=f"{exc.spend:.2f}")
     return problem_for(status, str(exc) or TITLES[status])

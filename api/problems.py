@@ -11,9 +11,10 @@ def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def problem(status: int, title: str, detail: str, invalid_fields: list[dict] | None = None) -> JsonResponse:
+def problem(status: int, title: str, detail: str, invalid_fields: list[dict] | None = None,
+            **extra: str) -> JsonResponse:
     """The body is built through the Problem schema that /v1/openapi.json documents."""
-    body = Problem(title=title, detail=detail, status=status, invalid_fields=invalid_fields)
+    body = Problem(title=title, detail=detail, status=status, invalid_fields=invalid_fields, **extra)
     return JsonResponse(body.model_dump(exclude_none=True), status=status, content_type=CONTENT_TYPE)
 
 

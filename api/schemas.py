@@ -35,6 +35,9 @@ class Problem(Out):
     status: int
     invalid_fields: list[InvalidField] | None = Field(
         default=None, description="On 422: each field that failed validation (absent otherwise).")
+    limit: str | None = Field(default=None, description="On 402: the monthly limit in dollars (absent otherwise).")
+    spend: str | None = Field(default=None, description="On 402: this month's spend in dollars, runs still "
+                                                        "going counted at their reservation (absent otherwise).")
 
 
 # ---------------------------------------------------------------- predictions
@@ -235,6 +238,42 @@ class Deployment(Out):
     owner: str
     name: str
     current_release: DeploymentRelease | None
+
+
+class UsageRow(Out):
+    cost: str = Field(description="Dollars, as a decimal string.")
+    runs: int
+
+
+class UsageDay(UsageRow):
+    date: str
+    seconds: str
+
+
+class UsageByModel(UsageRow):
+    model: str
+
+
+class UsageByHardware(UsageRow):
+    hardware: str
+
+
+class UsageByToken(UsageRow):
+    token: str = Field(description="The API token's name; `web` for runs started from pages.")
+
+
+class Usage(Out):
+    """Cogmill's own: what the account's runs cost, from the spend ledger."""
+
+    start: str
+    end: str
+    currency: Literal["usd"]
+    total: str
+    runs: int
+    days: list[UsageDay]
+    by_model: list[UsageByModel]
+    by_hardware: list[UsageByHardware]
+    by_token: list[UsageByToken]
 
 
 class WebhookSecret(Out):

@@ -178,6 +178,12 @@ COGMILL_WORKER_STALE_SECONDS = env_float("COGMILL_WORKER_STALE_SECONDS", 60.0)
 COGMILL_DEPLOYMENT_MAX_INSTANCES = env_int("COGMILL_DEPLOYMENT_MAX_INSTANCES", 10)
 COGMILL_SCALE_DOWN_SECONDS = env_float("COGMILL_SCALE_DOWN_SECONDS", 300.0)
 COGMILL_SCALE_INTERVAL_SECONDS = env_float("COGMILL_SCALE_INTERVAL_SECONDS", 5.0)
+# Mail (spend alerts): printed to the console unless a backend is named, e.g.
+# django.core.mail.backends.smtp.EmailBackend (its host and login: OPTIONS in MAILERS, Django 6.1).
+MAILERS = {"default": {"BACKEND": env_str("COGMILL_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")}}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cogmill@localhost")
+# Spend limits: a run still going counts as this many seconds of its hardware until it ends.
+COGMILL_SPEND_RESERVE_SECONDS = env_float("COGMILL_SPEND_RESERVE_SECONDS", 60.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's
 # official models); `make run` pushes the examples as `cogmill`.
@@ -224,6 +230,8 @@ CELERY_BEAT_SCHEDULE = {
     "remove-expired-run-data": {"task": "playground.remove_expired_run_data", "schedule": 300.0,
                                 "options": {"expires": 300.0}},
     # Deployments: min instances kept, waiting runs given instances, old releases stopped.
+    # Deployments' kept-warm instances: their up-time added up, each hour billed once it is over.
+    "bill-instances": {"task": "playground.bill_instances", "schedule": 60.0, "options": {"expires": 60.0}},
     "scale-deployments": {"task": "playground.scale_deployments", "schedule": COGMILL_SCALE_INTERVAL_SECONDS,
                           "options": {"expires": COGMILL_SCALE_INTERVAL_SECONDS}},
 }

@@ -8,20 +8,74 @@ from playground.models import (
     GalleryItem,
     GalleryStar,
     Hardware,
+    HardwarePrice,
     Instance,
     Model,
     Prediction,
+    SpendEntry,
+    SpendLimit,
     Training,
     Version,
     WebhookAttempt,
     WebhookDelivery,
     Worker,
 )
+from playground.services import billing
+
+
+class HardwarePriceInline(admin.TabularInline):
+    model = HardwarePrice
+    fields = readonly_fields = ["price_per_second", "valid_from"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Hardware)
 class HardwareAdmin(admin.ModelAdmin):
+    """A price changed here applies to new work only: it is kept in the price history."""
+
     list_display = ["sku", "name", "price_per_second"]
+    inlines = [HardwarePriceInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        new_price = obj.price_per_second
+        if change and "price_per_second" in form.changed_data:
+            obj.price_per_second = form.initial["price_per_second"]
+            super().save_model(request, obj, form, change)
+            billing.set_price(obj, new_price)
+        else:
+            super().save_model(request, obj, form, change)
+            if not change:
+                billing.set_price(obj, new_price)
+
+
+@admin.register(SpendEntry)
+class SpendEntryAdmin(admin.ModelAdmin):
+    """The ledger: read only, as it is everywhere (entries are never changed or deleted)."""
+
+    list_display = ["created_at", "account", "kind", "run_id", "model", "hardware", "seconds", "price_per_second",
+                    "cost"]
+    list_filter = ["kind", "hardware"]
+    search_fields = ["account__username", "run_id", "model"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SpendLimit)
+class SpendLimitAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "account", "token", "monthly_limit", "alerted_month", "alerted_percent"]
+    raw_id_fields = ["account", "token"]
 
 
 @admin.register(Model)

@@ -33,6 +33,7 @@ RETRY_WEBHOOKS = "playground.retry_webhooks"
 PURGE_EXPIRED_UPLOADS = "playground.purge_expired_uploads"
 REMOVE_EXPIRED_RUN_DATA = "playground.remove_expired_run_data"
 SCALE_DEPLOYMENTS = "playground.scale_deployments"
+BILL_INSTANCES = "playground.bill_instances"
 # The task that runs each kind of run, by the kind's model name.
 RUN_TASKS = {"prediction": RUN_PREDICTION, "training": RUN_TRAINING}
 DEFAULT_QUEUE = "celery"

@@ -49,3 +49,8 @@ class Invalid(DomainError):
 
 class SpendLimitReached(DomainError):
     """The owner's (or token's) monthly hard limit would be passed by starting this work."""
+
+    def __init__(self, message: str, limit=None, spend=None):
+        super().__init__(message)
+        self.limit = limit
+        self.spend = spend

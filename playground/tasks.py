@@ -8,7 +8,7 @@ from playground import dispatch, webhooks
 from playground.services import files
 from playground.services import runs as run_services
 from playground.models import Deployment
-from playground.services import deployments
+from playground.services import billing, deployments
 from playground.worker import builds, fleet, reaper, registry, runs
 
 
@@ -40,6 +40,11 @@ def scale_deployment(deployment_pk: int) -> None:
     deployment = Deployment.objects.filter(pk=deployment_pk).first()
     if deployment is not None:
         deployments.scale(deployment)
+
+
+@shared_task(name=dispatch.BILL_INSTANCES)
+def bill_instances() -> int:
+    return billing.bill_instances()
 
 
 @shared_task(name=dispatch.SCALE_DEPLOYMENTS)

@@ -98,7 +98,7 @@ async def create_deployment_prediction(request, response: HttpResponse, owner: s
         return deployments.create_prediction(
             request.owner, deployment, body.input, webhook=body.webhook,
             webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
-            cancel_after=lifetime,
+            cancel_after=lifetime, token=request.auth,
         )
 
     return await created(request, await sync_to_async(create)(), prefer, response)

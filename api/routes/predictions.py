@@ -72,7 +72,7 @@ def _create_prediction(request, version, body: ModelPredictionIn, lifetime: time
     return runs.create_prediction(
         request.owner, version, body.input, webhook=body.webhook,
         webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
-        cancel_after=lifetime,
+        cancel_after=lifetime, token=request.auth,
     )
 
 

@@ -35,7 +35,7 @@ def create_training(request, owner: str, name: str, version_id: str, body: Train
     version = catalog.resolve_version(request.owner, f"{owner}/{name}:{version_id}")
     training = trainings.create_training(
         request.owner, version, body.destination, body.input, webhook=body.webhook,
-        webhook_events_filter=body.webhook_events_filter, cancel_after=lifetime,
+        webhook_events_filter=body.webhook_events_filter, cancel_after=lifetime, token=request.auth,
     )
     return Status(201, training.to_dict())
 

@@ -2,6 +2,7 @@
 task names are those of the single module this package replaced."""
 
 from playground.models.base import absolute, iso
+from playground.models.billing import HardwarePrice, InstanceHour, SpendEntry, SpendLimit
 from playground.models.catalog import (
     BuildStatus,
     Collection,
@@ -30,8 +31,9 @@ from playground.models.webhooks import WebhookAttempt, WebhookDelivery
 from playground.models.workers import Instance, InstanceState, Worker
 
 __all__ = [
-    "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "File", "FileQuerySet",
-    "Deployment", "DeploymentRelease", "GalleryItem", "GalleryStar", "Instance", "InstanceState", "Hardware", "Model", "ModelQuerySet", "Prediction", "Run", "Source",
-    "Status", "Training", "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events",
+    "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "Deployment", "DeploymentRelease",
+    "File", "FileQuerySet", "GalleryItem", "GalleryStar", "Hardware", "HardwarePrice", "Instance", "InstanceHour", "InstanceState",
+    "Model", "ModelQuerySet", "Prediction", "Run", "Source", "SpendEntry", "SpendLimit", "Status", "Training",
+    "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events",
     "iso",
 ]

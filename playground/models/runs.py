@@ -62,6 +62,11 @@ class Run(models.Model):
     deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=default_webhook_events, blank=True)
+    # Who pays for it (services/billing.py), and the API token that started it (None: a web page).
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="%(class)ss_billed")
+    token = models.ForeignKey("accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="%(class)ss")
     # The worker that claimed it, and until when its claim holds unless renewed (worker/leases.py).
     worker = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

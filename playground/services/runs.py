@@ -29,7 +29,7 @@ from playground.models import (
     Version,
     Worker,
 )
-from playground.services import files, galleries
+from playground.services import billing, files, galleries
 
 
 def create_prediction(
@@ -42,10 +42,13 @@ def create_prediction(
     webhook_completed: str | None = None,
     cancel_after: dt.timedelta | None = None,
     release=None,
+    token=None,
 ) -> Prediction:
     """Validate the input and webhook, record the prediction and queue it once the row is committed.
 
-    Through a deployment (`release`, its current one), it runs on that release's instances.
+    Through a deployment (`release`, its current one), it runs on that release's instances. It is
+    refused (SpendLimitReached) before anything is queued when its payer's or `token`'s monthly
+    limit has no room left.
 
     Inputs the model does not declare are dropped, as Replicate does, and the logs say which.
     It is canceled if it has not ended `cancel_after` from now or at its model's maximum run time,
@@ -57,12 +60,15 @@ def create_prediction(
     files.check_file_inputs(user, cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
+    account = billing.account_for(user, release.deployment.owner if release else version.model.owner)
     with transaction.atomic():
+        billing.hold(account, token, sku)
         prediction = Prediction.objects.create(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
             logs=logs, created_at=now, deadline=deadline(version.model, now, cancel_after),
             release=release, deployment=release.deployment.full_name if release else "",
+            account=account, token=token,
         )
         dispatch.run(prediction)
     return prediction
@@ -186,6 +192,8 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
             status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
             lease_expires_at=None,
         )
+        if ended:
+            billing.record(run)
         if ended and then is not None:
             then()
     if not ended:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from playground import dispatch, webhooks
 from playground.errors import FieldError, Forbidden, Invalid, NotFound
 from playground.models import BuildStatus, File, Model, Source, Training, Version, Visibility
-from playground.services import catalog, files, runs
+from playground.services import billing, catalog, files, runs
 
 NO_DESTINATION = "The specified training destination does not exist"
 
@@ -32,6 +32,7 @@ def create_training(
     webhook_events_filter: list[str] | None = None,
     cancel_after: dt.timedelta | None = None,
     new_destination: bool = False,
+    token=None,
 ) -> Training:
     """Validate and record a training of `version` into `destination` (owner/name), queued once
     committed. Refused: a version without train() (Invalid), a destination that does not exist or
@@ -52,14 +53,16 @@ def create_training(
     files.check_zip_inputs(user, schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, None)
     now = timezone.now()
+    account = billing.account_for(user, version.model.owner)
     with transaction.atomic():
+        billing.hold(account, token, version.model.hardware_sku)
         if target is None:
             target = catalog.create_model(user, destination.partition("/")[2], Visibility.PRIVATE,
                                           (version.model.hardware or catalog.default_hardware()).sku)
         training = Training.objects.create(
             owner=user, model=version.model, version=version, destination=target, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1, logs=logs,
-            created_at=now, deadline=now + cancel_after if cancel_after else None,  # a model's max run time is its predictions'
+            created_at=now, deadline=now + cancel_after if cancel_after else None, account=account, token=token,  # a model's max run time is its predictions'
         )
         dispatch.run(training)
     return training

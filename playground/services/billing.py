@@ -1,0 +1,348 @@
+"""Spend: prices in force, the ledger of what runs cost, monthly hard limits and their alerts, usage.
+
+- Who pays: the person who started the run, unless it ran a model or deployment of an organization
+  they belong to: then the organization (`account_for`).
+- What it costs: its seconds (`predict_time`) × the price per second its hardware had when the run
+  started (`HardwarePrice`), as a Decimal; written once, in the transaction that ends the run.
+- Limits: a create takes the account's (and token's) limit row FOR UPDATE in its own transaction
+  before it inserts the run, and counts this month's ledger plus a reservation for every run of the
+  account still going (COGMILL_SPEND_RESERVE_SECONDS at its hardware's price). Creates for one
+  account so take turns, and each sees the runs the others made: two can not both fit under room
+  for one. (SQLite takes turns anyway: every write transaction there is IMMEDIATE.)
+
+Runs call billing; billing never calls runs.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from accounts.services import is_member
+from playground.errors import Forbidden, SpendLimitReached
+from playground.models import (
+    LIVE,
+    RUN_KINDS,
+    Deployment,
+    Hardware,
+    HardwarePrice,
+    Instance,
+    InstanceHour,
+    InstanceState,
+    Run,
+    SpendEntry,
+    SpendLimit,
+)
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+LEDGER_PLACES = Decimal("0.00000001")
+SECOND_PLACES = Decimal("0.001")
+ALERT_PERCENTS = (80, 100)
+
+
+def account_for(user, owner) -> User:
+    """Who pays for `user` running something `owner` owns: an organization pays for its members."""
+    if owner is not None and owner.is_organization and is_member(user, owner):
+        return owner
+    return user
+
+
+# ---------------------------------------------------------------- prices
+
+def price_in_force(hardware: Hardware, at: dt.datetime) -> Decimal:
+    price = hardware.prices.filter(valid_from__lte=at).first()
+    return price.price_per_second if price is not None else hardware.price_per_second
+
+
+def set_price(hardware: Hardware, price_per_second: Decimal, at: dt.datetime | None = None) -> HardwarePrice:
+    """A new price from `at` (now) on: runs that started before keep the old one."""
+    with transaction.atomic():
+        price = HardwarePrice.objects.create(hardware=hardware, price_per_second=price_per_second,
+                                             valid_from=at or timezone.now())
+        Hardware.objects.filter(pk=hardware.pk).update(price_per_second=price_per_second)
+    hardware.price_per_second = price_per_second
+    return price
+
+
+# ---------------------------------------------------------------- limits
+
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    now = timezone.localtime(now or timezone.now())
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def hold(account: User, token, sku: str) -> None:
+    """Inside a create's transaction, before its run is inserted: refuse it (SpendLimitReached) if
+    the account's or the token's monthly limit leaves no room for one more run on `sku`."""
+    limits = list(SpendLimit.objects.select_for_update().filter(
+        Q(account=account) | Q(token=token) if token is not None else Q(account=account),
+        monthly_limit__isnull=False))
+    if not limits:
+        return
+    reserve = reservation(sku)
+    for limit in limits:
+        spent = spend_this_month(account=limit.account, token=limit.token)
+        if spent + reserve > limit.monthly_limit:
+            whose = "this API token's" if limit.token_id else f"{account.username}'s"
+            raise SpendLimitReached(
+                f"Monthly spend limit reached: {whose} limit is ${limit.monthly_limit:.2f} and "
+                f"${spent.quantize(CENT, ROUND_HALF_UP):.2f} is spent or held by runs still going this month",
+                limit=limit.monthly_limit, spend=spent)
+
+
+def reservation(sku: str) -> Decimal:
+    """What a run is counted at until it ends: COGMILL_SPEND_RESERVE_SECONDS at its hardware's price."""
+    hardware = Hardware.objects.filter(sku=sku).first()
+    price = hardware.price_per_second if hardware else Decimal(0)
+    return price * Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
+
+
+def spend_this_month(account: User | None = None, token=None, now: dt.datetime | None = None) -> Decimal:
+    """This month's ledger for an account (or a token), plus the reservation of its runs still going."""
+    by = {"account": account} if account is not None else {"token": token}
+    spent = SpendEntry.objects.filter(created_at__gte=month_start(now), **by).aggregate(total=Sum("cost"))["total"]
+    held = Decimal(0)
+    for kind in RUN_KINDS:
+        for run in kind.objects.filter(status__in=LIVE, **by).select_related("model__hardware"):
+            held += reservation(run.hardware_sku)
+    return (spent or Decimal(0)) + held
+
+
+def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:
+    """The ledger alone (what ran), this month."""
+    total = SpendEntry.objects.filter(account=account, created_at__gte=month_start(now)).aggregate(t=Sum("cost"))
+    return total["t"] or Decimal(0)
+
+
+def limit_of(account: User) -> SpendLimit | None:
+    return SpendLimit.objects.filter(account=account, monthly_limit__isnull=False).first()
+
+
+def set_limit(account: User | None = None, token=None, monthly_limit: Decimal | None = None,
+              by_staff: bool = False) -> SpendLimit:
+    """Set (or with None, lift) a monthly limit on an account or a token. One staff set is locked:
+    only staff change it (Forbidden for anyone else); staff lifting it unlocks it."""
+    with transaction.atomic():
+        current = SpendLimit.objects.select_for_update().filter(account=account, token=token).first()
+        if current is not None and current.locked and not by_staff:
+            raise Forbidden("this limit was set by the people who run this Cogmill; ask them to change it")
+        limit, _ = SpendLimit.objects.update_or_create(
+            account=account, token=token,
+            defaults={"monthly_limit": monthly_limit, "locked": by_staff and monthly_limit is not None})
+    return limit
+
+
+# ---------------------------------------------------------------- the ledger
+
+def record(run: Run) -> SpendEntry | None:
+    """The run's one ledger entry, written in the transaction that ends it; None if it never ran."""
+    row = type(run).objects.select_related("model__owner", "model__hardware", "version").filter(pk=run.pk).first()
+    if row is None or row.started_at is None:
+        return None
+    seconds = _seconds(row)
+    hardware = Hardware.objects.filter(sku=row.hardware_sku).first()
+    price = price_in_force(hardware, row.started_at) if hardware else Decimal(0)
+    account = row.account or row.owner
+    try:
+        with transaction.atomic():
+            entry = SpendEntry.objects.create(
+                account=account, user=row.owner, token_id=row.token_id, source=row.source,
+                kind=row._meta.model_name, run_id=row.pk, model=row.model.full_name,
+                version=row.version.version_id, deployment=getattr(row, "deployment", ""), hardware=row.hardware_sku,
+                seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
+                created_at=row.completed_at or timezone.now(),
+            )
+    except IntegrityError:
+        return None  # written already: one entry per run
+    transaction.on_commit(lambda: alert(account))
+    return entry
+
+
+def _seconds(run: Run) -> Decimal:
+    predict_time = (run.metrics or {}).get("predict_time")
+    if predict_time is None and run.completed_at is not None:
+        predict_time = (run.completed_at - run.started_at).total_seconds()
+    return Decimal(str(max(predict_time or 0, 0))).quantize(SECOND_PLACES, ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- deployments' warm instances
+
+HOUR = dt.timedelta(hours=1)
+
+
+def bill_instances(now: dt.datetime | None = None) -> int:
+    """Beat's round for deployments with min_instances above 0: add the time their instances were up
+    since the last round to the hour it fell in, and bill each hour that is over, once: its idle
+    instance-seconds (up, less what runs through the deployment were billed for in that hour) at the
+    price its hardware had when the hour began. How many hours were billed."""
+    now = now or timezone.now()
+    for deployment in Deployment.objects.filter(current_release__min_instances__gt=0).select_related(
+            "owner", "current_release__version__model__owner", "current_release__hardware"):
+        _accrue(deployment, now)
+    billed = 0
+    for hour in InstanceHour.objects.filter(billed=False, hour__lte=now - HOUR):
+        with transaction.atomic():
+            if InstanceHour.objects.select_for_update().filter(pk=hour.pk, billed=False).exists():
+                _bill_hour(hour)
+                InstanceHour.objects.filter(pk=hour.pk).update(billed=True)
+                billed += 1
+    return billed
+
+
+def _accrue(deployment: Deployment, now: dt.datetime) -> None:
+    """Up-time since the last round, split at the hours it spans, at the instance count seen now."""
+    up = Instance.objects.counted().filter(release__deployment=deployment, worker__isnull=False).exclude(
+        state=InstanceState.REQUESTED).count()
+    latest = InstanceHour.objects.filter(deployment=deployment).order_by("-hour").first()
+    since = latest.accrued_until if latest else now
+    release = deployment.current_release
+    while since < now:
+        hour = since.replace(minute=0, second=0, microsecond=0)
+        until = min(hour + HOUR, now)
+        row, _ = InstanceHour.objects.get_or_create(
+            deployment_name=deployment.full_name, hour=hour,
+            defaults={"deployment": deployment, "account": deployment.owner, "accrued_until": since,
+                      "model": release.version.model.full_name, "version": release.version.version_id,
+                      "hardware": release.hardware.sku})
+        seconds = Decimal(str((until - max(since, row.accrued_until)).total_seconds())) * up
+        InstanceHour.objects.filter(pk=row.pk).update(instance_seconds=row.instance_seconds + max(seconds, 0),
+                                                      accrued_until=until)
+        since = until
+    if latest is None:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        InstanceHour.objects.get_or_create(
+            deployment_name=deployment.full_name, hour=hour,
+            defaults={"deployment": deployment, "account": deployment.owner, "accrued_until": now,
+                      "model": release.version.model.full_name, "version": release.version.version_id,
+                      "hardware": release.hardware.sku})
+
+
+def _bill_hour(hour: InstanceHour) -> SpendEntry:
+    busy = SpendEntry.objects.filter(deployment=hour.deployment_name, kind=SpendEntry.Kind.PREDICTION,
+                                     created_at__gte=hour.hour, created_at__lt=hour.hour + HOUR).aggregate(
+        s=Sum("seconds"))["s"] or Decimal(0)
+    seconds = max(Decimal(hour.instance_seconds) - busy, Decimal(0)).quantize(SECOND_PLACES, ROUND_HALF_UP)
+    hardware = Hardware.objects.filter(sku=hour.hardware).first()
+    price = price_in_force(hardware, hour.hour) if hardware else Decimal(0)
+    return SpendEntry.objects.create(
+        account=hour.account, user=None, token=None, source="deployment", kind=SpendEntry.Kind.INSTANCES,
+        run_id=f"{hour.deployment_id or 0}@{hour.hour:%Y%m%d%H}", model=hour.model, version=hour.version,
+        deployment=hour.deployment_name, hardware=hour.hardware, seconds=seconds, price_per_second=price,
+        cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP), created_at=hour.hour + HOUR)
+
+
+# ---------------------------------------------------------------- alerts
+
+def alert(account: User, now: dt.datetime | None = None) -> int | None:
+    """Mail the account at 80% and at 100% of its limit, once each a month; the percent alerted."""
+    limit = limit_of(account)
+    if limit is None or limit.monthly_limit <= 0:
+        return None
+    now = now or timezone.now()
+    spent = spent_this_month(account, now)
+    reached = max((p for p in ALERT_PERCENTS if spent * 100 >= limit.monthly_limit * p), default=0)
+    month = f"{timezone.localtime(now):%Y-%m}"
+    already = limit.alerted_percent if limit.alerted_month == month else 0
+    if reached <= already:
+        return None
+    SpendLimit.objects.filter(pk=limit.pk).update(alerted_month=month, alerted_percent=reached)
+    recipients = _recipients(account)
+    if recipients:
+        message = EmailMessage(
+            f"Cogmill: {reached}% of {account.username}'s monthly spend limit",
+            f"{account.username} has spent ${spent:.2f} of its ${limit.monthly_limit:.2f} monthly limit this month."
+            + (" New runs are refused until the month ends or the limit is raised." if reached >= 100 else ""),
+            None, recipients)
+        try:
+            message.send()
+        except Exception as exc:  # the account page says it too; a mail server that is down stops nothing
+            log.warning("spend alert for %s not sent: %s", account.username, exc)
+    return reached
+
+
+def _recipients(account: User) -> list[str]:
+    if account.is_organization:
+        admins = Membership.objects.filter(organization=account, role=Membership.Role.ADMIN).select_related("member")
+        return [m.member.email for m in admins if m.member.email]
+    return [account.email] if account.email else []
+
+
+def notice(account: User) -> dict | None:
+    """What the account page says about this month's limit: spent, limit, percent, and an alert."""
+    limit = limit_of(account)
+    if limit is None:
+        return None
+    spent = spent_this_month(account)
+    month = f"{timezone.localtime():%Y-%m}"
+    return {"limit": limit.monthly_limit, "spent": spent,
+            "percent": int(spent * 100 / limit.monthly_limit) if limit.monthly_limit else 100,
+            "alerted": limit.alerted_percent if limit.alerted_month == month else 0}
+
+
+# ---------------------------------------------------------------- usage
+
+def dollars(amount: Decimal) -> str:
+    """An amount as the ledger keeps it: eight decimal places."""
+    return str(Decimal(amount).quantize(LEDGER_PLACES, ROUND_HALF_UP))
+
+
+@dataclass
+class Usage:
+    start: dt.date
+    end: dt.date
+    total: Decimal
+    runs: int
+    days: list[dict]
+    by_model: list[dict]
+    by_hardware: list[dict]
+    by_token: list[dict]
+
+    def to_dict(self) -> dict:
+        def money(rows):
+            return [{**row, "cost": dollars(row["cost"])} for row in rows]
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "currency": "usd",
+                "total": dollars(self.total), "runs": self.runs, "days": money(self.days),
+                "by_model": money(self.by_model), "by_hardware": money(self.by_hardware),
+                "by_token": money(self.by_token)}
+
+
+def usage(account: User, start: dt.date, end: dt.date) -> Usage:
+    """The account's ledger from `start` to `end` (days, both included): totals, each day, and by
+    model, hardware and token."""
+    zone = timezone.get_current_timezone()
+    entries = SpendEntry.objects.filter(
+        account=account,
+        created_at__gte=dt.datetime.combine(start, dt.time.min, zone),
+        created_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, zone))
+    totals = entries.aggregate(cost=Sum("cost"), runs=Count("id"))
+    per_day = {row["day"]: row for row in entries.annotate(day=TruncDate("created_at")).values("day").annotate(
+        cost=Sum("cost"), runs=Count("id"), seconds=Sum("seconds"))}
+    days = []
+    day = start
+    while day <= end:
+        row = per_day.get(day)
+        days.append({"date": day.isoformat(), "cost": row["cost"] if row else Decimal(0),
+                     "runs": row["runs"] if row else 0,
+                     "seconds": str(Decimal(row["seconds"] if row else 0).quantize(SECOND_PLACES))})
+        day += dt.timedelta(days=1)
+
+    def by(field: str, name: str) -> list[dict]:
+        rows = entries.values(field).annotate(cost=Sum("cost"), runs=Count("id")).order_by("-cost", field)
+        return [{name: row[field], "cost": row["cost"], "runs": row["runs"]} for row in rows]
+
+    tokens = [{**row, "token": _token_name(row["token"])} for row in by("token__name", "token")]
+    return Usage(start, end, totals["cost"] or Decimal(0), totals["runs"], days, by("model", "model"),
+                 by("hardware", "hardware"), tokens)
+
+
+def _token_name(name: str | None) -> str:
+    return name if name is not None else "web"

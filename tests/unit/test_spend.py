@@ -1,0 +1,255 @@
+"""The spend ledger and monthly limits in-process: what a run costs and who pays, prices that change
+for new work only, refusals before anything is queued, creates racing at the edge of a limit,
+alerts, and the usage API."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import ApiToken
+from playground.errors import Forbidden, SpendLimitReached
+from playground.models import (
+    Hardware,
+    Instance,
+    InstanceState,
+    Model,
+    Prediction,
+    SpendEntry,
+    Status,
+    Training,
+    Version,
+)
+from playground.services import billing, deployments, runs
+from tests.problems import assert_problem
+from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for
+
+pytestmark = pytest.mark.django_db
+PRICE = Decimal("0.001")  # per second
+
+
+@pytest.fixture(autouse=True)
+def priced_cpu():
+    billing.set_price(Hardware.objects.get(sku="cpu"), PRICE, at=timezone.now() - timedelta(days=30))
+
+
+def _ran(prediction, seconds: float, started_at=None):
+    """Let the prediction run for `seconds` and end, as a worker would."""
+    started = started_at or timezone.now()
+    type(prediction).objects.filter(pk=prediction.pk).update(status=Status.PROCESSING, started_at=started)
+    prediction.refresh_from_db()
+    runs.end(prediction, Status.SUCCEEDED, output="x", metrics={"predict_time": seconds})
+    return SpendEntry.objects.get(run_id=prediction.pk)
+
+
+def test_a_run_costs_its_seconds_at_its_hardwares_price(alice, version):
+    entry = _ran(runs.create_prediction(alice, version, {"text": "a"}), 2.5)
+    assert (entry.account, entry.user, entry.kind, entry.model, entry.hardware) == (
+        alice, alice, "prediction", "alice/echo", "cpu")
+    assert (entry.seconds, entry.price_per_second, entry.cost) == (Decimal("2.500"), PRICE, Decimal("0.0025"))
+    assert isinstance(entry.cost, Decimal)
+
+
+def test_one_entry_per_run_whatever_ends_it_again(alice, version):
+    prediction = runs.create_prediction(alice, version, {"text": "a"})
+    _ran(prediction, 1)
+    runs.end(prediction, Status.FAILED, where=None)  # a second end does nothing, bills nothing
+    assert SpendEntry.objects.filter(run_id=prediction.pk).count() == 1
+
+
+def test_a_run_that_never_started_costs_nothing(alice, version):
+    prediction = runs.create_prediction(alice, version, {"text": "a"})
+    runs.cancel(prediction)
+    assert not SpendEntry.objects.filter(run_id=prediction.pk).exists()
+
+
+def test_a_new_price_applies_to_new_work_only(alice, version):
+    before = _ran(runs.create_prediction(alice, version, {"text": "a"}), 10)
+    started_before = runs.create_prediction(alice, version, {"text": "b"})
+    type(started_before).objects.filter(pk=started_before.pk).update(status=Status.PROCESSING,
+                                                                      started_at=timezone.now())
+    billing.set_price(Hardware.objects.get(sku="cpu"), Decimal("0.01"))
+    started_before.refresh_from_db()
+    runs.end(started_before, Status.SUCCEEDED, metrics={"predict_time": 10})
+    after = _ran(runs.create_prediction(alice, version, {"text": "c"}), 10)
+    before.refresh_from_db()
+    assert (before.cost, SpendEntry.objects.get(run_id=started_before.pk).cost, after.cost) == (
+        Decimal("0.01"), Decimal("0.01"), Decimal("0.1"))
+
+
+def test_the_ledger_is_append_only(alice, version):
+    entry = _ran(runs.create_prediction(alice, version, {"text": "a"}), 1)
+    with pytest.raises(TypeError):
+        entry.save()
+    with pytest.raises(TypeError):
+        entry.delete()
+    with pytest.raises(TypeError):
+        SpendEntry.objects.filter(pk=entry.pk).update(cost=0)
+    with pytest.raises(TypeError):
+        SpendEntry.objects.all().delete()
+
+
+def test_removing_a_predictions_data_keeps_its_entry(alice, version):
+    prediction = runs.create_prediction(alice, version, {"text": "a"})
+    entry = _ran(prediction, 3)
+    prediction.refresh_from_db()
+    runs.remove_prediction_data(prediction)
+    assert SpendEntry.objects.get(pk=entry.pk).cost == Decimal("0.003")
+
+
+def test_an_organization_pays_for_its_members_runs_of_its_models(acme, bob, mallory):
+    model = Model.objects.create(owner=acme, name="shared", visibility="public")
+    shared = Version.objects.create(model=model, version_id="d" * 64, build_status="ready",
+                                    openapi_schema=ECHO_SCHEMA, cog_version="0.23.1")
+    by_member = _ran(runs.create_prediction(bob, shared, {"text": "a"}), 1)
+    by_outsider = _ran(runs.create_prediction(mallory, shared, {"text": "b"}), 1)
+    assert (by_member.account, by_member.user) == (acme, bob)
+    assert by_outsider.account == mallory
+    assert billing.spent_this_month(acme) == Decimal("0.001")
+
+
+def test_trainings_are_billed(alice, version):
+    training = Training.objects.create(owner=alice, model=version.model, version=version,
+                                       destination=version.model, input={}, account=alice)
+    entry = _ran(training, 4)
+    assert (entry.kind, entry.cost) == ("training", Decimal("0.004"))
+
+
+# ---------------------------------------------------------------- limits
+
+def test_over_the_limit_a_create_is_a_402_and_nothing_is_queued_or_billed(client, alice, version):
+    billing.set_limit(account=alice, monthly_limit=Decimal("0.10"))
+    _ran(runs.create_prediction(alice, version, {"text": "a"}), 50)  # $0.05 spent; a new run holds $0.06
+    before = (Prediction.objects.count(), SpendEntry.objects.count())
+    answer = client.post("/v1/predictions", {"version": "alice/echo", "input": {"text": "b"}},
+                         content_type="application/json", **bearer(alice))
+    assert_problem(answer, 402)
+    body = answer.json()
+    assert body["title"] == "Monthly spend limit reached"
+    assert (body["limit"], body["spend"]) == ("0.10", "0.05")
+    assert (Prediction.objects.count(), SpendEntry.objects.count()) == before
+
+
+def test_a_tokens_own_limit(client, alice, version):
+    token, raw = ApiToken.issue(alice, name="ci")
+    billing.set_limit(token=token, monthly_limit=Decimal("0.10"))
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    first = client.post("/v1/predictions", {"version": "alice/echo", "input": {"text": "a"}},
+                        content_type="application/json", **headers)
+    assert first.status_code == 201  # $0.06 held of its $0.10
+    assert_problem(client.post("/v1/predictions", {"version": "alice/echo", "input": {"text": "b"}},
+                               content_type="application/json", **headers), 402)
+    assert client.post("/v1/predictions", {"version": "alice/echo", "input": {"text": "c"}},
+                       content_type="application/json", **bearer(alice)).status_code == 201  # other tokens go on
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creates_racing_at_the_edge_of_a_limit_can_not_both_fit(alice, version):
+    billing.set_limit(account=alice, monthly_limit=Decimal("0.10"))  # room for one run held at $0.06
+    outcomes: list[str] = []
+    ready = threading.Barrier(4)
+
+    def create():
+        try:
+            ready.wait()
+            runs.create_prediction(alice, version, {"text": "race"})
+            outcomes.append("created")
+        except SpendLimitReached:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+    assert Prediction.objects.filter(owner=alice).count() == 1
+
+
+def test_alerts_at_80_and_100_percent_once_a_month(alice, version, django_capture_on_commit_callbacks):
+    def ran(text: str, seconds: float) -> None:
+        with django_capture_on_commit_callbacks(execute=True):  # the alert goes once the entry is committed
+            _ran(runs.create_prediction(alice, version, {"text": text}), seconds)
+
+    alice.email = "alice@example.com"
+    alice.save()
+    billing.set_limit(account=alice, monthly_limit=Decimal("1.00"))
+    ran("a", 500)
+    assert billing.alert(alice) is None and mail.outbox == []  # 50%
+    ran("b", 350)  # 85%
+    assert [m.subject for m in mail.outbox] == ["Cogmill: 80% of alice's monthly spend limit"]
+    ran("c", 50)  # 90%: said already
+    assert len(mail.outbox) == 1
+    ran("d", 100)  # 100%
+    assert mail.outbox[-1].subject == "Cogmill: 100% of alice's monthly spend limit"
+    assert "refused" in mail.outbox[-1].body and mail.outbox[-1].to == ["alice@example.com"]
+    assert billing.notice(alice)["alerted"] == 100
+
+
+# ---------------------------------------------------------------- usage
+
+def test_usage_matches_the_ledger_by_day_model_hardware_and_token(client, alice, version):
+    token, raw = ApiToken.issue(alice, name="ci")
+    via_token = runs.create_prediction(alice, version, {"text": "a"}, token=token)
+    _ran(via_token, 3)
+    _ran(runs.create_prediction(alice, version, {"text": "b"}, source="web"), 2)
+    answer = client.get("/v1/account/usage", **bearer(alice))
+    assert answer.status_code == 200, answer.content
+    usage = answer.json()
+    assert (usage["total"], usage["runs"], usage["currency"]) == ("0.00500000", 2, "usd")
+    today = [day for day in usage["days"] if day["date"] == timezone.localdate().isoformat()]
+    assert today == [{"date": today[0]["date"], "cost": "0.00500000", "runs": 2, "seconds": "5.000"}]
+    assert usage["by_model"] == [{"model": "alice/echo", "cost": "0.00500000", "runs": 2}]
+    assert usage["by_hardware"] == [{"hardware": "cpu", "cost": "0.00500000", "runs": 2}]
+    assert usage["by_token"] == [{"token": "ci", "cost": "0.00300000", "runs": 1},
+                                 {"token": "web", "cost": "0.00200000", "runs": 1}]
+    ledger = SpendEntry.objects.filter(account=alice)
+    assert sum(e.cost for e in ledger if e.token_id == token.pk) == Decimal("0.003")
+
+
+@pytest.mark.parametrize("query", ["start=yesterday", "start=2026-02-30", "start=2026-03-02&end=2026-03-01",
+                                   "start=2020-01-01&end=2026-01-01"])
+def test_usage_refuses_bad_ranges(client, alice, query):
+    assert_problem(client.get(f"/v1/account/usage?{query}", **bearer(alice)), 400)
+
+
+def test_the_run_form_says_the_limit_is_reached_and_runs_nothing(alice, version):
+    billing.set_limit(account=alice, monthly_limit=Decimal("0.01"))
+    page = client_for(alice).post("/alice/echo/predict", {"text": "over"})
+    assert page.status_code == 422
+    assert "Monthly spend limit reached" in page.content.decode()
+    assert not Prediction.objects.exists()
+
+
+def test_a_deployments_kept_warm_instances_are_billed_by_the_hour_for_their_idle_time(alice, version, cpu_worker):
+    deployment = deployments.create_deployment(alice, "warm", "alice/echo", version.version_id, "cpu", 1, 1)
+    Instance.objects.filter(release__deployment=deployment).update(worker=cpu_worker, state=InstanceState.READY)
+    ten_fifty = timezone.now().replace(hour=10, minute=50, second=0, microsecond=0) - timedelta(days=1)
+    assert billing.bill_instances(ten_fifty) == 0  # starts counting
+    ran = deployments.create_prediction(alice, deployment, {"text": "a"})
+    type(ran).objects.filter(pk=ran.pk).update(status=Status.PROCESSING, started_at=ten_fifty)
+    ran.refresh_from_db()
+    runs.end(ran, Status.SUCCEEDED, metrics={"predict_time": 100}, completed_at=ten_fifty + timedelta(minutes=2))
+    assert billing.bill_instances(ten_fifty + timedelta(minutes=5)) == 0  # 10:55: the hour goes on
+    assert billing.bill_instances(ten_fifty + timedelta(minutes=20)) == 1  # 11:10: the 10:00 hour is over
+    assert billing.bill_instances(ten_fifty + timedelta(minutes=21)) == 0  # billed once
+    entry = SpendEntry.objects.get(kind="instances")
+    # Up 10:50-11:00 (600 s), of which 100 s were billed to the run itself.
+    assert (entry.account, entry.deployment, entry.seconds, entry.cost) == (
+        alice, "alice/warm", Decimal("500.000"), Decimal("0.5"))
+    assert entry.created_at == ten_fifty.replace(minute=0) + timedelta(hours=1)
+
+
+def test_a_limit_staff_set_is_the_operators_not_the_accounts(alice):
+    billing.set_limit(account=alice, monthly_limit=Decimal("5"), by_staff=True)
+    with pytest.raises(Forbidden):
+        billing.set_limit(account=alice, monthly_limit=None)  # alice can not lift it
+    billing.set_limit(account=alice, monthly_limit=None, by_staff=True)
+    billing.set_limit(account=alice, monthly_limit=Decimal("2"))  # lifted by staff: hers to set again
+    assert not billing.limit_of(alice).locked
