@@ -7,9 +7,13 @@ from api.api import api
 from api.problems import is_api_path, problem_for
 from cogmill.files import file_content
 from cogmill.health import healthz
+from web.views import spend
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The staff's billing view sits inside /admin/ (before the admin's own catch-all).
+    path("admin/billing/", spend.admin_billing, name="admin-billing"),
+    path("admin/billing/ledger.csv", spend.admin_billing_csv, name="admin-billing-csv"),
     path("admin/", admin.site.urls),
     path("v1/", api.urls),
     path("output/<str:file_id>/<str:name>", file_content, name="file-content"),

@@ -421,3 +421,56 @@ def deployment_stats(stats: dict) -> dict:
 
 def _svg(number: float) -> str:
     return f"{round(number, 1):g}"
+
+
+# ---------------------------------------------------------------- spend
+
+SPEND_CSV_HEADER = ["created_at", "kind", "run_id", "model", "version", "deployment", "hardware", "seconds",
+                    "price_per_second", "cost", "token"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that starts like a formula (model and token names
+    are chosen by users) gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def spend_csv_rows(entries):
+    """The header, then one row per ledger entry: amounts as the ledger keeps them, "web" for runs
+    started from a page."""
+    yield SPEND_CSV_HEADER
+    for entry in entries:
+        yield [csv_safe(cell) for cell in (
+            entry.created_at.isoformat(), entry.kind, entry.run_id, entry.model, entry.version, entry.deployment,
+            entry.hardware, entry.seconds, entry.price_per_second, entry.cost,
+            entry.token.name if entry.token is not None else "web")]
+
+
+def spend_chart(days: list[dict]) -> dict:
+    """Spend per day as bars in the deployment chart's box (CHART_WIDTH × CHART_HEIGHT SVG units);
+    `days` are rows of `date` (a date), `cost` and `runs`."""
+    peak = max([Decimal(d["cost"]) for d in days] + [Decimal(0)])
+    step = CHART_WIDTH / max(len(days), 1)
+    gap = min(CHART_GAP, step / 3)
+    bars = []
+    for i, day in enumerate(days):
+        cost = Decimal(day["cost"])
+        height = float(CHART_HEIGHT * cost / peak) if peak else 0.0
+        bars.append({"x": _svg(i * step + gap / 2), "width": _svg(step - gap), "y": _svg(CHART_HEIGHT - height),
+                     "height": _svg(height), "cost": cost, "amount": cost.quantize(Decimal("0.00000001")), "shown": format_cost(cost), "runs": day["runs"],
+                     "date": day["date"]})
+    return {"bars": bars, "peak": format_cost(peak), "width": CHART_WIDTH, "height": CHART_HEIGHT,
+            "first": bars[0]["date"] if bars else None, "last": bars[-1]["date"] if bars else None}
+
+
+def limit_notice(notice: dict | None) -> dict | None:
+    """billing.notice as the spend pages say it: amounts in dollars, a bar's width, and a level
+    (ok, warn at 80%, reached at 100%)."""
+    if notice is None:
+        return None
+    percent = notice["percent"]
+    level = "reached" if percent >= 100 else "warn" if percent >= 80 else "ok"
+    return {**notice, "spent_shown": format_cost(notice["spent"]), "limit_shown": f"${notice['limit']:,.2f}",
+            "width": min(percent, 100), "level": level}

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from web.forms.accounts import LoginForm
-from web.views import accounts, deployments, galleries, models, predictions, trainings
+from web.views import accounts, deployments, galleries, models, predictions, spend, trainings
 
 urlpatterns = [
     # accounts
@@ -18,9 +18,13 @@ urlpatterns = [
     path("account/password", accounts.PasswordChange.as_view(), name="password-change"),
     path("account/tokens", accounts.create_token, name="token-create"),
     path("account/retention", accounts.change_retention, name="retention-change"),
+    path("account/spend", spend.account_spend, name="account-spend"),
+    path("account/spend.csv", spend.account_spend_csv, name="account-spend-csv"),
     path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="token-revoke"),
     path("orgs/new", accounts.new_organization, name="organization-new"),
     path("orgs/<str:name>", accounts.organization, name="organization"),
+    path("orgs/<str:name>/spend", spend.org_spend, name="organization-spend"),
+    path("orgs/<str:name>/spend.csv", spend.org_spend_csv, name="organization-spend-csv"),
     path("orgs/<str:name>/members", accounts.invite, name="organization-invite"),
     path("orgs/<str:name>/members/<str:username>/role", accounts.change_role, name="organization-role"),
     path("orgs/<str:name>/members/<str:username>/remove", accounts.remove_member, name="organization-remove"),

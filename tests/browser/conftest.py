@@ -36,6 +36,19 @@ def _output_dir(request) -> Path:
     return path
 
 
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def screenshots(page, request, name: str) -> None:
+    """`name`-desktop.png and `name`-phone.png of the page as it is, beside the test's other files."""
+    folder = _output_dir(request)
+    page.screenshot(path=str(folder / f"{name}-desktop.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(folder / f"{name}-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
 @pytest.fixture
 def page(browser, cogmill, request):
     """A fresh browser context (no cookies) on the test server; screenshot saved at the end."""

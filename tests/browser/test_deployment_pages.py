@@ -5,22 +5,13 @@ live instance table, run it from its page to a succeeded prediction, see it in t
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import _output_dir
+from tests.browser.conftest import DESKTOP, screenshots
 from tests.browser.prediction_steps import log_in
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 BOOT_MS = 180_000  # a kept-warm instance: a worker boots hello-world's Cog server
 RUN_MS = 120_000
 
 
-def _screenshots(page: Page, request, name: str) -> None:
-    """`name`-desktop.png and `name`-phone.png of the page as it is."""
-    folder = _output_dir(request)
-    page.screenshot(path=str(folder / f"{name}-desktop.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(folder / f"{name}-phone.png"), full_page=True)
-    page.set_viewport_size(DESKTOP)
 
 
 def test_create_a_deployment_watch_it_warm_up_run_change_and_delete_it(page: Page, cogmill, new_username, request):
@@ -41,7 +32,7 @@ def test_create_a_deployment_watch_it_warm_up_run_change_and_delete_it(page: Pag
     page.locator("#id_max_instances").fill("2")
     expect(page.locator("#cost-range")).to_have_text("$0.36 – $0.72 per hour")
     expect(page.locator("#id_version")).to_have_value(version_id)
-    _screenshots(page, request, "new-deployment")
+    screenshots(page, request, "new-deployment")
     page.get_by_role("button", name="Create deployment").click()
 
     page.wait_for_url(f"**/deployments/{new_username}/hello-prod")
@@ -62,16 +53,16 @@ def test_create_a_deployment_watch_it_warm_up_run_change_and_delete_it(page: Pag
     row = page.locator(f"#deployment-{new_username}-hello-prod")
     expect(row).to_contain_text("cogmill/hello-world")
     expect(row).to_contain_text("1 ready")
-    _screenshots(page, request, "deployments")
+    screenshots(page, request, "deployments")
     row.get_by_role("link", name=f"{new_username}/hello-prod").click()
     expect(page.locator("#stat-requests")).to_have_text("1")
     expect(page.locator("#stats-chart g.bar[data-requests='1']")).to_have_count(1)
-    _screenshots(page, request, "deployment")
+    screenshots(page, request, "deployment")
 
     page.get_by_role("link", name="Edit").click()
     page.locator("#id_max_instances").fill("3")
     expect(page.locator("#cost-range")).to_have_text("$0.36 – $1.08 per hour")
-    _screenshots(page, request, "edit")
+    screenshots(page, request, "edit")
     page.get_by_role("button", name="Save as release 2").click()
     expect(page.locator(".messages")).to_contain_text("Release 2 is live.")
     expect(page.locator("#release-2")).to_contain_text("1–3")
