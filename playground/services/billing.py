@@ -15,6 +15,7 @@ Runs call billing; billing never calls runs.
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -26,7 +27,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from accounts.services import is_member
+from accounts.services import is_admin, is_member
 from playground.errors import Forbidden, SpendLimitReached
 from playground.models import (
     LIVE,
@@ -47,6 +48,7 @@ CENT = Decimal("0.01")
 LEDGER_PLACES = Decimal("0.00000001")
 SECOND_PLACES = Decimal("0.001")
 ALERT_PERCENTS = (80, 100)
+FIRST_PRICE_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # as the migration dates the first prices
 
 
 def account_for(user, owner) -> User:
@@ -66,6 +68,9 @@ def price_in_force(hardware: Hardware, at: dt.datetime) -> Decimal:
 def set_price(hardware: Hardware, price_per_second: Decimal, at: dt.datetime | None = None) -> HardwarePrice:
     """A new price from `at` (now) on: runs that started before keep the old one."""
     with transaction.atomic():
+        if not hardware.prices.exists():  # the price so far, for runs that started before this one
+            HardwarePrice.objects.create(hardware=hardware, price_per_second=hardware.price_per_second,
+                                         valid_from=FIRST_PRICE_FROM)
         price = HardwarePrice.objects.create(hardware=hardware, price_per_second=price_per_second,
                                              valid_from=at or timezone.now())
         Hardware.objects.filter(pk=hardware.pk).update(price_per_second=price_per_second)
@@ -80,23 +85,33 @@ def month_start(now: dt.datetime | None = None) -> dt.datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def hold(account: User, token, sku: str) -> None:
+def hold(account: User, token, sku: str, user=None) -> None:
     """Inside a create's transaction, before its run is inserted: refuse it (SpendLimitReached) if
-    the account's or the token's monthly limit leaves no room for one more run on `sku`."""
-    limits = list(SpendLimit.objects.select_for_update().filter(
-        Q(account=account) | Q(token=token) if token is not None else Q(account=account),
-        monthly_limit__isnull=False))
+    the account's or the token's monthly limit leaves no room for one more run on `sku`. A person
+    whose own limit staff set (locked) is held to it for runs an organization pays for too. The
+    amounts are said to those who may see the account's spend (itself, its admins)."""
+    which = Q(account=account)
+    if token is not None:
+        which |= Q(token=token)
+    if user is not None and user.pk != account.pk:
+        which |= Q(account=user, locked=True)
+    limits = list(SpendLimit.objects.select_for_update().filter(which, monthly_limit__isnull=False))
     if not limits:
         return
     reserve = reservation(sku)
     for limit in limits:
         spent = spend_this_month(account=limit.account, token=limit.token)
-        if spent + reserve > limit.monthly_limit:
-            whose = "this API token's" if limit.token_id else f"{account.username}'s"
-            raise SpendLimitReached(
-                f"Monthly spend limit reached: {whose} limit is ${limit.monthly_limit:.2f} and "
-                f"${spent.quantize(CENT, ROUND_HALF_UP):.2f} is spent or held by runs still going this month",
-                limit=limit.monthly_limit, spend=spent)
+        if spent + reserve <= limit.monthly_limit:
+            continue
+        whose = ("this API token's" if limit.token_id else
+                 "your" if user is None or limit.account_id == user.pk else f"{limit.account.username}'s")
+        if user is not None and limit.account_id not in (None, user.pk) and not is_admin(user, limit.account):
+            raise SpendLimitReached(f"Monthly spend limit reached: {whose} monthly limit has no room for "
+                                    "another run; ask its admins")
+        spent = spent.quantize(CENT, ROUND_HALF_UP)
+        raise SpendLimitReached(
+            f"Monthly spend limit reached: {whose} limit is ${limit.monthly_limit:.2f} and "
+            f"${spent:.2f} is spent or held by runs still going this month", limit=limit.monthly_limit, spend=spent)
 
 
 def reservation(sku: str) -> Decimal:
@@ -110,11 +125,20 @@ def spend_this_month(account: User | None = None, token=None, now: dt.datetime |
     """This month's ledger for an account (or a token), plus the reservation of its runs still going."""
     by = {"account": account} if account is not None else {"token": token}
     spent = SpendEntry.objects.filter(created_at__gte=month_start(now), **by).aggregate(total=Sum("cost"))["total"]
+    return (spent or Decimal(0)) + _held(by)
+
+
+def _held(by: dict) -> Decimal:
+    """The reservation of the runs still going (a query per kind, grouped by hardware)."""
+    prices = dict(Hardware.objects.values_list("sku", "price_per_second"))
+    seconds = Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
     held = Decimal(0)
     for kind in RUN_KINDS:
-        for run in kind.objects.filter(status__in=LIVE, **by).select_related("model__hardware"):
-            held += reservation(run.hardware_sku)
-    return (spent or Decimal(0)) + held
+        skus = ["model__hardware__sku", *(["release__hardware__sku"] if hasattr(kind, "release") else [])]
+        for row in kind.objects.filter(status__in=LIVE, **by).values(*skus).annotate(n=Count("id")):
+            sku = row.get("release__hardware__sku") or row["model__hardware__sku"] or "cpu"
+            held += prices.get(sku, Decimal(0)) * seconds * row["n"]
+    return held
 
 
 def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:
@@ -163,20 +187,27 @@ def record(run: Run) -> SpendEntry | None:
             )
     except IntegrityError:
         return None  # written already: one entry per run
-    transaction.on_commit(lambda: alert(account))
+    transaction.on_commit(lambda: alert(account), robust=True)  # a mail that fails never undoes the end
     return entry
 
 
 def _seconds(run: Run) -> Decimal:
-    predict_time = (run.metrics or {}).get("predict_time")
-    if predict_time is None and run.completed_at is not None:
-        predict_time = (run.completed_at - run.started_at).total_seconds()
-    return Decimal(str(max(predict_time or 0, 0))).quantize(SECOND_PLACES, ROUND_HALF_UP)
+    """The model's own `predict_time`, but only a finite number of seconds no longer than the run
+    took by Cogmill's clock (a model is untrusted: it could claim anything); else that time."""
+    wall = max((run.completed_at - run.started_at).total_seconds(), 0) if run.completed_at else 0.0
+    claimed = (run.metrics or {}).get("predict_time")
+    ok = isinstance(claimed, (int, float)) and not isinstance(claimed, bool) and math.isfinite(claimed)
+    seconds = min(max(claimed, 0), wall) if ok and run.completed_at else (claimed if ok else wall)
+    return Decimal(str(max(seconds, 0))).quantize(SECOND_PLACES, ROUND_HALF_UP)
 
 
 # ---------------------------------------------------------------- deployments' warm instances
 
 HOUR = dt.timedelta(hours=1)
+MAX_ACCRUAL_GAP = dt.timedelta(minutes=5)
+# The longest a run may run (COGMILL_PREDICTION_TIMEOUT, and a margin): a run that ended this long
+# after an hour may have run in it.
+RUN_SPAN = dt.timedelta(hours=1)
 
 
 def bill_instances(now: dt.datetime | None = None) -> int:
@@ -199,45 +230,51 @@ def bill_instances(now: dt.datetime | None = None) -> int:
 
 
 def _accrue(deployment: Deployment, now: dt.datetime) -> None:
-    """Up-time since the last round, split at the hours it spans, at the instance count seen now."""
+    """Up-time since the last round, split at the hours it spans, at the instance count seen now. A
+    gap longer than a few rounds (min_instances was 0 meanwhile, or beat was down) is not billed:
+    counting starts again from now."""
     up = Instance.objects.counted().filter(release__deployment=deployment, worker__isnull=False).exclude(
         state=InstanceState.REQUESTED).count()
     latest = InstanceHour.objects.filter(deployment=deployment).order_by("-hour").first()
-    since = latest.accrued_until if latest else now
+    since = latest.accrued_until if latest is not None and now - latest.accrued_until <= MAX_ACCRUAL_GAP else now
     release = deployment.current_release
-    while since < now:
-        hour = since.replace(minute=0, second=0, microsecond=0)
+    ran = {"model": release.version.model.full_name, "version": release.version.version_id,
+           "hardware": release.hardware.sku}  # the last release of the hour is what its entry names
+    hour = since.replace(minute=0, second=0, microsecond=0)
+    while True:
         until = min(hour + HOUR, now)
         row, _ = InstanceHour.objects.get_or_create(
             deployment_name=deployment.full_name, hour=hour,
-            defaults={"deployment": deployment, "account": deployment.owner, "accrued_until": since,
-                      "model": release.version.model.full_name, "version": release.version.version_id,
-                      "hardware": release.hardware.sku})
-        seconds = Decimal(str((until - max(since, row.accrued_until)).total_seconds())) * up
-        InstanceHour.objects.filter(pk=row.pk).update(instance_seconds=row.instance_seconds + max(seconds, 0),
-                                                      accrued_until=until)
-        since = until
-    if latest is None:
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        InstanceHour.objects.get_or_create(
-            deployment_name=deployment.full_name, hour=hour,
-            defaults={"deployment": deployment, "account": deployment.owner, "accrued_until": now,
-                      "model": release.version.model.full_name, "version": release.version.version_id,
-                      "hardware": release.hardware.sku})
+            defaults={"deployment": deployment, "account": deployment.owner, "accrued_until": since, **ran})
+        seconds = Decimal(str(max((until - max(since, row.accrued_until)).total_seconds(), 0))) * up
+        InstanceHour.objects.filter(pk=row.pk, billed=False).update(
+            instance_seconds=row.instance_seconds + seconds, accrued_until=max(until, row.accrued_until), **ran)
+        if until >= now:
+            return
+        since, hour = until, hour + HOUR
 
 
-def _bill_hour(hour: InstanceHour) -> SpendEntry:
-    busy = SpendEntry.objects.filter(deployment=hour.deployment_name, kind=SpendEntry.Kind.PREDICTION,
-                                     created_at__gte=hour.hour, created_at__lt=hour.hour + HOUR).aggregate(
-        s=Sum("seconds"))["s"] or Decimal(0)
+def _bill_hour(hour: InstanceHour) -> SpendEntry | None:
+    start, end = hour.hour, hour.hour + HOUR
+    busy = Decimal(0)  # what runs through it were billed for within this hour, each run's own part
+    finished = SpendEntry.objects.filter(deployment=hour.deployment_name, kind=SpendEntry.Kind.PREDICTION,
+                                         created_at__gte=start, created_at__lt=end + RUN_SPAN)
+    for completed, seconds in finished.values_list("created_at", "seconds"):
+        began = completed - dt.timedelta(seconds=float(seconds))
+        overlap = (min(completed, end) - max(began, start)).total_seconds()
+        busy += Decimal(str(max(overlap, 0)))
     seconds = max(Decimal(hour.instance_seconds) - busy, Decimal(0)).quantize(SECOND_PLACES, ROUND_HALF_UP)
     hardware = Hardware.objects.filter(sku=hour.hardware).first()
-    price = price_in_force(hardware, hour.hour) if hardware else Decimal(0)
-    return SpendEntry.objects.create(
-        account=hour.account, user=None, token=None, source="deployment", kind=SpendEntry.Kind.INSTANCES,
-        run_id=f"{hour.deployment_id or 0}@{hour.hour:%Y%m%d%H}", model=hour.model, version=hour.version,
-        deployment=hour.deployment_name, hardware=hour.hardware, seconds=seconds, price_per_second=price,
-        cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP), created_at=hour.hour + HOUR)
+    price = price_in_force(hardware, start) if hardware else Decimal(0)
+    try:
+        with transaction.atomic():
+            return SpendEntry.objects.create(
+                account=hour.account, user=None, token=None, source="deploy", kind=SpendEntry.Kind.INSTANCES,
+                run_id=f"h{hour.pk}", model=hour.model, version=hour.version, deployment=hour.deployment_name,
+                hardware=hour.hardware, seconds=seconds, price_per_second=price,
+                cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP), created_at=end)
+    except IntegrityError:
+        return None  # billed already
 
 
 # ---------------------------------------------------------------- alerts
@@ -254,7 +291,11 @@ def alert(account: User, now: dt.datetime | None = None) -> int | None:
     already = limit.alerted_percent if limit.alerted_month == month else 0
     if reached <= already:
         return None
-    SpendLimit.objects.filter(pk=limit.pk).update(alerted_month=month, alerted_percent=reached)
+    claimed = SpendLimit.objects.filter(pk=limit.pk, alerted_month=limit.alerted_month,
+                                        alerted_percent=limit.alerted_percent).update(
+        alerted_month=month, alerted_percent=reached)
+    if not claimed:
+        return None  # another run ending at the same time sent it
     recipients = _recipients(account)
     if recipients:
         message = EmailMessage(

@@ -25,6 +25,7 @@ from playground.models import (
     Prediction,
     Run,
     Source,
+    SpendEntry,
     Status,
     Version,
     Worker,
@@ -62,7 +63,7 @@ def create_prediction(
     now = timezone.now()
     account = billing.account_for(user, release.deployment.owner if release else version.model.owner)
     with transaction.atomic():
-        billing.hold(account, token, sku)
+        billing.hold(account, token, sku, user)
         prediction = Prediction.objects.create(
             owner=user, model=version.model, version=version, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
@@ -336,8 +337,11 @@ def filter_history(predictions: QuerySet, filters: dict) -> QuerySet:
 # ---------------------------------------------------------------- cost
 
 def cost_of(run: Run) -> Decimal | None:
-    """Predict time at the price of the hardware it ran on (a deployment's own, else its model's), as
-    priced now (until the spend ledger records the price in force)."""
+    """What it cost: its ledger entry once it has one; until then its predict time so far at its
+    hardware's price now (a deployment's own hardware, else its model's)."""
+    entry = SpendEntry.objects.filter(kind=run._meta.model_name, run_id=run.pk).values_list("cost", flat=True).first()
+    if entry is not None:
+        return entry
     predict_time = (run.metrics or {}).get("predict_time")
     hardware = Hardware.objects.filter(sku=run.hardware_sku).first()
     if predict_time is None or hardware is None:

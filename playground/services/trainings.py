@@ -55,14 +55,15 @@ def create_training(
     now = timezone.now()
     account = billing.account_for(user, version.model.owner)
     with transaction.atomic():
-        billing.hold(account, token, version.model.hardware_sku)
+        billing.hold(account, token, version.model.hardware_sku, user)
         if target is None:
             target = catalog.create_model(user, destination.partition("/")[2], Visibility.PRIVATE,
                                           (version.model.hardware or catalog.default_hardware()).sku)
         training = Training.objects.create(
             owner=user, model=version.model, version=version, destination=target, input=cleaned, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1, logs=logs,
-            created_at=now, deadline=now + cancel_after if cancel_after else None, account=account, token=token,  # a model's max run time is its predictions'
+            # A model's max run time is its predictions' only.
+            created_at=now, deadline=now + cancel_after if cancel_after else None, account=account, token=token,
         )
         dispatch.run(training)
     return training

@@ -30,7 +30,7 @@ def _shell(cogmill, code: str) -> str:
 
 def _staff(cogmill, username: str) -> None:
     _shell(cogmill, "from accounts.models import User\n"
-                    f"User.objects.update_or_create(username={username!r}, defaults={{'is_staff': True}})\n")
+                    f"User.objects.update_or_create(username={username!r}, defaults={{'is_staff': True, 'is_superuser': True}})\n")
 
 
 @pytest.fixture

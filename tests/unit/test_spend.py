@@ -24,7 +24,7 @@ from playground.models import (
     Training,
     Version,
 )
-from playground.services import billing, deployments, runs
+from playground.services import billing, catalog, deployments, runs
 from tests.problems import assert_problem
 from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for
 
@@ -34,12 +34,12 @@ PRICE = Decimal("0.001")  # per second
 
 @pytest.fixture(autouse=True)
 def priced_cpu():
-    billing.set_price(Hardware.objects.get(sku="cpu"), PRICE, at=timezone.now() - timedelta(days=30))
+    billing.set_price(catalog.default_hardware(), PRICE, at=timezone.now() - timedelta(days=30))
 
 
 def _ran(prediction, seconds: float, started_at=None):
     """Let the prediction run for `seconds` and end, as a worker would."""
-    started = started_at or timezone.now()
+    started = started_at or timezone.now() - timedelta(seconds=seconds)
     type(prediction).objects.filter(pk=prediction.pk).update(status=Status.PROCESSING, started_at=started)
     prediction.refresh_from_db()
     runs.end(prediction, Status.SUCCEEDED, output="x", metrics={"predict_time": seconds})
@@ -70,15 +70,15 @@ def test_a_run_that_never_started_costs_nothing(alice, version):
 def test_a_new_price_applies_to_new_work_only(alice, version):
     before = _ran(runs.create_prediction(alice, version, {"text": "a"}), 10)
     started_before = runs.create_prediction(alice, version, {"text": "b"})
-    type(started_before).objects.filter(pk=started_before.pk).update(status=Status.PROCESSING,
-                                                                      started_at=timezone.now())
-    billing.set_price(Hardware.objects.get(sku="cpu"), Decimal("0.01"))
+    type(started_before).objects.filter(pk=started_before.pk).update(
+        status=Status.PROCESSING, started_at=timezone.now() - timedelta(seconds=10))
+    billing.set_price(Hardware.objects.get(sku="cpu"), Decimal("0.01"), at=timezone.now() - timedelta(seconds=5))
     started_before.refresh_from_db()
     runs.end(started_before, Status.SUCCEEDED, metrics={"predict_time": 10})
-    after = _ran(runs.create_prediction(alice, version, {"text": "c"}), 10)
+    after = _ran(runs.create_prediction(alice, version, {"text": "c"}), 2)  # started after the change
     before.refresh_from_db()
     assert (before.cost, SpendEntry.objects.get(run_id=started_before.pk).cost, after.cost) == (
-        Decimal("0.01"), Decimal("0.01"), Decimal("0.1"))
+        Decimal("0.01"), Decimal("0.01"), Decimal("0.02"))
 
 
 def test_the_ledger_is_append_only(alice, version):
@@ -237,8 +237,8 @@ def test_a_deployments_kept_warm_instances_are_billed_by_the_hour_for_their_idle
     ran.refresh_from_db()
     runs.end(ran, Status.SUCCEEDED, metrics={"predict_time": 100}, completed_at=ten_fifty + timedelta(minutes=2))
     assert billing.bill_instances(ten_fifty + timedelta(minutes=5)) == 0  # 10:55: the hour goes on
-    assert billing.bill_instances(ten_fifty + timedelta(minutes=20)) == 1  # 11:10: the 10:00 hour is over
-    assert billing.bill_instances(ten_fifty + timedelta(minutes=21)) == 0  # billed once
+    assert billing.bill_instances(ten_fifty + timedelta(minutes=10)) == 1  # 11:00: the 10:00 hour is over
+    assert billing.bill_instances(ten_fifty + timedelta(minutes=15)) == 0  # billed once
     entry = SpendEntry.objects.get(kind="instances")
     # Up 10:50-11:00 (600 s), of which 100 s were billed to the run itself.
     assert (entry.account, entry.deployment, entry.seconds, entry.cost) == (
@@ -253,3 +253,46 @@ def test_a_limit_staff_set_is_the_operators_not_the_accounts(alice):
     billing.set_limit(account=alice, monthly_limit=None, by_staff=True)
     billing.set_limit(account=alice, monthly_limit=Decimal("2"))  # lifted by staff: hers to set again
     assert not billing.limit_of(alice).locked
+
+
+@pytest.mark.parametrize("claimed", [-5, "10", True, 10_000])
+def test_a_model_can_not_bill_more_than_it_ran_nor_break_the_ledger(alice, version, claimed):
+    prediction = runs.create_prediction(alice, version, {"text": "a"})
+    type(prediction).objects.filter(pk=prediction.pk).update(
+        status=Status.PROCESSING, started_at=timezone.now() - timedelta(seconds=3))
+    prediction.refresh_from_db()
+    runs.end(prediction, Status.SUCCEEDED, metrics={"predict_time": claimed})
+    entry = SpendEntry.objects.get(run_id=prediction.pk)
+    assert Decimal(0) <= entry.seconds <= Decimal("3.5")  # at most what Cogmill's clock saw
+    if claimed == -5:
+        assert entry.seconds == 0
+
+
+def test_a_person_held_by_a_staff_limit_can_not_spend_through_their_own_organization(alice, acme, version):
+    model = Model.objects.create(owner=acme, name="side", visibility="private")
+    theirs = Version.objects.create(model=model, version_id="f" * 64, build_status="ready",
+                                    openapi_schema=ECHO_SCHEMA, cog_version="0.23.1")
+    billing.set_limit(account=alice, monthly_limit=Decimal("0.01"), by_staff=True)
+    with pytest.raises(SpendLimitReached):
+        runs.create_prediction(alice, theirs, {"text": "a"})  # acme would pay; alice's cap still holds
+
+
+def test_a_member_is_not_told_the_organizations_amounts(bob, acme):
+    model = Model.objects.create(owner=acme, name="team", visibility="private")
+    team = Version.objects.create(model=model, version_id="c" * 64, build_status="ready",
+                                  openapi_schema=ECHO_SCHEMA, cog_version="0.23.1")
+    billing.set_limit(account=acme, monthly_limit=Decimal("0.01"))
+    with pytest.raises(SpendLimitReached) as refused:
+        runs.create_prediction(bob, team, {"text": "a"})
+    assert refused.value.limit is None and "$" not in str(refused.value) and "ask its admins" in str(refused.value)
+
+
+def test_a_gap_in_counting_is_not_billed(alice, version, cpu_worker):
+    deployment = deployments.create_deployment(alice, "gappy", "alice/echo", version.version_id, "cpu", 1, 1)
+    Instance.objects.filter(release__deployment=deployment).update(worker=cpu_worker, state=InstanceState.READY)
+    monday = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(days=4)
+    billing.bill_instances(monday)
+    billing.bill_instances(monday + timedelta(minutes=1))  # 60 s counted
+    billing.bill_instances(monday + timedelta(days=3))  # min was 0 meanwhile, say: counting starts again
+    billing.bill_instances(monday + timedelta(days=3, hours=2))  # every hour so far is over
+    assert sum(e.seconds for e in SpendEntry.objects.filter(kind="instances")) == Decimal("60.000")

@@ -9,11 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from playground.models import Hardware, HardwarePrice, Model, SpendEntry, SpendLimit, Status, Version
-from playground.services import billing, runs
+from playground.services import billing, catalog, runs
 from tests.unit.conftest import ECHO_SCHEMA, client_for
 
 pytestmark = pytest.mark.django_db
@@ -22,17 +23,30 @@ PRICE = Decimal("0.001")  # per second
 
 @pytest.fixture(autouse=True)
 def priced_cpu():
-    billing.set_price(Hardware.objects.get(sku="cpu"), PRICE, at=timezone.now() - timedelta(days=1))
+    billing.set_price(catalog.default_hardware(), PRICE, at=timezone.now() - timedelta(days=1))
 
 
 @pytest.fixture
 def staff() -> User:
-    return User.objects.create_user("sam", password="x", is_staff=True)
+    """Staff who may change hardware and spend limits in the admin."""
+    user = User.objects.create_user("sam", password="x", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["change_hardware", "change_spendlimit"]))
+    return user
+
+
+def test_staff_without_the_permissions_see_billing_but_change_nothing(version):
+    viewer = User.objects.create_user("viewer", password="x", is_staff=True)
+    cpu = Hardware.objects.get(sku="cpu")
+    assert client_for(viewer).get("/admin/billing/").status_code == 200
+    answer = client_for(viewer).post("/admin/billing/", {"action": "price", "price-hardware": cpu.pk,
+                                                         "price-price_per_second": "9"})
+    assert answer.status_code == 403 and Hardware.objects.get(sku="cpu").price_per_second == cpu.price_per_second
 
 
 def _ran(prediction, seconds: float):
     """Let the prediction run for `seconds` and end, as a worker would: its one ledger entry."""
-    type(prediction).objects.filter(pk=prediction.pk).update(status=Status.PROCESSING, started_at=timezone.now())
+    type(prediction).objects.filter(pk=prediction.pk).update(
+        status=Status.PROCESSING, started_at=timezone.now() - timedelta(seconds=seconds))
     prediction.refresh_from_db()
     runs.end(prediction, Status.SUCCEEDED, output="x", metrics={"predict_time": seconds})
     return SpendEntry.objects.get(run_id=prediction.pk)

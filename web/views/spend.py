@@ -12,6 +12,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -158,6 +159,10 @@ def _staff_only(view):
 def admin_billing(request: HttpRequest) -> HttpResponse:
     price_form = limit_form = None
     if request.method == "POST":
+        # Staff see the view; changing a price or a limit takes the admin's permission for it.
+        needed = "playground.change_hardware" if request.POST.get("action") == "price" else "playground.change_spendlimit"
+        if not request.user.has_perm(needed):
+            raise PermissionDenied(f"changing this needs the {needed} permission")
         if request.POST.get("action") == "price":
             price_form = PriceForm(request.POST, prefix="price")
             if price_form.is_valid():
