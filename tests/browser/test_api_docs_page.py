@@ -16,7 +16,7 @@ def test_docs_render_offline_and_call_the_api_with_a_pasted_token(page: Page, co
     dialog.locator("button", has_text="Authorize").click()
     dialog.locator("button", has_text="Close").click()
 
-    account = page.locator(".opblock", has_text="/v1/account")
+    account = page.locator("#operations-account-api_routes_account_account")  # GET /v1/account
     account.locator(".opblock-summary").click()
     account.get_by_role("button", name="Try it out").click()
     account.get_by_role("button", name="Execute").click()

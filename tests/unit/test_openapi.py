@@ -73,7 +73,8 @@ def test_every_error_is_the_one_problem_schema(document):
 def test_problem_schema_is_what_errors_send(document):
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"title", "detail", "status"}
-    assert set(problem["properties"]) == {"title", "detail", "status", "invalid_fields"}
+    # invalid_fields on a 422, limit and spend on a 402
+    assert set(problem["properties"]) == {"title", "detail", "status", "invalid_fields", "limit", "spend"}
 
 
 def test_token_is_a_bearer_scheme_the_docs_page_can_take(document):
