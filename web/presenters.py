@@ -445,7 +445,7 @@ def spend_csv_rows(entries):
         yield [csv_safe(cell) for cell in (
             entry.created_at.isoformat(), entry.kind, entry.run_id, entry.model, entry.version, entry.deployment,
             entry.hardware, entry.seconds, entry.price_per_second, entry.cost,
-            entry.token.name if entry.token is not None else "web")]
+            entry.token_name or "web")]
 
 
 def spend_chart(days: list[dict]) -> dict:

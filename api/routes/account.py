@@ -5,10 +5,10 @@ from ninja import Router
 from ninja.errors import HttpError
 
 from api.schemas import Account, Usage, problems
-from playground.services import billing
+from playground.services import spend_reports
 
 router = Router(tags=["account"])
-MAX_USAGE_DAYS = 366
+MAX_USAGE_DAYS = spend_reports.MAX_DAYS
 
 
 @router.get("/account", response={200: Account, **problems()})
@@ -27,7 +27,7 @@ def usage(request, start: str | None = None, end: str | None = None):
         raise HttpError(400, "end must not be before start")
     if (last - first).days >= MAX_USAGE_DAYS:
         raise HttpError(400, f"ask for at most {MAX_USAGE_DAYS} days at a time")
-    return billing.usage(request.owner, first, last).to_dict()
+    return spend_reports.usage(request.owner, first, last).to_dict()
 
 
 def _date(value: str, name: str) -> dt.date:

@@ -46,6 +46,7 @@ class SpendEntry(models.Model):
                              related_name="+")  # who started it
     token = models.ForeignKey("accounts.ApiToken", null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="spend_entries")  # None: started from a web page
+    token_name = models.CharField(max_length=100, blank=True)  # as it was: a revoked token's spend keeps its name
     source = models.CharField(max_length=8)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     run_id = models.CharField(max_length=26)  # for INSTANCES: `<deployment id>@<hour, UTC>`

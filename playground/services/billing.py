@@ -16,14 +16,12 @@ Runs call billing; billing never calls runs.
 import datetime as dt
 import logging
 import math
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import Membership, User
@@ -100,7 +98,7 @@ def hold(account: User, token, sku: str, user=None) -> None:
         return
     reserve = reservation(sku)
     for limit in limits:
-        spent = spend_this_month(account=limit.account, token=limit.token)
+        spent = spent_or_held_this_month(account=limit.account, token=limit.token)
         if spent + reserve <= limit.monthly_limit:
             continue
         whose = ("this API token's" if limit.token_id else
@@ -121,7 +119,7 @@ def reservation(sku: str) -> Decimal:
     return price * Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
 
 
-def spend_this_month(account: User | None = None, token=None, now: dt.datetime | None = None) -> Decimal:
+def spent_or_held_this_month(account: User | None = None, token=None, now: dt.datetime | None = None) -> Decimal:
     """This month's ledger for an account (or a token), plus the reservation of its runs still going."""
     by = {"account": account} if account is not None else {"token": token}
     spent = SpendEntry.objects.filter(created_at__gte=month_start(now), **by).aggregate(total=Sum("cost"))["total"]
@@ -169,7 +167,8 @@ def set_limit(account: User | None = None, token=None, monthly_limit: Decimal | 
 
 def record(run: Run) -> SpendEntry | None:
     """The run's one ledger entry, written in the transaction that ends it; None if it never ran."""
-    row = type(run).objects.select_related("model__owner", "model__hardware", "version").filter(pk=run.pk).first()
+    row = type(run).objects.select_related("model__owner", "model__hardware", "version", "token").filter(
+        pk=run.pk).first()
     if row is None or row.started_at is None:
         return None
     seconds = _seconds(row)
@@ -180,6 +179,7 @@ def record(run: Run) -> SpendEntry | None:
         with transaction.atomic():
             entry = SpendEntry.objects.create(
                 account=account, user=row.owner, token_id=row.token_id, source=row.source,
+                token_name=row.token.name if row.token_id else "",
                 kind=row._meta.model_name, run_id=row.pk, model=row.model.full_name,
                 version=row.version.version_id, deployment=getattr(row, "deployment", ""), hardware=row.hardware_sku,
                 seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
@@ -327,63 +327,3 @@ def notice(account: User) -> dict | None:
     return {"limit": limit.monthly_limit, "spent": spent,
             "percent": int(spent * 100 / limit.monthly_limit) if limit.monthly_limit else 100,
             "alerted": limit.alerted_percent if limit.alerted_month == month else 0}
-
-
-# ---------------------------------------------------------------- usage
-
-def dollars(amount: Decimal) -> str:
-    """An amount as the ledger keeps it: eight decimal places."""
-    return str(Decimal(amount).quantize(LEDGER_PLACES, ROUND_HALF_UP))
-
-
-@dataclass
-class Usage:
-    start: dt.date
-    end: dt.date
-    total: Decimal
-    runs: int
-    days: list[dict]
-    by_model: list[dict]
-    by_hardware: list[dict]
-    by_token: list[dict]
-
-    def to_dict(self) -> dict:
-        def money(rows):
-            return [{**row, "cost": dollars(row["cost"])} for row in rows]
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "currency": "usd",
-                "total": dollars(self.total), "runs": self.runs, "days": money(self.days),
-                "by_model": money(self.by_model), "by_hardware": money(self.by_hardware),
-                "by_token": money(self.by_token)}
-
-
-def usage(account: User, start: dt.date, end: dt.date) -> Usage:
-    """The account's ledger from `start` to `end` (days, both included): totals, each day, and by
-    model, hardware and token."""
-    zone = timezone.get_current_timezone()
-    entries = SpendEntry.objects.filter(
-        account=account,
-        created_at__gte=dt.datetime.combine(start, dt.time.min, zone),
-        created_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, zone))
-    totals = entries.aggregate(cost=Sum("cost"), runs=Count("id"))
-    per_day = {row["day"]: row for row in entries.annotate(day=TruncDate("created_at")).values("day").annotate(
-        cost=Sum("cost"), runs=Count("id"), seconds=Sum("seconds"))}
-    days = []
-    day = start
-    while day <= end:
-        row = per_day.get(day)
-        days.append({"date": day.isoformat(), "cost": row["cost"] if row else Decimal(0),
-                     "runs": row["runs"] if row else 0,
-                     "seconds": str(Decimal(row["seconds"] if row else 0).quantize(SECOND_PLACES))})
-        day += dt.timedelta(days=1)
-
-    def by(field: str, name: str) -> list[dict]:
-        rows = entries.values(field).annotate(cost=Sum("cost"), runs=Count("id")).order_by("-cost", field)
-        return [{name: row[field], "cost": row["cost"], "runs": row["runs"]} for row in rows]
-
-    tokens = [{**row, "token": _token_name(row["token"])} for row in by("token__name", "token")]
-    return Usage(start, end, totals["cost"] or Decimal(0), totals["runs"], days, by("model", "model"),
-                 by("hardware", "hardware"), tokens)
-
-
-def _token_name(name: str | None) -> str:
-    return name if name is not None else "web"

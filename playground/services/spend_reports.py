@@ -8,7 +8,7 @@ by `billing.set_limit`.
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum, Value
@@ -43,7 +43,7 @@ def entries(start: dt.date, end: dt.date, account: User | None = None):
     rows = SpendEntry.objects.filter(created_at__gte=since, created_at__lt=until)
     if account is not None:
         rows = rows.filter(account=account)
-    return rows.select_related("token").order_by("created_at", "id")
+    return rows.order_by("created_at", "id")
 
 
 @dataclass
@@ -64,23 +64,70 @@ def site_totals(start: dt.date, end: dt.date) -> SiteTotals:
     model and hardware; the top spenders are the first owners."""
     rows = entries(start, end).order_by()
     totals = rows.aggregate(cost=Sum("cost"), runs=Count("id"))
+    owners = _by(rows, "account__username", "owner")
+    return SiteTotals(start, end, totals["cost"] or ZERO, totals["runs"], _days(rows, start, end), owners,
+                      _by(rows, "model", "model"), _by(rows, "hardware", "hardware"), owners[:TOP_SPENDERS])
+
+
+def _days(rows, start: dt.date, end: dt.date) -> list[dict]:
+    """Each day of the range with its cost, runs and seconds (zero on days without any)."""
     per_day = {row["day"]: row for row in rows.annotate(day=TruncDate("created_at")).values("day").annotate(
-        cost=Sum("cost"), runs=Count("id"))}
+        cost=Sum("cost"), runs=Count("id"), seconds=Sum("seconds"))}
     days = []
     day = start
     while day <= end:
-        row = per_day.get(day)
-        days.append({"date": day, "cost": row["cost"] if row else ZERO, "runs": row["runs"] if row else 0})
+        row = per_day.get(day) or {"cost": ZERO, "runs": 0, "seconds": ZERO}
+        days.append({"date": day, "cost": row["cost"], "runs": row["runs"], "seconds": row["seconds"]})
         day += dt.timedelta(days=1)
+    return days
 
-    def by(field: str, name: str) -> list[dict]:
-        grouped = rows.values(field).annotate(cost=Sum("cost"), runs=Count("id"), seconds=Sum("seconds"))
-        return [{name: row[field], "cost": row["cost"], "runs": row["runs"], "seconds": row["seconds"]}
-                for row in grouped.order_by("-cost", field)]
 
-    owners = by("account__username", "owner")
-    return SiteTotals(start, end, totals["cost"] or ZERO, totals["runs"], days, owners, by("model", "model"),
-                      by("hardware", "hardware"), owners[:TOP_SPENDERS])
+def _by(rows, field: str, name: str) -> list[dict]:
+    """The rows grouped by `field`, costliest first, the group's value under `name`."""
+    grouped = rows.values(field).annotate(cost=Sum("cost"), runs=Count("id"), seconds=Sum("seconds"))
+    return [{name: row[field], "cost": row["cost"], "runs": row["runs"], "seconds": row["seconds"]}
+            for row in grouped.order_by("-cost", field)]
+
+
+# ---------------------------------------------------------------- an account's usage (API and pages)
+
+def dollars(amount: Decimal) -> str:
+    """An amount as the ledger keeps it: eight decimal places."""
+    return str(Decimal(amount).quantize(billing.LEDGER_PLACES, ROUND_HALF_UP))
+
+
+@dataclass
+class Usage:
+    start: dt.date
+    end: dt.date
+    total: Decimal
+    runs: int
+    days: list[dict]
+    by_model: list[dict]
+    by_hardware: list[dict]
+    by_token: list[dict]
+
+    def to_dict(self) -> dict:
+        """`GET /v1/account/usage`: amounts as decimal strings, seconds to the millisecond."""
+        def wire(rows: list[dict], keep: tuple[str, ...]) -> list[dict]:
+            return [{**{k: row[k] for k in keep}, "cost": dollars(row["cost"]), "runs": row["runs"]} for row in rows]
+
+        days = [{"date": day["date"].isoformat(), "cost": dollars(day["cost"]), "runs": day["runs"],
+                 "seconds": str(Decimal(day["seconds"] or 0).quantize(billing.SECOND_PLACES))} for day in self.days]
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "currency": "usd",
+                "total": dollars(self.total), "runs": self.runs, "days": days,
+                "by_model": wire(self.by_model, ("model",)), "by_hardware": wire(self.by_hardware, ("hardware",)),
+                "by_token": wire(self.by_token, ("token",))}
+
+
+def usage(account: User, start: dt.date, end: dt.date) -> Usage:
+    """The account's ledger from `start` to `end` (days, both included): totals, each day, and by
+    model, hardware and API token (`web` for runs started from pages)."""
+    rows = entries(start, end, account).order_by()
+    totals = rows.aggregate(cost=Sum("cost"), runs=Count("id"))
+    tokens = [{**row, "token": row["token"] or "web"} for row in _by(rows, "token_name", "token")]
+    return Usage(start, end, totals["cost"] or ZERO, totals["runs"], _days(rows, start, end),
+                 _by(rows, "model", "model"), _by(rows, "hardware", "hardware"), tokens)
 
 
 def limits_set() -> list[SpendLimit]:

@@ -296,3 +296,11 @@ def test_a_gap_in_counting_is_not_billed(alice, version, cpu_worker):
     billing.bill_instances(monday + timedelta(days=3))  # min was 0 meanwhile, say: counting starts again
     billing.bill_instances(monday + timedelta(days=3, hours=2))  # every hour so far is over
     assert sum(e.seconds for e in SpendEntry.objects.filter(kind="instances")) == Decimal("60.000")
+
+
+def test_a_deleted_tokens_spend_keeps_its_name(client, alice, version):
+    token, _ = ApiToken.issue(alice, name="old-ci")
+    _ran(runs.create_prediction(alice, version, {"text": "a"}, token=token), 3)
+    token.delete()
+    assert client.get("/v1/account/usage", **bearer(alice)).json()["by_token"] == [
+        {"token": "old-ci", "cost": "0.00300000", "runs": 1}]

@@ -7,7 +7,6 @@ own (members get the site's 403, anyone else its 404), staff everything (anyone 
 """
 
 import csv
-import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -60,9 +59,9 @@ def _spend_page(request: HttpRequest, account: User, page_url: str, csv_url: str
                 limit_form: LimitForm | None = None, status: int = 200) -> HttpResponse:
     range_form = RangeForm(request.GET)
     start, end = range_form.range()
-    usage = billing.usage(account, start, end)
+    usage = spend_reports.usage(account, start, end)
     limit = billing.limit_of(account)
-    days = [{**day, "date": dt.date.fromisoformat(day["date"])} for day in usage.days]
+    days = usage.days
     context = {
         "nav": "account",
         "account": account,
