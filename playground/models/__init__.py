@@ -11,6 +11,7 @@ from playground.models.catalog import (
     ModelQuerySet,
     Version,
     Visibility,
+    search_words,
 )
 from playground.models.files import File, FileQuerySet, _file_upload_to  # noqa: F401 (named by migrations)
 from playground.models.galleries import GalleryItem, GalleryStar
@@ -34,6 +35,6 @@ __all__ = [
     "LIVE", "RUN_KINDS", "TERMINAL", "WEBHOOK_EVENTS", "BuildStatus", "Collection", "Deployment", "DeploymentRelease",
     "File", "FileQuerySet", "GalleryItem", "GalleryStar", "Hardware", "HardwarePrice", "Instance", "InstanceHour", "InstanceState",
     "Model", "ModelQuerySet", "Prediction", "Run", "Source", "SpendEntry", "SpendLimit", "Status", "Training",
-    "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events",
+    "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events", "search_words",
     "iso",
 ]

@@ -35,6 +35,16 @@ class Visibility(models.TextChoices):
     PRIVATE = "private"
 
 
+SEARCH_WORDS = 8
+SEARCH_WORD_LENGTH = 64
+
+
+def search_words(text: str) -> list[str]:
+    """The words a search looks for (see ModelQuerySet.search)."""
+    words = dict.fromkeys(word[:SEARCH_WORD_LENGTH].lower() for word in text.split())
+    return list(words)[:SEARCH_WORDS]
+
+
 class ModelQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ModelQuerySet":
         """Public models, the user's own and their organizations'; the rest is as if it did not exist."""
@@ -55,9 +65,11 @@ class ModelQuerySet(models.QuerySet):
         return self.annotate(latest_version_created_at=Coalesce(models.Subquery(latest), models.F("created_at")))
 
     def search(self, text: str) -> "ModelQuerySet":
-        """Models whose owner, name or description contains every word of `text`."""
+        """Models whose owner, name or description contains every word of `text`: its first
+        SEARCH_WORDS different words, each cut at SEARCH_WORD_LENGTH characters, so that what a
+        search costs the database is bounded whatever it is given (a page's `?q=`, a 10 MiB body)."""
         found = self
-        for word in text.split():
+        for word in search_words(text):
             found = found.filter(
                 models.Q(name__icontains=word) | models.Q(description__icontains=word)
                 | models.Q(owner__username__icontains=word)

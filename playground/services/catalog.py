@@ -24,6 +24,7 @@ from playground.models import (
     Status,
     Version,
     Visibility,
+    search_words,
 )
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -376,7 +377,7 @@ SEARCH_CANDIDATES = 500  # matches scored per search, most run first
 def search_models(user, text: str, limit: int) -> list[tuple[Model, float]]:
     """The models `user` may see that match every word of `text`, best first, with a score in (0, 1]:
     a word in the name counts most, then in the owner's name, then in the description."""
-    words = [word.lower() for word in text.split()]
+    words = search_words(text)
     candidates = (Model.objects.visible_to(user).search(text).for_api()
                   .order_by("-num_runs", "-created_at")[:SEARCH_CANDIDATES])
     scored = [(model, _score(model, words)) for model in candidates]
@@ -391,9 +392,10 @@ def _score(model: Model, words: list[str]) -> float:
 
 
 def search_collections(text: str) -> QuerySet:
-    """Collections whose name, slug or description holds every word of `text`."""
+    """Collections whose name, slug or description holds every word of `text` (its first words, as
+    for models: a bounded search)."""
     found = Collection.objects.all()
-    for word in text.split():
+    for word in search_words(text):
         found = found.filter(Q(name__icontains=word) | Q(slug__icontains=word) | Q(description__icontains=word))
     return found
 
