@@ -5,10 +5,9 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
 from playground import dispatch, webhooks
-from playground.services import files
-from playground.services import runs as run_services
 from playground.models import Deployment
-from playground.services import billing, deployments
+from playground.services import billing, deployments, files
+from playground.services import runs as run_services
 from playground.worker import builds, fleet, reaper, registry, runs
 
 

@@ -208,27 +208,9 @@ class InstancePool:
             self._monitor.join(timeout=10)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """What the pool holds, for diagnostics and admin pages."""
-        now = time.monotonic()
+        """What the pool holds, for diagnostics and admin pages (each as ``on_change`` hears of it)."""
         with self._cond:
-            return [
-                {
-                    "key": entry.key,
-                    "pid": entry.instance.process.pid if entry.instance.process else None,
-                    "port": entry.instance.port,
-                    "ready": entry.ready,
-                    "in_use": entry.in_use,
-                    "slots": entry.instance.slots,
-                    "ready_seconds": entry.instance.ready_seconds,
-                    "idle_seconds": now - entry.idle_since if entry.in_use == 0 else 0.0,
-                    "state": "busy" if entry.in_use else "ready" if entry.ready else "booting",
-                    "mode": entry.instance.mode,
-                    "devices": list(entry.devices),
-                    "id": entry.id,
-                    "pinned": entry.pinned,
-                }
-                for entry in self._all()
-            ]
+            return [_describe(entry) for entry in self._all()]
 
     def _all(self) -> list[_Entry]:
         """Every instance in circulation (caller holds the lock)."""
@@ -434,11 +416,8 @@ class InstancePool:
     def _notify(self, entry: _Entry, state: str) -> None:
         if self.on_change is None:
             return
-        info = {"key": entry.key, "id": entry.id, "pid": entry.instance.process.pid if entry.instance.process else None,
-                "slots": entry.instance.slots, "mode": entry.instance.mode, "devices": list(entry.devices),
-                "pinned": entry.pinned, "ready_seconds": entry.instance.ready_seconds}
         try:
-            self.on_change(info, state)
+            self.on_change(_describe(entry), state)
         except Exception:  # what the owner does with the news never breaks a run
             log.exception("instance pool on_change failed")
 
@@ -456,6 +435,25 @@ class InstancePool:
 
     def _stop_in_background(self, entry: _Entry) -> None:
         threading.Thread(target=self._stop, args=(entry,), name="cog-stop", daemon=True).start()
+
+
+def _describe(entry: _Entry) -> dict[str, Any]:
+    """An instance as the pool tells of it."""
+    return {
+        "key": entry.key,
+        "id": entry.id,
+        "pid": entry.instance.process.pid if entry.instance.process else None,
+        "port": entry.instance.port,
+        "ready": entry.ready,
+        "in_use": entry.in_use,
+        "slots": entry.instance.slots,
+        "ready_seconds": entry.instance.ready_seconds,
+        "idle_seconds": time.monotonic() - entry.idle_since if entry.in_use == 0 else 0.0,
+        "state": "busy" if entry.in_use else "ready" if entry.ready else "booting",
+        "mode": entry.instance.mode,
+        "devices": list(entry.devices),
+        "pinned": entry.pinned,
+    }
 
 
 @dataclass(frozen=True)

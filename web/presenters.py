@@ -345,7 +345,7 @@ def hourly_cost(release: DeploymentRelease) -> dict:
     idle, busy = deployments.hourly_cost(release)
     return {"idle": format_cost(idle), "busy": format_cost(busy), "min": release.min_instances,
             "max": release.max_instances, "hardware": release.hardware.name,
-            "each": format_cost(release.hardware.price_per_second * 3600)}
+            "each": format_cost(release.hardware.price_per_hour)}
 
 
 def cost_estimate(hardware: Hardware | None, min_instances: int | None, max_instances: int | None) -> dict | None:

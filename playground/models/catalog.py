@@ -26,6 +26,10 @@ class Hardware(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def price_per_hour(self) -> Decimal:
+        return self.price_per_second * 3600
+
     def to_dict(self) -> dict:
         return {"sku": self.sku, "name": self.name}
 

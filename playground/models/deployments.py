@@ -61,11 +61,18 @@ class DeploymentRelease(models.Model):
     def is_current(self) -> bool:
         return self.deployment.current_release_id == self.pk
 
+    POOL_KEY_PREFIX = "deployment:"
+
     @property
     def pool_key(self) -> str:
         """The worker pool's name for this release's instances: a deployment's are its own, and a
         release that keeps the version and hardware keeps the instances too."""
-        return f"deployment:{self.deployment_id}:{self.version.version_id}:{self.hardware.sku}"
+        return f"{self.POOL_KEY_PREFIX}{self.deployment_id}:{self.version.version_id}:{self.hardware.sku}"
+
+    @classmethod
+    def owns_pool_key(cls, key: str) -> bool:
+        """Whether a worker pool key names a deployment's instances (not a version's own)."""
+        return key.startswith(cls.POOL_KEY_PREFIX)
 
     def to_dict(self) -> dict:
         return {

@@ -364,7 +364,7 @@ def scale_all() -> int:
 def hourly_cost(release: DeploymentRelease) -> tuple[Decimal, Decimal]:
     """What an hour costs at the release's hardware price: with min instances up and idle, and
     with every instance (max) busy."""
-    hour = release.hardware.price_per_second * 3600
+    hour = release.hardware.price_per_hour
     return hour * release.min_instances, hour * release.max_instances
 
 

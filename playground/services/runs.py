@@ -81,7 +81,7 @@ def preamble(schema, input_data: object, sku: str) -> str:
     ignored = schema.undeclared(input_data) if isinstance(input_data, dict) else []
     if ignored:
         lines.append(f"Ignored inputs this model does not take: {', '.join(ignored)}")
-    if not Worker.objects.serving(sku):
+    if _unserved(sku):
         lines.append(f"Waiting for a worker with {sku}: none is running; this run starts when one does.")
     return "".join(f"{line}\n" for line in lines)
 
@@ -89,7 +89,10 @@ def preamble(schema, input_data: object, sku: str) -> str:
 def missing_hardware(runnable: Run | Model) -> str | None:
     """The SKU of the hardware a run (or a model's runs) needs when no live worker serves it: it
     waits in its queue."""
-    sku = runnable.hardware_sku
+    return _unserved(runnable.hardware_sku)
+
+
+def _unserved(sku: str) -> str | None:
     return None if Worker.objects.serving(sku) else sku
 
 

@@ -142,7 +142,7 @@ def hardware_prices() -> list[dict]:
     for hardware in Hardware.objects.order_by("sku").prefetch_related("prices"):
         history = list(hardware.prices.all()[:5])
         listed.append({"hardware": hardware, "history": history,
-                       "per_hour": f"${hardware.price_per_second * 3600:,.2f}"})
+                       "per_hour": f"${hardware.price_per_hour:,.2f}"})
     return listed
 
 

@@ -150,12 +150,12 @@ def _record(info: dict, state: str) -> None:
     if state == runner_pool.READY:
         fields["boot_seconds"] = info.get("ready_seconds")
     updated = Instance.objects.filter(pk=info["id"]).exclude(state=InstanceState.STOPPING).update(**fields)
-    if not updated and state == runner_pool.BOOTING and not info["key"].startswith("deployment:"):
+    if not updated and state == runner_pool.BOOTING and not DeploymentRelease.owns_pool_key(info["key"]):
         version = Version.objects.filter(version_id=info["key"].partition(":")[0]).first()
         if version is not None:  # an instance for runs of a version (no deployment): its row starts here
             Instance.objects.create(id=info["id"], worker_id=leases.WORKER_ID, key=info["key"], version=version,
                                     **fields)
-    if state == runner_pool.READY and info["key"].startswith("deployment:"):
+    if state == runner_pool.READY and DeploymentRelease.owns_pool_key(info["key"]):
         row = Instance.objects.filter(pk=info["id"]).select_related("release__deployment__owner").first()
         if row is not None and row.release is not None:
             _read(dispatch.deployment_queue(row.release.deployment.full_name), info["id"])
@@ -210,7 +210,7 @@ def follow_rows() -> None:
     for info in snapshot:
         seen.add(info["id"])
         row = rows.get(info["id"])
-        deployed = info["key"].startswith("deployment:")
+        deployed = DeploymentRelease.owns_pool_key(info["key"])
         if deployed and (row is None or row.state == InstanceState.STOPPING):
             pool.retire(info["id"])
             continue

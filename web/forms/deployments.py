@@ -56,7 +56,7 @@ class DeploymentForm(forms.Form):
                             **self.initial}
         self.hardware = list(Hardware.objects.all())
         self.fields["hardware"].choices = [
-            (hw.sku, f"{hw.name} · {presenters.format_cost(hw.price_per_second * 3600)}/hour") for hw in self.hardware
+            (hw.sku, f"{hw.name} · {presenters.format_cost(hw.price_per_hour)}/hour") for hw in self.hardware
         ]
         self.fields["version"].choices = self._version_choices()
 
