@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BuildError
+from .sandbox import SandboxConfig
 from .schema import check_predictor_file, generate_schema
 from .spec import BuildSpec, parse_cog_yaml, spec_hash
 from .venvs import check_root_steps, ensure_venv
@@ -39,8 +40,13 @@ def build(
     log: Callable[[str], None],
     allow_root_steps: bool = False,
     strict_python: bool = False,
+    sandbox: SandboxConfig | None = None,
+    timeout: float | None = None,
 ) -> BuildResult:
-    """Parse cog.yaml, make the venv and write the schema; BuildError.log has it all."""
+    """Parse cog.yaml, make the venv and write the schema; BuildError.log has it all.
+
+    With a ``sandbox``, pip and the schema's inspection of the model's code each run inside one;
+    ``timeout`` bounds pip's run."""
     lines: list[str] = []
 
     def record(text: str) -> None:
@@ -48,7 +54,7 @@ def build(
         log(text)
 
     try:
-        return _build(Path(src_dir), Path(venvs_dir), record, allow_root_steps, strict_python)
+        return _build(Path(src_dir), Path(venvs_dir), record, allow_root_steps, strict_python, sandbox, timeout)
     except BuildError as exc:
         record(f"Build failed: {exc}\n")
         exc.log = "".join(lines)
@@ -61,6 +67,8 @@ def _build(
     log: Callable[[str], None],
     allow_root_steps: bool,
     strict_python: bool,
+    sandbox: SandboxConfig | None,
+    timeout: float | None,
 ) -> BuildResult:
     spec = parse_cog_yaml(src_dir)
     check_root_steps(spec, allow_root_steps)
@@ -73,6 +81,8 @@ def _build(
         allow_root_steps=allow_root_steps,
         strict_python=strict_python,
         src_dir=src_dir,
+        sandbox=sandbox,
+        timeout=timeout,
     )
-    schema = generate_schema(venv, src_dir, spec, log)
+    schema = generate_schema(venv, src_dir, spec, log, sandbox)
     return BuildResult(spec, spec_hash(spec), venv, schema, spec.cog_version)

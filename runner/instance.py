@@ -7,8 +7,10 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tempfile
 import threading
@@ -17,16 +19,19 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from . import sandbox as sandboxes
+from .egress import Allow
 from .envs import venv_env
 from .errors import BootTimeout, InstanceDied, SetupFailed
+from .procs import spawn
 from .spec import BuildSpec
 from .sse import iter_events
 
 EventCallback = Callable[[str, dict[str, Any]], None]
-SERVER_SCRIPT = Path(__file__).with_name("_cog_server.py")
 
 # Health values coglet reports, plus two of ours for a server we cannot ask.
 READY, BUSY, STARTING = "READY", "BUSY", "STARTING"
@@ -55,6 +60,11 @@ class CogInstance:
 
     In ``mode`` TRAIN the server runs cog.yaml's ``train`` instead (``--x-mode train``, its own
     process, one training at a time) and ``predict()`` runs a training on its /trainings routes.
+
+    With a ``sandbox`` config the server runs inside a sandbox (``runner.sandbox``) and is reached
+    through its unix socket; a run that hits one of the sandbox's limits fails saying which, and
+    the instance is ``spoiled``: its owner replaces it. It reaches nothing outside unless
+    ``egress`` lets it (``runner.egress``).
     """
 
     def __init__(
@@ -65,6 +75,8 @@ class CogInstance:
         extra_env: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         mode: str = PREDICT,
+        sandbox: sandboxes.SandboxConfig | None = None,
+        egress: Allow | None = None,
     ) -> None:
         if mode not in (PREDICT, TRAIN):
             raise ValueError(f"mode must be {PREDICT!r} or {TRAIN!r}, not {mode!r}")
@@ -79,6 +91,7 @@ class CogInstance:
         self.collection = "trainings" if mode == TRAIN else "predictions"
         self.slots = 1 if mode == TRAIN else spec.concurrency_max
         self.port: int | None = None
+        self.files_port: int | None = None  # where the server fetches a run's input files
         self.started_at: float | None = None
         self.ready_seconds: float | None = None
         self.last_used = time.monotonic()
@@ -90,44 +103,98 @@ class CogInstance:
         self._cancel_requested: set[str] = set()
         self._lock = threading.Lock()
         self._hook_server: _HookServer | None = None
+        self.sandbox_config = sandbox
+        self.egress = egress  # what it may reach outside its sandbox (runner.egress); nothing when None
+        self.sandbox: sandboxes.Sandbox | None = None
+        self.spoiled: str | None = None  # why this instance must not serve again, once a run broke a limit
+        self._inputs: Path | None = None
 
     # -- process lifecycle -------------------------------------------------
 
     def start(self) -> None:
         """Spawn the server in its own process group; returns immediately."""
-        self.port = _free_port(self.host)
-        fd, log_path = tempfile.mkstemp(prefix=f"cogmill-{self.port}-", suffix=".log")
+        if self.sandbox_config is not None:
+            weights = self.extra_env.get("COG_WEIGHTS", "")  # a trained version's weights file, if local
+            files = [Path(weights)] if weights and Path(weights).is_file() else []
+            self.sandbox = self.sandbox_config.open(self.venv, self.src_dir, self._gpu_devices(), files)
+            self.port, self.files_port = sandboxes.COG_PORT, sandboxes.FILES_PORT
+            self._inputs = self.sandbox.inputs_dir
+            log_path = str(self.sandbox.dir / "server.log")
+            fd = os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            inside = [str(self.venv / "bin" / "python"), sandboxes.LAUNCHER_INSIDE, *self.sandbox.lifeline,
+                      "--limits", self.sandbox.limits.option(),
+                      "--serve", f"{sandboxes.RUN_INSIDE}/{sandboxes.COG_SOCKET}", str(self.port),
+                      "--files", sandboxes.INPUTS_INSIDE, str(self.files_port)]
+            if self.mode == TRAIN:
+                inside += ["--forward", str(sandboxes.HOOK_PORT), f"{sandboxes.RUN_INSIDE}/{sandboxes.HOOK_SOCKET}"]
+            if self.egress is not None:
+                inside += self.sandbox.allow_egress(self.egress)
+            command = self.sandbox.command([*inside, "--", "--host", "127.0.0.1", *self._mode_args()])
+            env = self.sandbox.env(self._env())
+        else:
+            self.port, self.files_port = _free_port(self.host), _free_port(self.host)
+            self._inputs = Path(tempfile.mkdtemp(prefix="cogmill-inputs-"))
+            fd, log_path = tempfile.mkstemp(prefix=f"cogmill-{self.port}-", suffix=".log")
+            command = [str(self.venv / "bin" / "python"), str(sandboxes.LAUNCHER), "--watch", str(os.getpid()), log_path,
+                       "--files", str(self._inputs), str(self.files_port),
+                       "--", "--host", self.host, *self._mode_args()]
+            env = self._env()
         self.output_log = Path(log_path)
-        command = [
-            str(self.venv / "bin" / "python"),
-            str(SERVER_SCRIPT),
-            str(os.getpid()),
-            log_path,
-            "--host",
-            self.host,
-            *(("--x-mode", TRAIN) if self.mode == TRAIN else ()),
-        ]
         with os.fdopen(fd, "wb") as log_file:
-            self.process = subprocess.Popen(
+            self.process = spawn(
                 command,
                 cwd=self.src_dir,
-                env=self._env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=self.sandbox.pass_fds if self.sandbox is not None else (),
             )
+        if self.sandbox is not None:
+            self.sandbox.note_started(self.process.pid)
         self.started_at = time.time()
         self._started = time.monotonic()
-        base_url = f"http://{self.host}:{self.port}"
-        self._client = httpx.Client(base_url=base_url, timeout=10.0)
+        self._client = self._new_client(timeout=10.0)
         # A stream on a reused connection waits ~40 ms for its first event (coglet
         # leaves Nagle on and our ACK is delayed); a fresh connection does not.
-        self._stream_client = httpx.Client(
-            base_url=base_url,
-            timeout=httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT),
-            limits=httpx.Limits(max_keepalive_connections=0),
-        )
+        self._stream_client = self._new_client(timeout=httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT),
+                                               limits=httpx.Limits(max_keepalive_connections=0))
+
+    def _new_client(self, **options: Any) -> httpx.Client:
+        if self.sandbox is not None:
+            transport = httpx.HTTPTransport(uds=str(self.sandbox.cog_socket), limits=options.pop(
+                "limits", httpx.Limits()))
+            return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", transport=transport, **options)
+        return httpx.Client(base_url=f"http://{self.host}:{self.port}", **options)
+
+    def _mode_args(self) -> tuple[str, ...]:
+        return ("--x-mode", TRAIN) if self.mode == TRAIN else ()
+
+    def _gpu_devices(self) -> tuple[str, ...]:
+        visible = self.extra_env.get("CUDA_VISIBLE_DEVICES", "")
+        return tuple(device for device in visible.split(",") if device)
+
+    # -- input files -------------------------------------------------------
+
+    def input_folder(self, run_id: str) -> Path:
+        """A fresh folder for one run's input files, which the model may read but not change;
+        ``input_url`` says where the Cog server fetches a file put there (it copies it into the
+        model's own temporary folder). Removed by ``drop_inputs``."""
+        if self._inputs is None:
+            raise RuntimeError("instance not started")
+        folder = self._inputs / run_id
+        folder.mkdir(mode=0o755, exist_ok=True)
+        return folder
+
+    def input_url(self, host_path: Path) -> str:
+        if self._inputs is None:
+            raise RuntimeError("instance not started")
+        return f"http://127.0.0.1:{self.files_port}/{quote(Path(host_path).relative_to(self._inputs).as_posix())}"
+
+    def drop_inputs(self, run_id: str) -> None:
+        if self._inputs is not None:
+            shutil.rmtree(self._inputs / run_id, ignore_errors=True)
 
     def _env(self) -> dict[str, str]:
         env = venv_env(self.venv, {**dict(self.spec.environment), **self.extra_env})
@@ -210,6 +277,10 @@ class CogInstance:
             self._hook_server.close()
         if self.output_log is not None:
             self.output_log.unlink(missing_ok=True)
+        if self.sandbox is not None:
+            self.sandbox.close()
+        elif self._inputs is not None:
+            shutil.rmtree(self._inputs, ignore_errors=True)
 
     def output_tail(self, max_bytes: int = 16384) -> str:
         """The last part of the server's stdout/stderr, for diagnostics."""
@@ -279,15 +350,26 @@ class CogInstance:
         sent = {k: v for k, v in input.items() if v is not None}
         try:
             if self.mode == TRAIN:
-                return self._train(prediction_id, sent, on_event, timeout)
+                return self._within_limits(self._train(prediction_id, sent, on_event, timeout))
             opened = self._open_stream(prediction_id, sent)
             if isinstance(opened, dict):
                 return opened
-            return _StreamReader(self, prediction_id, opened, on_event, timeout).run()
+            return self._within_limits(_StreamReader(self, prediction_id, opened, on_event, timeout).run())
         finally:
             with self._lock:
                 self._cancel_requested.discard(prediction_id)
             self.last_used = time.monotonic()
+
+    def _within_limits(self, result: dict[str, Any]) -> dict[str, Any]:
+        """A failure that came of a sandbox limit says which, and spoils the instance."""
+        if self.sandbox is None or result.get("status") != "failed":
+            return result
+        reason = result.get("_limit") or _limit_broken(self.sandbox.limits, result)
+        result.pop("_limit", None)
+        if reason is None:
+            return result
+        self.spoiled = reason
+        return {**result, "error": reason}
 
     def cancel(self, prediction_id: str) -> bool:
         """Cancel a running prediction; one that has not reached the server yet is
@@ -359,7 +441,11 @@ class CogInstance:
     def _hooks(self) -> _HookServer:
         with self._lock:
             if self._hook_server is None:
-                self._hook_server = _HookServer(self.host)
+                if self.sandbox is not None:
+                    self._hook_server = _HookServer(self.host, socket_path=self.sandbox.hook_socket,
+                                                    port=sandboxes.HOOK_PORT)
+                else:
+                    self._hook_server = _HookServer(self.host)
             return self._hook_server
 
     def failure_after_error(self, prediction_id: str, exc: Exception, logs: str = "") -> dict[str, Any]:
@@ -402,6 +488,11 @@ class _StreamReader:
         self.cancel_sent = False
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.logs: list[str] = []
+        self.over_limit: str | None = None  # set when the run used more CPU time than the sandbox allows
+        sandbox = instance.sandbox
+        self.cpu_limit = sandbox.limits.cpu_seconds if sandbox is not None else 0
+        self.cpu_start = (sandbox.cpu_seconds() or 0.0) if sandbox is not None and self.cpu_limit else 0.0
+        self.cpu_checked = time.monotonic()
 
     def run(self) -> dict[str, Any]:
         threading.Thread(target=self._pump, name=f"sse-{self.prediction_id}", daemon=True).start()
@@ -450,6 +541,7 @@ class _StreamReader:
                 return self._partial_failure(f"Lost events from the model server: {data.get('error', data)}")
 
     def _check_deadline(self) -> dict[str, Any] | None:
+        self._check_cpu()
         if self.deadline is None or time.monotonic() < self.deadline:
             return None
         if not self.timed_out:
@@ -457,13 +549,29 @@ class _StreamReader:
             self.instance._post_cancel(self.prediction_id)
             self.deadline = time.monotonic() + CANCEL_GRACE
             return None
+        # Still running after the cancel's grace: its slot would stay taken, so the instance goes.
+        self.instance.spoiled = self.instance.spoiled or "a run ignored its cancel"
         return self._partial_failure(self._timeout_message())
+
+    def _check_cpu(self) -> None:
+        """Once a second, stop a run whose instance has spent more CPU time on it than allowed."""
+        if not self.cpu_limit or self.over_limit or time.monotonic() - self.cpu_checked < 1.0:
+            return
+        self.cpu_checked = time.monotonic()
+        spent = self.instance.sandbox.cpu_seconds() if self.instance.sandbox is not None else None
+        if spent is not None and spent - self.cpu_start > self.cpu_limit:
+            self.over_limit = f"The model used more than {self.cpu_limit:g} s of CPU time on this run"
+            self.timed_out = True
+            self.instance._post_cancel(self.prediction_id)
+            self.deadline = time.monotonic() + CANCEL_GRACE
 
     def _final(self, data: dict[str, Any]) -> dict[str, Any]:
         result = dict(data)
         result.setdefault("id", self.prediction_id)
         if self.timed_out:
             result.update(status="failed", error=self._timeout_message())
+        if self.over_limit:
+            result["_limit"] = self.over_limit
         return result
 
     def _ended_early(self, exc: Exception | None) -> dict[str, Any]:
@@ -473,7 +581,10 @@ class _StreamReader:
         return self.instance.failure_after_error(self.prediction_id, error, logs="".join(self.logs))
 
     def _partial_failure(self, error: str) -> dict[str, Any]:
-        return failed_result(self.prediction_id, error, logs="".join(self.logs))
+        result = failed_result(self.prediction_id, error, logs="".join(self.logs))
+        if self.over_limit:
+            result["_limit"] = self.over_limit
+        return result
 
     def _timeout_message(self) -> str:
         noun = "Training" if self.instance.mode == TRAIN else "Prediction"
@@ -540,6 +651,10 @@ class _WebhookReader(_StreamReader):
         self.ended.set()
 
 
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
 class _Hook:
     def __init__(self, server: _HookServer, token: str) -> None:
         self.server, self.token = server, token
@@ -557,7 +672,7 @@ class _HookServer:
     # The whole state comes in each webhook, file outputs (the weights) as base64 data URIs.
     MAX_BODY = 256 * 1024 * 1024
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, socket_path: Path | None = None, port: int = 0) -> None:
         self.host = host
         self._listeners: dict[str, Callable[[dict[str, Any]], None]] = {}
         hooks = self
@@ -584,9 +699,15 @@ class _HookServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
+        self._server: socketserver.BaseServer
+        if socket_path is not None:  # in a sandbox: its relay forwards the server's posts to this socket
+            self._server = _UnixHTTPServer(str(socket_path), Handler)
+            socket_path.chmod(0o666)  # the relay inside runs as the sandbox's uid
+            self.port = port
+        else:
+            self._server = ThreadingHTTPServer((host, 0), Handler)
+            self.port = self._server.server_address[1]
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, name="cog-training-hooks", daemon=True).start()
 
     def listen(self, callback: Callable[[dict[str, Any]], None]) -> _Hook:
@@ -600,6 +721,37 @@ class _HookServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# What each limit's failure looks like from inside: the error, or the end of the logs.
+_LIMIT_SIGNS = {
+    "memory_bytes": re.compile(r"\bMemoryError\b|Cannot allocate memory|std::bad_alloc|memory allocation of \d+ bytes"),
+    "processes": re.compile(r"can't start new thread|Resource temporarily unavailable|\[Errno 11\]"),
+    "open_files": re.compile(r"Too many open files"),
+    "file_bytes": re.compile(r"File too large"),
+    "scratch_bytes": re.compile(r"No space left on device"),
+}
+
+
+def _limit_broken(limits: sandboxes.Limits, result: dict[str, Any]) -> str | None:
+    """The sentence for the sandbox limit a failed run ran into, if its error or logs show one."""
+    seen = f"{result.get('error') or ''}\n{str(result.get('logs') or '')[-4096:]}"
+    for name, sign in _LIMIT_SIGNS.items():
+        value = getattr(limits, name)
+        if value and sign.search(seen):
+            return limit_message(name, value)
+    return None
+
+
+def limit_message(name: str, value: float) -> str:
+    size = f"{value / 2**30:g} GiB" if value >= 2**30 else f"{value / 2**20:g} MiB"
+    return {
+        "memory_bytes": f"The model used more than {size} of memory",
+        "processes": f"The model started more than {value:g} processes and threads",
+        "open_files": f"The model opened more than {value:g} files at once",
+        "file_bytes": f"The model wrote a file larger than {size}",
+        "scratch_bytes": f"The model filled its {size} of scratch space (/tmp)",
+    }[name]
 
 
 def failed_result(prediction_id: str, error: str, logs: str = "") -> dict[str, Any]:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .egress import Allow
 from .errors import NoDevice, PoolTimeout
 from .instance import BROKEN, PREDICT, CogInstance
+from .sandbox import SandboxConfig
 from .spec import BuildSpec
-
 
 log = logging.getLogger(__name__)
 # How often a checkout that was refused room for a new instance (``admit``) asks again.
@@ -87,6 +88,7 @@ class InstancePool:
         monitor_interval: float = 2.0,
         gpus: Iterable[str] = (),
         on_change: Callable[[dict[str, Any], str], None] | None = None,
+        sandbox: SandboxConfig | None = None,
     ) -> None:
         self.idle_seconds = idle_seconds
         # This machine's GPUs: each instance of a `gpu: true` model gets one of its own, so there
@@ -96,6 +98,7 @@ class InstancePool:
         self.boot_timeout = boot_timeout
         self.monitor_interval = monitor_interval
         self.on_change = on_change
+        self.sandbox = sandbox  # every instance runs inside one of these when set
         self._cond = threading.Condition()
         self._entries: dict[str, list[_Entry]] = {}
         self._waiting: dict[str, int] = {}  # checkouts waiting for a slot, by key
@@ -116,6 +119,7 @@ class InstancePool:
         max_instances: int | None = None,
         admit: Callable[[str], bool] | None = None,
         idle_seconds: float | None = None,
+        egress: Allow | None = None,
     ) -> Iterator[Lease]:
         """Yield a Lease on a ready instance with a free slot, booting one if needed.
 
@@ -125,14 +129,14 @@ class InstancePool:
         and ``admit(instance_id)`` (asked without the lock: it may look elsewhere, such as at
         other machines' instances) says yes; otherwise the checkout waits for a slot (an
         exception ``admit`` raises ends the checkout). One it boots stops after ``idle_seconds``
-        idle.
+        idle, and may reach outside its sandbox through ``egress`` (runner.egress) when given.
 
         Raises PoolTimeout when no slot frees within ``timeout`` seconds, and
         SetupFailed / InstanceDied / BootTimeout when a boot fails (the failed
         instance is discarded, so the next acquire tries a fresh one).
         """
         limits = _Limits(max_instances or self.max_instances_per_key, admit, idle_seconds)
-        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout, mode, limits)
+        lease = self._checkout(key, src_dir, venv, spec, extra_env, timeout, mode, limits, egress)
         try:
             yield lease
         finally:
@@ -149,6 +153,7 @@ class InstancePool:
         instance_id: str | None = None,
         pinned: bool = False,
         idle_seconds: float | None = None,
+        egress: Allow | None = None,
     ) -> str:
         """Boot an instance for ``key`` ahead of any run and leave it ready; its id.
 
@@ -162,7 +167,7 @@ class InstancePool:
             devices = self._devices_for(spec)
             if devices is None:
                 raise NoDevice("every GPU of this worker is busy")
-            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, instance_id)
+            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, instance_id, egress)
             entry.pinned, entry.idle_seconds = pinned, idle_seconds
         self._notify(entry, BOOTING)
         lease = self._boot(entry)
@@ -227,7 +232,8 @@ class InstancePool:
         extra_env: Mapping[str, str] | None,
         timeout: float,
         mode: str,
-        limits: "_Limits",
+        limits: _Limits,
+        egress: Allow | None,
     ) -> Lease:
         deadline = time.monotonic() + timeout
         admitted: str | None = None  # an instance id `admit` allowed, not booted yet
@@ -255,7 +261,8 @@ class InstancePool:
                             continue  # the pool may have changed while the lock was released
                         devices = self._devices_for(spec)
                         if devices is not None:
-                            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, admitted)
+                            entry = self._new_entry(key, src_dir, venv, spec, extra_env, mode, devices, admitted,
+                                                    egress)
                             entry.idle_seconds = limits.idle_seconds
                             break
                     if admitted is not None:  # it can not boot now after all: the room goes back
@@ -270,7 +277,7 @@ class InstancePool:
         self._notify(entry, BOOTING)
         return self._boot(entry)
 
-    def _may_boot(self, key: str, limits: "_Limits") -> bool:
+    def _may_boot(self, key: str, limits: _Limits) -> bool:
         """Another instance for `key`: under its limit here, and more checkouts wait than the ones
         already booting will take. Caller holds the lock."""
         entries = [e for e in self._entries.get(key, []) if not e.retired]
@@ -295,9 +302,10 @@ class InstancePool:
             info = {"key": key, "id": instance_id}
             threading.Thread(target=self.on_change, args=(info, STOPPED), name="cog-stop", daemon=True).start()
 
-    def _new_entry(self, key, src_dir, venv, spec, extra_env, mode, devices, instance_id) -> _Entry:
+    def _new_entry(self, key, src_dir, venv, spec, extra_env, mode, devices, instance_id, egress) -> _Entry:
         env = {**dict(extra_env or {}), "CUDA_VISIBLE_DEVICES": ",".join(devices)}
-        entry = _Entry(key, CogInstance(src_dir, venv, spec, env, mode=mode), devices)
+        instance = CogInstance(src_dir, venv, spec, env, mode=mode, sandbox=self.sandbox, egress=egress)
+        entry = _Entry(key, instance, devices)
         if instance_id is not None:
             entry.id = instance_id
         self._entries.setdefault(key, []).append(entry)
@@ -361,7 +369,7 @@ class InstancePool:
 
     def _release(self, lease: Lease) -> None:
         entry = lease._entry
-        healthy = entry.instance.health() not in BROKEN
+        healthy = not entry.instance.spoiled and entry.instance.health() not in BROKEN
         with self._cond:
             entry.in_use -= 1
             entry.idle_since = time.monotonic()
@@ -409,7 +417,7 @@ class InstancePool:
         idle_seconds = self.idle_seconds if entry.idle_seconds is None else entry.idle_seconds
         if not entry.pinned and time.monotonic() - entry.idle_since > idle_seconds:
             return True
-        return entry.instance.health() in BROKEN
+        return bool(entry.instance.spoiled) or entry.instance.health() in BROKEN
 
     # -- stopping and telling ------------------------------------------------
 

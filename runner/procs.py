@@ -5,9 +5,21 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from .errors import BuildError
+
+# One thread that lives as long as the process starts every child: bubblewrap's --die-with-parent
+# (PR_SET_PDEATHSIG) fires when the *thread* that started it ends, so a child started from a
+# short-lived thread (a run's, a boot's) would be killed with it.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cogmill-spawner")
+
+
+def spawn(command: Sequence[str], **options: Any) -> subprocess.Popen:
+    """``subprocess.Popen(command, **options)``, started from the spawner thread."""
+    return _SPAWNER.submit(subprocess.Popen, command, **options).result()
 
 
 def run_logged(
@@ -17,10 +29,11 @@ def run_logged(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> None:
     """Run ``command``, streaming its combined output to ``log`` line by line."""
     try:
-        process = subprocess.Popen(
+        process = spawn(
             command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -29,6 +42,7 @@ def run_logged(
             cwd=cwd,
             text=True,
             errors="replace",
+            pass_fds=pass_fds,
         )
     except OSError as exc:
         raise BuildError(f"{what} failed: {exc}") from None

@@ -11,6 +11,7 @@ from typing import Any
 from .envs import venv_env
 from .errors import BuildError
 from .procs import run_logged
+from .sandbox import LAUNCHER_INSIDE, RUN_INSIDE, SCHEMA_HELPER_INSIDE, SandboxConfig
 from .spec import BuildSpec
 
 HELPER = Path(__file__).with_name("_schema_helper.py")
@@ -18,18 +19,20 @@ SCHEMA_PATH = Path(".cog") / "openapi_schema.json"
 IMPORT_TIMEOUT = 600.0
 
 
-def generate_schema(venv: Path, src_dir: Path, spec: BuildSpec, log: Callable[[str], None]) -> dict[str, Any]:
+def generate_schema(venv: Path, src_dir: Path, spec: BuildSpec, log: Callable[[str], None],
+                    sandbox: SandboxConfig | None = None) -> dict[str, Any]:
     """Inspect the predictor with the venv's Cog SDK and write the schema file.
 
     coglet reads the file from its working directory at start: without it
-    inputs are not validated and SSE is refused.
+    inputs are not validated and SSE is refused. Inspecting imports the model's code, so with a
+    ``sandbox`` it happens inside one, with no network.
     """
     src_dir = Path(src_dir)
     refs = [spec.predict] + ([spec.train] if spec.train else [])
     for ref in refs:
         check_predictor_file(src_dir, ref)
     log(f"Generating OpenAPI schema for {' and '.join(refs)}\n")
-    result = _run_helper(Path(venv), src_dir, spec, refs, log)
+    result = _run_helper(Path(venv), src_dir, spec, refs, log, sandbox)
     if not result.get("ok"):
         trace = result.get("traceback", "")
         log(trace)
@@ -51,19 +54,35 @@ def check_predictor_file(src_dir: Path, ref: str) -> None:
 
 
 def _run_helper(
-    venv: Path, src_dir: Path, spec: BuildSpec, refs: list[str], log: Callable[[str], None]
+    venv: Path, src_dir: Path, spec: BuildSpec, refs: list[str], log: Callable[[str], None],
+    sandbox: SandboxConfig | None,
 ) -> dict[str, Any]:
+    python = str(venv / "bin" / "python")
+    env = venv_env(venv, dict(spec.environment))
     with tempfile.TemporaryDirectory(prefix="cogmill-schema-") as tmp:
-        out = Path(tmp) / "result.json"
-        command = [str(venv / "bin" / "python"), str(HELPER), str(out), *refs]
-        env = venv_env(venv, dict(spec.environment))
+        box = sandbox.open(venv, src_dir) if sandbox is not None else None
         try:
-            run_logged(command, log, "schema generation", env=env, cwd=src_dir, timeout=IMPORT_TIMEOUT)
-        except BuildError as exc:
-            if not out.is_file():
-                raise
-            log(f"{exc}\n")
-        if not out.is_file():
-            raise BuildError("schema generation produced no result")
-        result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-        return result
+            if box is None:
+                out = Path(tmp) / "result.json"
+                command = [python, str(HELPER), str(out), *refs]
+            else:
+                out = box.run_dir / "result.json"
+                command = box.command([python, LAUNCHER_INSIDE, *box.lifeline, "--limits", box.limits.option(),
+                                       "--exec", "--", python, SCHEMA_HELPER_INSIDE, f"{RUN_INSIDE}/result.json",
+                                       *refs])
+                env = box.env(env)
+            try:
+                run_logged(command, log, "schema generation", env=env, cwd=src_dir, timeout=IMPORT_TIMEOUT,
+                           pass_fds=box.pass_fds if box is not None else ())
+            except BuildError as exc:
+                if not out.is_file():
+                    raise
+                log(f"{exc}\n")
+            try:
+                result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise BuildError("schema generation produced no result") from None
+            return result
+        finally:
+            if box is not None:
+                box.close()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from . import sandbox as sandboxes
+from .egress import hosts_only
 from .envs import venv_env
 from .errors import BuildError
 from .interpreters import Interpreter, resolve
@@ -28,12 +34,15 @@ def ensure_venv(
     allow_root_steps: bool = False,
     strict_python: bool = False,
     src_dir: Path | None = None,
+    sandbox: sandboxes.SandboxConfig | None = None,
+    timeout: float | None = None,
 ) -> Path:
     """Return ``venvs_dir/<spec_hash>``, building it first if it does not exist.
 
     The venv is built in a temporary sibling and renamed into place only when
     complete, under an exclusive file lock, so concurrent builds of one spec do
-    the work once and nobody ever sees a half-built venv.
+    the work once and nobody ever sees a half-built venv. With a ``sandbox``, pip runs inside
+    one that reaches only the package index; ``timeout`` bounds pip's run.
     """
     check_root_steps(spec, allow_root_steps)
     interpreter = _interpreter(spec, strict_python)
@@ -52,7 +61,7 @@ def ensure_venv(
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{name}-", dir=venvs_dir))
         try:
             tmp.chmod(0o755)
-            _build(spec, interpreter, tmp, log, src_dir)
+            _build(spec, interpreter, tmp, log, src_dir, sandbox, timeout)
             _relocate(tmp, final)
             os.rename(tmp, final)
         finally:
@@ -100,7 +109,8 @@ def _remove_leftovers(venvs_dir: Path, name: str) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _build(spec: BuildSpec, interpreter: Interpreter, venv: Path, log: Log, src_dir: Path | None) -> None:
+def _build(spec: BuildSpec, interpreter: Interpreter, venv: Path, log: Log, src_dir: Path | None,
+           sandbox: sandboxes.SandboxConfig | None, timeout: float | None) -> None:
     if spec.python_version and interpreter.version_str != _minor(spec.python_version):
         log(
             f"Python {spec.python_version} is not installed here; "
@@ -114,7 +124,7 @@ def _build(spec: BuildSpec, interpreter: Interpreter, venv: Path, log: Log, src_
         _install_system_packages(spec.system_packages, log)
     for command in spec.pre_install:
         run_logged(["sh", "-c", command], log, f"running {command!r}", env=env, cwd=cwd)
-    _pip_install(spec, venv, log, env, cwd)
+    _pip_install(spec, venv, log, env, cwd, sandbox, timeout)
     for command in spec.run_commands:
         run_logged(["sh", "-c", command], log, f"running {command!r}", env=env, cwd=cwd)
 
@@ -134,7 +144,8 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def _pip_install(spec: BuildSpec, venv: Path, log: Log, env: Mapping[str, str], cwd: Path) -> None:
+def _pip_install(spec: BuildSpec, venv: Path, log: Log, env: Mapping[str, str], cwd: Path,
+                 sandbox: sandboxes.SandboxConfig | None, timeout: float | None) -> None:
     wanted = [f"cog=={spec.cog_version}", *spec.python_packages]
     if spec.python_requirements is not None:
         requirements = venv / "cogmill-requirements.txt"
@@ -151,7 +162,51 @@ def _pip_install(spec: BuildSpec, venv: Path, log: Log, env: Mapping[str, str], 
         "--progress-bar",
         "off",
     ]
-    run_logged(pip + wanted, log, "pip install", env=env, cwd=cwd)
+    if sandbox is None:
+        run_logged(pip + wanted, log, "pip install", env=env, cwd=cwd, timeout=timeout)
+        return
+    hosts, local = pip_sources()
+    box = sandbox.open(venv, cwd, files=local, building=True)
+    try:
+        relay = box.allow_egress(hosts_only(hosts))
+        command = [str(venv / "bin" / "python"), sandboxes.LAUNCHER_INSIDE, *box.lifeline, *relay, "--exec", "--",
+                   *pip, *wanted]
+        run_logged(box.command(command), log, "pip install", env=box.env(env), cwd=cwd, timeout=timeout,
+                   pass_fds=box.pass_fds)
+    finally:
+        box.close()
+
+
+_SOURCE_KEYS = ("index-url", "extra-index-url", "find-links", "constraint", "requirement", "cert", "client-cert")
+_PIP_CONFIG_FILES = (Path("/etc/pip.conf"), Path("/etc/xdg/pip"))
+
+
+@functools.cache
+def pip_sources() -> tuple[frozenset[str], tuple[Path, ...]]:
+    """Where pip on this machine gets packages: the hosts of its indexes (PyPI's unless replaced),
+    and the local files it reads (machine-wide config, file:// indexes, find-links, constraints)."""
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
+    settings = {}
+    for line in listed.stdout.splitlines():
+        key, _, value = line.partition("=")
+        settings[key.rsplit(".", 1)[-1]] = value.strip().strip("'\"")
+    for name, value in os.environ.items():
+        if name.startswith("PIP_"):
+            settings[name[4:].lower().replace("_", "-")] = value
+    hosts = set() if "index-url" in settings else {"pypi.org", "files.pythonhosted.org"}
+    local = [path for path in _PIP_CONFIG_FILES if path.exists()]
+    for key in _SOURCE_KEYS:
+        for item in settings.get(key, "").split():
+            parsed = urlsplit(item)
+            if parsed.scheme in ("http", "https") and parsed.hostname:
+                hosts.add(parsed.hostname.lower())
+            elif parsed.scheme == "file" or item.startswith("/"):
+                path = Path(unquote(parsed.path if parsed.scheme == "file" else item))
+                if path.exists():
+                    local.append(path)
+    if hosts & {"pypi.org"}:
+        hosts.add("files.pythonhosted.org")  # where PyPI's index sends pip for the files
+    return frozenset(hosts), tuple(dict.fromkeys(local))
 
 
 def _relocate(tmp: Path, final: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner import BuildResult, BuildSpec, InstancePool, build, ensure_venv, parse_cog_yaml
+from runner.sandbox import SandboxConfig, unavailable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -78,8 +79,9 @@ def fixture_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pa
 
 
 @pytest.fixture(scope="session")
-def model(shared_venv: Path, venvs_dir: Path, fixture_copy: Callable[[str], Path]) -> Callable[[str], Built]:
-    """``model("hello")`` -> that fixture, built once per session."""
+def model(shared_venv: Path, venvs_dir: Path, fixture_copy: Callable[[str], Path],
+          sandboxed: SandboxConfig) -> Callable[[str], Built]:
+    """``model("hello")`` -> that fixture, built once per session (its code inspected in the sandbox)."""
     built: dict[str, Built] = {}
     lock = threading.Lock()
 
@@ -87,14 +89,23 @@ def model(shared_venv: Path, venvs_dir: Path, fixture_copy: Callable[[str], Path
         with lock:
             if name not in built:
                 src = fixture_copy(name)
-                built[name] = Built(src, build(src, venvs_dir, lambda line: None))
+                built[name] = Built(src, build(src, venvs_dir, lambda line: None, sandbox=sandboxed))
             return built[name]
 
     return get
 
 
+@pytest.fixture(scope="session")
+def sandboxed(tmp_path_factory: pytest.TempPathFactory) -> SandboxConfig:
+    """The sandbox every model runs in, as the worker sets it up (bubblewrap: `make test` installs it)."""
+    reason = unavailable()
+    if reason:
+        pytest.fail(f"no sandbox on this machine: {reason}")
+    return SandboxConfig(state_dir=tmp_path_factory.mktemp("sandboxes"))
+
+
 @pytest.fixture
-def pool() -> Iterator[InstancePool]:
-    instance_pool = InstancePool(idle_seconds=60, monitor_interval=0.1, boot_timeout=60)
+def pool(sandboxed: SandboxConfig) -> Iterator[InstancePool]:
+    instance_pool = InstancePool(idle_seconds=60, monitor_interval=0.1, boot_timeout=60, sandbox=sandboxed)
     yield instance_pool
     instance_pool.shutdown()

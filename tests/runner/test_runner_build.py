@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Callable
@@ -112,6 +113,21 @@ def test_failed_pip_install_leaves_nothing_behind(tmp_path: Path, shared_venv: P
     with pytest.raises(BuildError, match="pip install failed"):
         ensure_venv(spec, tmp_path, lambda line: None)
     assert [p.name for p in tmp_path.iterdir()] == [f"{spec_hash(spec)}.lock"]
+
+
+def test_a_sandboxed_build_reaches_the_package_index_and_nothing_else(tmp_path: Path, sandboxed) -> None:
+    """pip runs inside the sandbox, its only way out a proxy to the index's hosts: a requirement
+    fetched from anywhere else fails the build, and the venv it leaves is not the builder's."""
+    log: list[str] = []
+    spec = BuildSpec(python_packages=("six==1.16.0",))
+    venv = ensure_venv(spec, tmp_path, log.append, sandbox=sandboxed, timeout=600)
+    assert (venv / "bin" / "python").exists() and "Successfully installed" in "".join(log)
+    assert all(p.stat().st_uid == os.getuid() for p in [venv, *venv.rglob("six.py")])
+    elsewhere = BuildSpec(python_packages=("six @ https://example.com/six-1.16.0-py2.py3-none-any.whl",))
+    refused: list[str] = []
+    with pytest.raises(BuildError, match="pip install failed"):
+        ensure_venv(elsewhere, tmp_path, refused.append, sandbox=sandboxed, timeout=600)
+    assert "403" in "".join(refused) and "example.com" in "".join(refused)
 
 
 # -- schema ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import os
 import signal
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runner import CogInstance, SetupFailed
+from runner import CogInstance, SetupFailed, egress
 from runner.instance import PREDICT, TRAIN
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -21,13 +22,13 @@ Events = list[tuple[str, dict[str, Any]]]
 
 
 @pytest.fixture
-def start(model: Callable[[str], Any]) -> Iterator[Callable[[str], CogInstance]]:
+def start(model: Callable[[str], Any], sandboxed) -> Iterator[Callable[[str], CogInstance]]:
     """``start("hello")`` -> a ready instance of that fixture, stopped after the test."""
     started: list[CogInstance] = []
 
     def boot(name: str, wait: bool = True) -> CogInstance:
         built = model(name)
-        instance = CogInstance(built.src, built.venv, built.spec)
+        instance = CogInstance(built.src, built.venv, built.spec, sandbox=sandboxed)
         started.append(instance)
         instance.start()
         if wait:
@@ -53,7 +54,7 @@ def test_hello(start: Callable[[str], CogInstance], model: Callable[[str], Any],
     assert instance.ready_seconds is not None and instance.ready_seconds > 0
     # coglet frees its slot just after the completed event: READY follows within moments
     wait_until(lambda: instance.health() == "READY", 10, "the server to be READY again")
-    served = httpx.get(f"http://127.0.0.1:{instance.port}/openapi.json").json()
+    served = instance._http().get("/openapi.json").json()  # through the sandbox's socket
     assert served == model("hello").result.schema
 
 
@@ -74,7 +75,7 @@ def test_iterator_events_arrive_while_processing(start: Callable[[str], CogInsta
     """The model blocks after its first token until we open the gate, so seeing
     that token proves events are relayed live, not buffered until the end."""
     instance = start("iterator")
-    gate = tmp_path / "gate"
+    gate = instance.input_folder("p-iter") / "gate"  # beside its own, the one folder the model can read
     events: Events = []
 
     def on_event(name: str, data: dict[str, Any]) -> None:
@@ -84,7 +85,7 @@ def test_iterator_events_arrive_while_processing(start: Callable[[str], CogInsta
             assert instance.health() == "BUSY"
             gate.touch()
 
-    result = instance.predict("p-iter", {"prompt": "t", "count": 4, "gate": str(gate)}, on_event)
+    result = instance.predict("p-iter", {"prompt": "t", "count": 4, "gate": "/inputs/p-iter/gate"}, on_event)
     assert result["status"] == "succeeded"
     assert result["output"] == ["t0 ", "t1 ", "t2 ", "t3 "]
     outputs = [data for name, data in events if name == "output"]
@@ -196,12 +197,12 @@ def test_server_death_mid_prediction(start: Callable[[str], CogInstance]) -> Non
 # ---------------------------------------------------------------- training mode
 
 @pytest.fixture
-def start_training(model: Callable[[str], Any]) -> Iterator[Callable[..., CogInstance]]:
+def start_training(model: Callable[[str], Any], sandboxed) -> Iterator[Callable[..., CogInstance]]:
     started: list[CogInstance] = []
 
     def boot(mode: str = TRAIN, **extra_env: str) -> CogInstance:
         built = model("trainable")
-        instance = CogInstance(built.src, built.venv, built.spec, extra_env=extra_env, mode=mode)
+        instance = CogInstance(built.src, built.venv, built.spec, extra_env=extra_env, mode=mode, sandbox=sandboxed)
         started.append(instance)
         instance.start()
         instance.wait_ready(timeout=60)
@@ -259,8 +260,8 @@ def test_only_the_training_itself_can_feed_its_updates(start_training):
 
     def on_event(name: str, data: dict[str, Any]) -> None:
         if name == "start":
-            hooks = trainer._hook_server
-            forged = httpx.post(f"http://127.0.0.1:{hooks.port}/guess", json={"status": "succeeded", "logs": "owned"})
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(trainer.sandbox.hook_socket))) as client:
+                forged = client.post("http://127.0.0.1/guess", json={"status": "succeeded", "logs": "owned"})
             seen.append(str(forged.status_code))
 
     result = trainer.predict("t-forged", {"text": "real", "steps": 2, "pause": 0.2}, on_event)
@@ -278,3 +279,45 @@ def test_a_training_result_too_big_to_take_fails_at_once(start_training, monkeyp
     result = start_training().predict("t-big", {"text": "x" * 5000, "steps": 1})
     assert result["status"] == "failed"
     assert result["error"].startswith("The training ended without its result: its result is over")
+
+
+# ---------------------------------------------------------------- network
+
+def test_a_sandboxed_model_reaches_only_what_its_egress_allows(model, sandboxed, tmp_path):
+    """No egress: no network at all. With egress, HTTP goes through the worker's proxy, which lets
+    through what `allow` allows and answers 403 with the reason for the rest."""
+    served = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    url = f"http://allowed.test:{served.server_address[1]}/"  # the proxy resolves names, not the model
+
+    def allow(host: str, port: int) -> str:
+        if host != "allowed.test":
+            raise egress.Refused(f"{host} is not for this model")
+        return "127.0.0.1"
+
+    built = model("fetcher")
+    closed = CogInstance(built.src, built.venv, built.spec, sandbox=sandboxed)
+    opened = CogInstance(built.src, built.venv, built.spec, sandbox=sandboxed, egress=allow)
+    try:
+        for instance in (closed, opened):
+            instance.start()
+            instance.wait_ready(60)
+        assert "URLError" in closed.predict("p-closed", {"url": url})["output"]
+        assert opened.predict("p-open", {"url": url})["output"] == "proxy http://127.0.0.1:3128: 200 hi"
+        refused = opened.predict("p-refused", {"url": "http://redis.test:6379/"})["output"]
+        assert "403" in refused
+    finally:
+        served.shutdown()
+        for instance in (closed, opened):
+            instance.stop()
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
+    def log_message(self, *args) -> None:
+        pass

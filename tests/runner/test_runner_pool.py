@@ -94,7 +94,7 @@ def test_slots_of_a_concurrent_model_run_together(
     """concurrency.max: 2 gives two leases on one instance, and both predictions
     must be in flight at once: each waits for a file the other one creates."""
     concurrent = model("concurrent")
-    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    a, b = f"/tmp/{tmp_path.name}-a", f"/tmp/{tmp_path.name}-b"  # in the instance's own scratch space
     results: dict[str, Any] = {}
 
     def run(name: str, mine: str, theirs: str) -> None:
@@ -108,12 +108,12 @@ def test_slots_of_a_concurrent_model_run_together(
         thread.join(timeout=60)
     (instance_a, result_a), (instance_b, result_b) = results["p-a"], results["p-b"]
     assert instance_a is instance_b and instance_a.slots == 2
-    assert result_a["output"] == result_b["output"] == "met"
+    assert result_a.get("output") == result_b.get("output") == "met", (result_a, result_b)
     assert len(pool.snapshot()) == 1
 
 
-def test_second_instance_when_allowed(model: Callable[[str], Any]) -> None:
-    pool = InstancePool(max_instances_per_key=2, monitor_interval=0.1)
+def test_second_instance_when_allowed(model: Callable[[str], Any], sandboxed) -> None:
+    pool = InstancePool(max_instances_per_key=2, monitor_interval=0.1, sandbox=sandboxed)
     hello = model("hello")
     try:
         with acquire(pool, hello) as a, acquire(pool, hello) as b:
@@ -124,8 +124,8 @@ def test_second_instance_when_allowed(model: Callable[[str], Any]) -> None:
     assert not a.instance.alive() and not b.instance.alive()
 
 
-def test_idle_instances_are_stopped(model: Callable[[str], Any], wait_until: Wait) -> None:
-    pool = InstancePool(idle_seconds=0.3, monitor_interval=0.05)
+def test_idle_instances_are_stopped(model: Callable[[str], Any], sandboxed, wait_until: Wait) -> None:
+    pool = InstancePool(idle_seconds=0.3, monitor_interval=0.05, sandbox=sandboxed)
     try:
         with acquire(pool, model("hello")) as lease:
             instance = lease.instance
@@ -150,8 +150,8 @@ def test_dead_idle_instance_is_dropped(
         assert lease.instance.predict("p-new", {"text": "again"})["output"] == "hello again"
 
 
-def test_shutdown_stops_everything(model: Callable[[str], Any]) -> None:
-    pool = InstancePool()
+def test_shutdown_stops_everything(model: Callable[[str], Any], sandboxed) -> None:
+    pool = InstancePool(sandbox=sandboxed)
     with acquire(pool, model("hello")) as lease:
         instance = lease.instance
     pool.shutdown()
@@ -160,43 +160,66 @@ def test_shutdown_stops_everything(model: Callable[[str], Any]) -> None:
         pass
 
 
-def test_servers_die_with_a_killed_worker(model: Callable[[str], Any], wait_until: Wait) -> None:
-    """A worker killed with SIGKILL cannot stop its servers; they notice and exit."""
+@pytest.mark.parametrize("boxed", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_servers_die_with_a_killed_worker(model: Callable[[str], Any], wait_until: Wait, sandboxed,
+                                          boxed: bool) -> None:
+    """A worker killed with SIGKILL cannot stop its servers; they notice and exit (in a sandbox,
+    every process in it: the model's uid has none left)."""
     hello = model("hello")
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
         "from runner import CogInstance, parse_cog_yaml\n"
-        "src, venv = Path(sys.argv[1]), Path(sys.argv[2])\n"
-        "instance = CogInstance(src, venv, parse_cog_yaml(src))\n"
+        "from runner.sandbox import SandboxConfig\n"
+        "src, venv, state = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]\n"
+        "box = SandboxConfig(Path(state)) if state else None\n"
+        "instance = CogInstance(src, venv, parse_cog_yaml(src), sandbox=box)\n"
         "instance.start(); instance.wait_ready(60)\n"
-        "print(instance.process.pid, instance.output_log, flush=True)\n"
+        "uid = instance.sandbox.uid if box else -1\n"
+        "print(instance.process.pid, instance.output_log, uid, flush=True)\n"
         "time.sleep(600)\n"
     )
+    state = str(sandboxed.state_dir) if boxed else ""
     worker = subprocess.Popen(
-        [sys.executable, "-c", script, str(hello.src), str(hello.venv)],
+        [sys.executable, "-c", script, str(hello.src), str(hello.venv), state],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[2],
     )
     try:
         assert worker.stdout is not None
-        pid, output_log = worker.stdout.readline().split()
+        pid, output_log, uid = worker.stdout.readline().split()
         assert Path(output_log).exists()
+        if boxed:
+            assert _processes_of(int(uid)), "the model runs as the sandbox's uid"
         worker.kill()
         wait_until(pid_gone(int(pid)), timeout=30, what="orphaned server to exit")
-        assert not Path(output_log).exists()
+        if boxed:
+            wait_until(lambda: not _processes_of(int(uid)), timeout=30, what="every process in the sandbox to end")
+        else:
+            assert not Path(output_log).exists()
     finally:
         worker.kill()
         worker.wait()
 
 
+def _processes_of(uid: int) -> list[str]:
+    found = []
+    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 # ---------------------------------------------------------------- GPUs
 
-def test_each_gpu_instance_gets_a_device_of_its_own(model: Callable[[str], Any]) -> None:
+def test_each_gpu_instance_gets_a_device_of_its_own(model: Callable[[str], Any], sandboxed) -> None:
     """What each Cog server is given, on a worker told it has GPUs 0 and 1 (no GPU needed here)."""
     gpu, hello = model("gpu"), model("hello")
-    pool = InstancePool(idle_seconds=60, monitor_interval=0.1, boot_timeout=60, gpus=["0", "1"])
+    pool = InstancePool(idle_seconds=60, monitor_interval=0.1, boot_timeout=60, gpus=["0", "1"], sandbox=sandboxed)
     try:
         with acquire(pool, gpu, key="a") as first, acquire(pool, gpu, key="b") as second:
             seen = {first.instance.predict("p-a", {})["output"], second.instance.predict("p-b", {})["output"]}
@@ -222,10 +245,10 @@ def test_a_gpu_model_on_a_worker_without_gpus_fails_clearly(pool: InstancePool, 
 
 # -- what deployments use: warm ahead, pinned, retired, admitted, told --------
 
-def test_warm_boots_ahead_and_a_pinned_one_outlives_the_idle_window(model: Callable[[str], Any],
+def test_warm_boots_ahead_and_a_pinned_one_outlives_the_idle_window(model: Callable[[str], Any], sandboxed,
                                                                     wait_until: Wait) -> None:
     news: list[tuple[str, str]] = []
-    pool = InstancePool(idle_seconds=0.3, monitor_interval=0.05, on_change=lambda info, state: news.append(
+    pool = InstancePool(idle_seconds=0.3, monitor_interval=0.05, sandbox=sandboxed, on_change=lambda info, state: news.append(
         (info["id"], state)))
     hello = model("hello")
     try:
@@ -255,10 +278,10 @@ def test_retire_lets_the_run_in_flight_finish_first(pool: InstancePool, model: C
     wait_until(lambda: not lease.instance.alive(), timeout=30, what="the retired instance to stop")
 
 
-def test_a_new_instance_boots_only_when_admitted(model: Callable[[str], Any]) -> None:
+def test_a_new_instance_boots_only_when_admitted(model: Callable[[str], Any], sandboxed) -> None:
     hello = model("hello")
     asked: list[str] = []
-    pool = InstancePool(monitor_interval=0.1)
+    pool = InstancePool(monitor_interval=0.1, sandbox=sandboxed)
     try:
         with acquire(pool, hello, key="k", max_instances=3, admit=lambda i: asked.append(i) or len(asked) == 1) as a:
             assert a.instance_id == asked[0]  # the id it was admitted under
