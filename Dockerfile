@@ -5,6 +5,11 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     COGMILL_DATA_DIR=/data
 
+# bubblewrap: the sandbox every model runs in (runner/sandbox.py). A worker container needs
+# --security-opt seccomp=unconfined (or a profile allowing unshare/clone of namespaces) and
+# --cap-add SYS_ADMIN, or unprivileged user namespaces on the host; the web image does not.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY cogmill cogmill

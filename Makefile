@@ -8,22 +8,24 @@ PYTHON ?= $(shell scripts/find-python 3.12)
 JS_CLIENT := tests/js/node_modules/.installed
 # The browser the page tests drive (Debian's chromium; playwright downloads none here).
 BROWSER := $(VENV)/.chromium
+# The model sandbox (Debian's bubblewrap): every Cog server and build runs inside it.
+SANDBOX := $(VENV)/.bwrap
 
 .PHONY: run test install install-dev bench clean
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(SANDBOX)
 	$(PY) -m cogmill.up
 
 # The layout's import contracts (pyproject.toml: tool.importlinter) first, then every test.
-test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER)
+test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/overhead.py
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER)
+install: $(VENV)/.installed $(SANDBOX)
+install-dev: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX)
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found and none could be installed" >&2; exit 1; }
@@ -46,6 +48,10 @@ $(JS_CLIENT): tests/js/package.json tests/js/package-lock.json
 
 $(BROWSER): $(VENV)/bin/python
 	@scripts/find-chromium >/dev/null
+	touch $@
+
+$(SANDBOX): $(VENV)/bin/python
+	@scripts/find-bwrap >/dev/null
 	touch $@
 
 clean:

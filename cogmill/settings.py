@@ -4,9 +4,11 @@ import socket
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from cogmill import embedded_redis
 from cogmill.env import env_bool, env_float, env_int, env_str
+from runner import sandbox
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("COGMILL_DATA_DIR", str(BASE_DIR / ".cogmill"))).resolve()
@@ -140,6 +142,38 @@ COGMILL_VENVS_DIR = Path(env_str("COGMILL_VENVS_DIR", str(DATA_DIR / "venvs")))
 COGMILL_BUNDLES_DIR = DATA_DIR / "versions"
 COGMILL_MAX_BUNDLE_BYTES = env_int("COGMILL_MAX_BUNDLE_BYTES", 200 * 1024 * 1024)
 COGMILL_ALLOW_ROOT_BUILD_STEPS = env_bool("COGMILL_ALLOW_ROOT_BUILD_STEPS", False)
+# The model sandbox (README: Security model). auto: on wherever bubblewrap can make its namespaces;
+# on: refuse to start without it; off: models run as the server's own user (for trusted pushers only).
+COGMILL_SANDBOX = env_str("COGMILL_SANDBOX", "auto").strip().lower()
+if COGMILL_SANDBOX not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"COGMILL_SANDBOX must be auto, on or off, not {COGMILL_SANDBOX!r}")
+COGMILL_SANDBOX_MISSING = "it is turned off (COGMILL_SANDBOX=off)" if COGMILL_SANDBOX == "off" else sandbox.unavailable()
+COGMILL_SANDBOX_ACTIVE = COGMILL_SANDBOX_MISSING is None
+if COGMILL_SANDBOX == "on" and not COGMILL_SANDBOX_ACTIVE:
+    raise ImproperlyConfigured(f"COGMILL_SANDBOX=on, but the model sandbox cannot be set up: {COGMILL_SANDBOX_MISSING}")
+# The longest a build's pip install may take (it runs in a sandbox that reaches only the package index).
+COGMILL_BUILD_TIMEOUT = env_float("COGMILL_BUILD_TIMEOUT", 3600.0)
+# What one model instance may use (0: no limit of that kind); a run that goes past one fails saying
+# which, and the instance is replaced. CPU seconds are the instance's, counted per run.
+COGMILL_SANDBOX_LIMITS = sandbox.Limits(
+    memory_bytes=env_int("COGMILL_SANDBOX_MEMORY_BYTES", 8 * 2**30),
+    processes=env_int("COGMILL_SANDBOX_PROCESSES", 512),
+    open_files=env_int("COGMILL_SANDBOX_OPEN_FILES", 4096),
+    file_bytes=env_int("COGMILL_SANDBOX_FILE_BYTES", 4 * 2**30),
+    scratch_bytes=env_int("COGMILL_SANDBOX_SCRATCH_BYTES", 4 * 2**30),
+    cpu_seconds=env_float("COGMILL_SANDBOX_CPU_SECONDS", 3600.0),
+)
+# As root, each live sandbox runs as its own uid from this one up (nothing else may use that range).
+COGMILL_SANDBOX_UID_BASE = env_int("COGMILL_SANDBOX_UID_BASE", 200_000)
+# Who may push model code: everyone (any account), staff, or granted (those given the "Can push
+# models" permission in the admin; superusers always may). everyone needs the sandbox.
+COGMILL_PUSH = env_str("COGMILL_PUSH", "everyone" if COGMILL_SANDBOX_ACTIVE else "staff").strip().lower()
+if COGMILL_PUSH not in ("everyone", "staff", "granted"):
+    raise ImproperlyConfigured(f"COGMILL_PUSH must be everyone, staff or granted, not {COGMILL_PUSH!r}")
+if COGMILL_PUSH == "everyone" and not COGMILL_SANDBOX_ACTIVE:
+    raise ImproperlyConfigured(
+        "COGMILL_PUSH=everyone lets anyone run code on this machine, and the model sandbox cannot be set "
+        f"up: {COGMILL_SANDBOX_MISSING}. Set COGMILL_PUSH=staff (or granted) to let only trusted people push.")
 # Limits of the JSON API (API.md: errors): JSON bodies, and per-token requests a minute (0: no limit).
 COGMILL_MAX_REQUEST_BYTES = env_int("COGMILL_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
 COGMILL_RATE_LIMIT_CREATES_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_CREATES_PER_MINUTE", 600)
@@ -192,6 +226,11 @@ COGMILL_OFFICIAL_OWNERS = [name.strip() for name in env_str("COGMILL_OFFICIAL_OW
 # Uploads (POST /v1/files): the largest accepted, and how long one stays usable as a model input.
 COGMILL_MAX_UPLOAD_BYTES = env_int("COGMILL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024)
 COGMILL_FILE_TTL_HOURS = env_float("COGMILL_FILE_TTL_HOURS", 24.0)
+# Input files given by URL are fetched by the worker, never the model (playground/worker/inputs.py):
+# at most this big and this slow, and only from public addresses unless allowed (for tests).
+COGMILL_FETCH_MAX_BYTES = env_int("COGMILL_FETCH_MAX_BYTES", COGMILL_MAX_UPLOAD_BYTES)
+COGMILL_FETCH_TIMEOUT = env_float("COGMILL_FETCH_TIMEOUT", 60.0)
+COGMILL_FETCH_ALLOW_PRIVATE = env_bool("COGMILL_FETCH_ALLOW_PRIVATE", False)
 # A zip given to a training may expand to at most this much (its members' sizes together).
 COGMILL_MAX_ZIP_EXPANDED_BYTES = env_int("COGMILL_MAX_ZIP_EXPANDED_BYTES", 1024 * 1024 * 1024)
 

@@ -174,6 +174,11 @@ def push_examples() -> None:
 
 def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
+    if settings.COGMILL_SANDBOX_ACTIVE:
+        say(f"models run sandboxed (bubblewrap); who may push: {settings.COGMILL_PUSH}")
+    else:
+        say(f"models run WITHOUT a sandbox ({settings.COGMILL_SANDBOX_MISSING}); "
+            f"who may push: {settings.COGMILL_PUSH}")
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL}  # children share this process's Redis
     supervisor = Supervisor(settings.PORT, env, embedded=settings.REDIS_EMBEDDED)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -117,7 +117,7 @@ def public_addresses(url: httpx.URL) -> list[IPAddress]:
             what = url.host if str(address) == url.host else f"{url.host} resolves to {address}, which"
             raise UnsafeDestination(
                 f"{what} is a private, loopback, link-local or reserved address; "
-                "webhooks are only sent to public addresses"
+                "Cogmill only connects to public addresses"
             )
     return addresses
 
@@ -313,10 +313,15 @@ def post(delivery: WebhookDelivery, key: bytes) -> Outcome:
 
 
 def _target(url: str) -> Target:
-    """Where to connect. Unless private addresses are allowed, that is the checked address itself,
-    so a DNS answer that changes between check and connect (rebinding) cannot redirect the POST."""
+    return pinned(url, settings.COGMILL_WEBHOOK_ALLOW_PRIVATE)
+
+
+def pinned(url: str | httpx.URL, allow_private: bool = False) -> Target:
+    """Where to connect for `url`: unless private addresses are allowed, the checked public address
+    itself (UnsafeDestination otherwise), so a DNS answer that changes between check and connect
+    (rebinding) cannot send the request elsewhere. Input files are fetched the same way."""
     parsed = httpx.URL(url)
-    if settings.COGMILL_WEBHOOK_ALLOW_PRIVATE:
+    if allow_private:
         return Target(parsed)
     address = public_addresses(parsed)[0]
     extensions = {"sni_hostname": parsed.raw_host.decode("ascii")} if parsed.scheme == "https" else {}

@@ -130,6 +130,8 @@ class ModelPatch(Schema):
     max_run_time: str | int | None = Field(None, description=MAX_RUN_TIME)
     default_example: str | None = None
     examples: list[str] | None = None
+    internet_access: bool | None = Field(None, description="Cogmill: whether the model's code may reach the "
+                                         "internet (public addresses only) from its sandbox; off by default.")
 
 
 @router.patch("/models/{owner}/{name}", response={200: schemas.Model, **problems(403, 404, 415, 422)})

@@ -110,6 +110,9 @@ class Model(models.Model):
     # The longest any run of it may take from its creation (it is canceled then); None: no limit
     # but the site's COGMILL_PREDICTION_TIMEOUT.
     max_run_time = models.DurationField(null=True, blank=True)
+    # Whether its code may reach the internet from its sandbox (public addresses only, through the
+    # worker's egress proxy); off by default: a model has no network at all.
+    internet_access = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Predictions the owner chose to show off the model; the default one is in every model object.
     examples = models.ManyToManyField("Prediction", blank=True, related_name="example_of")
@@ -122,6 +125,8 @@ class Model(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name")]
         ordering = ["-created_at"]
+        # Given in the admin, for COGMILL_PUSH=granted: model code runs on Cogmill's machines.
+        permissions = [("push_model", "Can push model code")]
 
     def __str__(self) -> str:
         return self.full_name

@@ -44,12 +44,33 @@ def model_name_problem(name: str) -> str | None:
             "starting with a letter or digit")
 
 
-def push_version(owner, name: str, data: bytes) -> tuple[Version, bool]:
+PUSH_REFUSED = {
+    "staff": "only staff may push models on this Cogmill (COGMILL_PUSH=staff)",
+    "granted": "pushing models needs the \"Can push model code\" permission, which an admin grants "
+               "(COGMILL_PUSH=granted)",
+    "everyone": "this account may not push models",
+}
+
+
+def may_push(user) -> bool:
+    """Whether `user` may push model code, by COGMILL_PUSH: everyone (the sandbox is on), staff, or
+    those granted the permission in the admin (superusers always)."""
+    if not user.is_active:
+        return False
+    policy = settings.COGMILL_PUSH
+    return (policy == "everyone" or user.is_superuser or (policy == "staff" and user.is_staff)
+            or (policy == "granted" and user.has_perm("playground.push_model")))
+
+
+def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple[Version, bool]:
     """Store a bundle as a new version of owner/name (created if missing) and queue its build.
 
     Returns (version, created). Pushing the same bytes again returns the existing version,
-    rebuilding it if its last build failed.
+    rebuilding it if its last build failed. Forbidden unless the owner `may_push`, or an
+    `operator` (a management command) pushes it.
     """
+    if not operator and not may_push(owner):
+        raise Forbidden(PUSH_REFUSED[settings.COGMILL_PUSH])
     if problem := model_name_problem(name):
         raise BadRequest(problem)
     if len(data) > settings.COGMILL_MAX_BUNDLE_BYTES:
@@ -243,8 +264,11 @@ def create_model(owner, name: str, visibility: str, hardware: str, **details) ->
 
 
 def update_model(model: Model, changes: dict) -> Model:
-    """Apply any subset of visibility, hardware, description, the URLs and the examples."""
+    """Apply any subset of visibility, hardware, description, the URLs, the examples and internet
+    access (which its instances started from then on get)."""
     errors: list[FieldError] = []
+    if "internet_access" in changes and not isinstance(changes["internet_access"], bool):
+        errors.append(FieldError("internet_access", "must be true or false", "type"))
     if "visibility" in changes:
         errors += _visibility_errors(changes["visibility"])
         if changes["visibility"] == Visibility.PUBLIC and _trained_from_others_private(model):
@@ -265,6 +289,8 @@ def update_model(model: Model, changes: dict) -> Model:
             model.visibility = changes["visibility"]
         if hw is not None:
             model.hardware = hw
+        if "internet_access" in changes:
+            model.internet_access = changes["internet_access"]
         if examples is not None:
             model.examples.set(examples)
             if model.default_example_id not in {p.pk for p in examples}:

@@ -10,7 +10,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Callable, Iterator
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -129,8 +129,16 @@ def _upload_refs(value: object, path: str = "") -> Iterator[tuple[str, str]]:
             yield from _upload_refs(item, f"{path}.{key}" if path else str(key))
 
 
-def check_file_inputs(user, data: dict) -> None:
-    """Every upload URL in an input must be a live upload of the caller's: 422 naming the field otherwise."""
+def check_file_inputs(user, data: dict, kinds: dict[str, str] | None = None) -> None:
+    """Every file input (by `kinds`, the schema's) must be a URL: http(s) or data:, never a path on the
+    server. Every upload URL in an input must be a live upload of the caller's. 422 naming the field
+    otherwise."""
+    for field, kind in (kinds or {}).items():
+        values = data.get(field) if kind in ("file", "files") else None
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and not value.startswith(("http://", "https://", "data:")):
+                raise Invalid([FieldError(field, "must be a URL (http://, https:// or data:); to send a file of "
+                                                 "your own, upload it with POST /v1/files", "format")])
     refs = list(_upload_refs(data))
     if not refs:
         return
@@ -175,6 +183,18 @@ def _check_zip_value(user, value: object) -> None:
         handle = io.BytesIO(data)
         if mime in ("application/zip", "application/x-zip-compressed") or zips.looks_like_zip("", handle):
             zips.check_zip(handle, len(data))
+
+
+def stored_file(value: str) -> File | None:
+    """The live file of Cogmill's own a URL names (an upload's API or download URL, or any file's
+    capability URL), or None. Uploads in an input were checked to be the caller's at create."""
+    if (file_id := _upload_id(value)) is not None:
+        return File.objects.live().filter(pk=file_id, kind=File.Kind.UPLOAD).first()
+    prefix = settings.PUBLIC_URL + "/output/"
+    file_id, _, name = value.removeprefix(prefix).partition("/")
+    if not value.startswith(prefix) or not file_id or not name:
+        return None
+    return File.objects.live().filter(pk=file_id, name=unquote(name)).exclude(content="").first()
 
 
 def fetchable_input(data: dict) -> dict:

@@ -58,7 +58,7 @@ def create_prediction(
     cleaned = version.schema.validate(input_data)
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)
-    files.check_file_inputs(user, cleaned)
+    files.check_file_inputs(user, cleaned, version.schema.input_kinds())
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
     account = billing.account_for(user, release.deployment.owner if release else version.model.owner)

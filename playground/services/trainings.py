@@ -49,7 +49,7 @@ def create_training(
     target = None if new_destination else training_destination(user, version, destination)
     cleaned = schema.validate(input_data)
     logs = runs.preamble(schema, input_data, version.model.hardware_sku)
-    files.check_file_inputs(user, cleaned)
+    files.check_file_inputs(user, cleaned, schema.input_kinds())
     files.check_zip_inputs(user, schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, None)
     now = timezone.now()

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from playground.cogschema import CogSchema
 from playground.models import BuildStatus, Version
+from playground.worker.fleet import sandbox_config
 from runner.build import BuildError, build
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ def build_version(version_pk: int) -> None:
             settings.COGMILL_VENVS_DIR,
             log=lines.append,
             allow_root_steps=settings.COGMILL_ALLOW_ROOT_BUILD_STEPS,
+            sandbox=sandbox_config(),
+            timeout=settings.COGMILL_BUILD_TIMEOUT,
         )
     except BuildError as exc:
         Version.objects.filter(pk=version_pk).update(

@@ -17,15 +17,17 @@ import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
+import httpx
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from cogmill.celery import app
-from playground import dispatch
+from playground import dispatch, webhooks
 from playground.models import DeploymentRelease, Instance, InstanceState, Run, Training, Version
 from playground.services import deployments
 from playground.worker import leases
+from runner import egress, sandbox
 from runner import pool as runner_pool
 from runner.build import parse_cog_yaml, spec_hash
 from runner.instance import PREDICT, TRAIN
@@ -47,8 +49,17 @@ def get_pool() -> runner_pool.InstancePool:
     with _lock:
         if _pool is None:
             _pool = runner_pool.InstancePool(idle_seconds=settings.COGMILL_IDLE_SECONDS,
-                                             gpus=settings.COGMILL_WORKER_GPUS, on_change=on_change)
+                                             gpus=settings.COGMILL_WORKER_GPUS, on_change=on_change,
+                                             sandbox=sandbox_config())
         return _pool
+
+
+def sandbox_config() -> sandbox.SandboxConfig | None:
+    """The sandbox this worker's model processes run in, or None when it runs them unsandboxed."""
+    if not settings.COGMILL_SANDBOX_ACTIVE:
+        return None
+    return sandbox.SandboxConfig(state_dir=settings.DATA_DIR / "sandboxes", limits=settings.COGMILL_SANDBOX_LIMITS,
+                                 uid_base=settings.COGMILL_SANDBOX_UID_BASE)
 
 
 def shutdown_pool() -> None:
@@ -57,6 +68,19 @@ def shutdown_pool() -> None:
         pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown()
+
+
+def egress_for(model) -> egress.Allow | None:
+    """What a model's code may reach from its sandbox: nothing, or with internet access on, public
+    addresses only (the webhooks' guard: never loopback, private or link-local ones)."""
+    return _public_only if model.internet_access else None
+
+
+def _public_only(host: str, port: int) -> str:
+    try:
+        return str(webhooks.public_addresses(httpx.URL(scheme="http", host=host, port=port))[0])
+    except webhooks.UnsafeDestination as exc:
+        raise egress.Refused(str(exc)) from None
 
 
 # ---------------------------------------------------------------- runs
@@ -76,18 +100,21 @@ def _runtime(version) -> tuple:
 def slot(run: Run):
     """A lease on an instance for `run` (see the module's doc), waiting as long as the run may."""
     version = run.version
-    options = {"extra_env": version.run_environment()}
+    options = {"extra_env": version.run_environment(), "egress": egress_for(version.model)}
     release = getattr(run, "release", None)
+    # A model's own instances are told apart by whether they may reach the internet, so a change of
+    # that setting applies to its next run (deployment instances take it when they are replaced).
+    own = version.version_id + (":internet" if version.model.internet_access else "")
     if isinstance(run, Training):
         # A training waits for its trainer (one training at a time) as long as it may run.
-        key, options["mode"], options["timeout"] = f"{version.version_id}:train", TRAIN, run.timeout_seconds()
+        key, options["mode"], options["timeout"] = f"{own}:train", TRAIN, run.timeout_seconds()
     elif release is not None:
         key = release.pool_key
         options.update(timeout=PREDICTION_SLOT_WAIT, max_instances=release.max_instances,
                        idle_seconds=settings.COGMILL_SCALE_DOWN_SECONDS,
                        admit=lambda instance_id: _admit(release, key, instance_id))
     else:
-        key, options["timeout"] = version.version_id, PREDICTION_SLOT_WAIT
+        key, options["timeout"] = own, PREDICTION_SLOT_WAIT
     if release is not None and release.hardware.sku not in settings.COGMILL_WORKER_HARDWARE:
         raise Elsewhere(key)  # read from the deployment's queue while it moved to other hardware
     with get_pool().acquire(key, *_runtime(version), **options) as lease:
@@ -111,11 +138,13 @@ def boot(instance_id: str) -> None:
     if not Instance.objects.filter(pk=instance_id, worker__isnull=True, state=InstanceState.REQUESTED).update(
             worker_id=leases.WORKER_ID, state=InstanceState.BOOTING, state_since=now):
         return
-    row = Instance.objects.select_related("release__deployment__owner", "version__base", "version__weights").get(
+    row = Instance.objects.select_related("release__deployment__owner", "version__model", "version__base",
+                                         "version__weights").get(
         pk=instance_id)
     version = row.version
     try:
         get_pool().warm(row.key, *_runtime(version), extra_env=version.run_environment(), mode=PREDICT,
+                        egress=egress_for(version.model),
                         instance_id=row.pk, pinned=row.pinned, idle_seconds=settings.COGMILL_SCALE_DOWN_SECONDS)
     except Exception as exc:  # the row goes, and the scaler asks again
         log.warning("instance %s of %s failed to boot: %s", row.pk, row.key, exc)

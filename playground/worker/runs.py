@@ -9,7 +9,6 @@ are relayed while it runs, and it always ends in a terminal state with its `done
 import logging
 import time
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
@@ -18,10 +17,10 @@ from playground import webhooks
 from playground.errors import Invalid
 from playground.models import LIVE, Prediction, Run, Status, Training
 from playground.services import runs, trainings
-from playground.services.files import fetchable_input
-from playground.worker import cancels, fleet, leases
+from playground.worker import cancels, fleet, inputs, leases
 from playground.worker.relay import Relay
 from runner.errors import InstanceError, PoolTimeout
+from runner.instance import failed_result
 
 log = logging.getLogger(__name__)
 INTERNAL_ERROR = "the worker hit an internal error running it; it has been logged"
@@ -101,9 +100,15 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     instance = lease.instance
     try:
         cancels.running(run.id, instance, run.deadline)
-        final = instance.predict(run.id, fetchable_input(run.input), relay.on_event, timeout=run.timeout_seconds())
+        try:
+            sent = inputs.localize(run, instance)
+        except inputs.Unfetchable as exc:
+            final = failed_result(run.id, str(exc))
+        else:
+            final = instance.predict(run.id, sent, relay.on_event, timeout=run.timeout_seconds())
     finally:
         cancels.finished(run.id)
+        instance.drop_inputs(run.id)
         relay.close()
     status = final.get("status", Status.FAILED)
     if status not in {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}:

@@ -155,3 +155,24 @@ def test_examples_tab_lists_the_owners_examples(client, alice, textgen):
     html = client.get("/alice/textgen?tab=examples").content.decode()
     assert f"/p/{example.id}" in html and "Hello world" in html
     assert "prompt=Hello" in html  # tweak it
+
+
+def test_the_owner_turns_internet_access_on_and_off_and_everyone_sees_which(client, textgen, bob):
+    """Off by default: the model page says its code has no network. Only its owner may change that;
+    anyone else is refused and nothing changes."""
+    model = textgen.model
+    assert "Internet access: <strong>off</strong>" in client.get("/alice/textgen").content.decode()
+    client.force_login(bob)
+    assert "Allow internet access" not in client.get("/alice/textgen").content.decode()
+    assert client.post("/alice/textgen/network", {"internet_access": "on"}).status_code == 403
+    model.refresh_from_db()
+    assert model.internet_access is False
+    client.force_login(model.owner)
+    response = client.post("/alice/textgen/network", {"internet_access": "on"}, follow=True)
+    html = response.content.decode()
+    assert "Internet access for alice/textgen is on" in html and "Internet access: <strong>on</strong>" in html
+    model.refresh_from_db()
+    assert model.internet_access is True
+    client.post("/alice/textgen/network", {"internet_access": "off"})
+    model.refresh_from_db()
+    assert model.internet_access is False

@@ -64,3 +64,37 @@ def test_the_same_folder_pushed_to_two_models_gets_two_version_ids(tmp_path):
     assert second.version_id != first.version_id
     assert catalog.push_version(bob, "same", data) == (second, False)  # pushing again: same version
     assert catalog.push_version(alice, "same", data) == (first, False)
+
+
+@pytest.mark.parametrize("policy, allowed", [
+    ("everyone", {"plain", "staff", "granted", "root"}),
+    ("staff", {"staff", "root"}),
+    ("granted", {"granted", "root"}),
+])
+def test_who_may_push_model_code_follows_the_push_setting(settings, tmp_path, policy, allowed):
+    """COGMILL_PUSH: the rest get a 403 that says why, and nothing is stored; an operator's
+    push_model always may."""
+    from django.contrib.auth.models import Permission
+
+    from playground.errors import Forbidden
+
+    settings.COGMILL_PUSH = policy
+    (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (tmp_path / "predict.py").write_text("")
+    data = pack_dir(tmp_path)
+    people = {
+        "plain": User.objects.create_user("plain"),
+        "staff": User.objects.create_user("staffer", is_staff=True),
+        "granted": User.objects.create_user("granted"),
+        "root": User.objects.create_superuser("root"),
+    }
+    people["granted"].user_permissions.add(Permission.objects.get(codename="push_model"))
+    for who, user in people.items():
+        user = User.objects.get(pk=user.pk)  # fresh permission cache
+        if who in allowed:
+            assert catalog.push_version(user, "m", data)[1] is True
+        else:
+            with pytest.raises(Forbidden, match=f"COGMILL_PUSH={policy}" if policy != "everyone" else "may not"):
+                catalog.push_version(user, "m", data)
+            assert not Model.objects.filter(owner=user).exists()
+            assert catalog.push_version(user, "m", data, operator=True)[1] is True

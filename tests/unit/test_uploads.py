@@ -77,3 +77,16 @@ def test_expired_uploads_are_purged_with_their_bytes(alice):
     assert files.purge_expired_uploads() == 1
     assert not File.objects.filter(pk=old.pk).exists() and File.objects.filter(pk=fresh.pk).exists()
     assert not os.path.exists(path)
+
+
+def test_a_file_input_must_be_a_url_never_a_path_on_the_server(alice):
+    """A plain string given to a file input would become a path the model opens: refused, naming
+    the field; URLs and data: URIs pass."""
+    kinds = {"image": "file", "images": "files", "text": "string"}
+    files.check_file_inputs(alice, {"image": "https://example.com/a.png", "images": ["data:,x"],
+                                    "text": "/etc/passwd"}, kinds)
+    for bad in [{"image": "/etc/passwd"}, {"images": ["https://example.com/a.png", "file:///etc/passwd"]},
+                {"image": "../../cogmill.sqlite3"}]:
+        with pytest.raises(Invalid) as refused:
+            files.check_file_inputs(alice, bad, kinds)
+        assert refused.value.errors[0].field == next(iter(bad)) and "must be a URL" in refused.value.errors[0].message

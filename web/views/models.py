@@ -98,6 +98,19 @@ def train(request, owner: str, name: str):
     return _render_model(request, model, version, form, "train", status=422, destination_form=destination)
 
 
+@require_POST
+def network(request, owner: str, name: str):
+    """The owner turns the model's internet access on or off (its next runs get it)."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': reverse('model', args=[owner, name])})}")
+    model = catalog.owned_model(request.user, f"{owner}/{name}")
+    allowed = request.POST.get("internet_access") == "on"
+    catalog.update_model(model, {"internet_access": allowed})
+    messages.success(request, f"Internet access for {model.full_name} is {'on' if allowed else 'off'}: "
+                              "it applies from its next run.")
+    return redirect(_model_url(model) + "#network")
+
+
 def _tabs(version: Version | None) -> tuple[str, ...]:
     """The tabs a version has: Train only when it is ready and has a train()."""
     trainable = version is not None and version.is_ready and version.schema.trainable

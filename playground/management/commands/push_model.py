@@ -32,7 +32,7 @@ class Command(BaseCommand):
         if created:
             self.stderr.write(f"created user {owner_name}")
         try:
-            version, _ = catalog.push_version(owner, name, pack_dir(directory))
+            version, _ = catalog.push_version(owner, name, pack_dir(directory), operator=True)
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         if not no_wait:

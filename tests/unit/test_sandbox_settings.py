@@ -1,0 +1,48 @@
+"""Starting Cogmill without a sandbox: what it allows, and what it refuses to start with."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW = "from django.conf import settings as s; print(s.COGMILL_SANDBOX_ACTIVE, s.COGMILL_PUSH)"
+
+
+def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process, as every Cogmill process does first."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COGMILL_SANDBOX", "COGMILL_PUSH"))}
+    # A Redis URL of its own, so that no embedded Redis starts: nothing here connects to it.
+    environ.update(COGMILL_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="cogmill.settings",
+                   REDIS_URL="redis://127.0.0.1:9/0", **env)
+    code = f"import django; django.setup(); {SHOW}"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_with_the_sandbox_everyone_may_push_by_default(tmp_path):
+    started = start(tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["True", "everyone"]
+
+
+def test_without_a_sandbox_only_staff_may_push_by_default(tmp_path):
+    started = start(tmp_path, COGMILL_SANDBOX="off")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == ["False", "staff"]
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"COGMILL_SANDBOX": "off", "COGMILL_PUSH": "everyone"},
+     "COGMILL_PUSH=everyone lets anyone run code on this machine, and the model sandbox cannot be set up"),
+    ({"COGMILL_SANDBOX": "on", "PATH": "/nowhere"},
+     "COGMILL_SANDBOX=on, but the model sandbox cannot be set up: bubblewrap (bwrap) is not installed: "
+     "install it (Debian/Ubuntu: apt-get install bubblewrap)"),
+    ({"COGMILL_PUSH": "anyone"}, "COGMILL_PUSH must be everyone, staff or granted"),
+])
+def test_it_refuses_to_start_unsafe_and_says_why(tmp_path, env, says):
+    started = start(tmp_path, **env)
+    assert started.returncode != 0
+    assert "ImproperlyConfigured" in started.stderr and says in started.stderr
