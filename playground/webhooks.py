@@ -123,12 +123,40 @@ def public_addresses(url: httpx.URL) -> list[IPAddress]:
 
 
 def _is_public(address: IPAddress) -> bool:
+    """Whether Cogmill may connect to `address`: global by the standard library's table and in none
+    of the ranges below, which name every non-public range outright (the table differs between
+    Python releases: 3.12.1 calls ::127.0.0.1, ::ffff:0:7f00:1, 64:ff9b:1::/48 and fec0::/10 global).
+    An IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4) is judged by the IPv4 one."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped:
-            address = address.ipv4_mapped
-        elif address in _NAT64:
-            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            address = embedded
+    if any(address in network for network in _DENIED):
+        return False
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    return None
+
+
+_DENIED = tuple(ipaddress.ip_network(network) for network in (
+    # IPv4: this network, private, shared (CGNAT), loopback, link-local, IETF, documentation,
+    # 6to4 relays, benchmarking, multicast, reserved and broadcast.
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    # IPv6: IPv4-compatible (deprecated; holds :: and ::1), SIIT-translated, local-use NAT64, discard,
+    # Teredo, ORCHID, documentation, unique local, link-local, site-local, multicast, SRv6.
+    "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:10::/28", "2001:20::/28",
+    "2001:db8::/32", "3fff::/20", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8", "5f00::/16",
+))
 
 
 # ---------------------------------------------------------------- signing
