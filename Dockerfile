@@ -5,9 +5,9 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     COGMILL_DATA_DIR=/data
 
-# bubblewrap: the sandbox every model runs in (runner/sandbox.py). A worker container needs
-# --security-opt seccomp=unconfined (or a profile allowing unshare/clone of namespaces) and
-# --cap-add SYS_ADMIN, or unprivileged user namespaces on the host; the web image does not.
+# bubblewrap: the sandbox every model runs in (runner/sandbox.py). Its containers need
+# --cap-add SYS_ADMIN and --security-opt seccomp=unconfined (or a profile that allows namespaces),
+# as docker-compose.yml gives them; without a sandbox only staff may push (COGMILL_PUSH).
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

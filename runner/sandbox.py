@@ -52,7 +52,8 @@ EGRESS_SOCKET = "egress.sock"
 
 # /etc files a Python program may read; the rest of /etc (configuration, secrets) stays out.
 _ETC = (
-    "alternatives", "ca-certificates", "ca-certificates.conf", "ssl", "pki", "ld.so.cache", "ld.so.conf",
+    "alternatives", "ca-certificates", "ca-certificates.conf", "ssl/certs", "ssl/openssl.cnf", "pki/tls/certs",
+    "pki/ca-trust", "ld.so.cache", "ld.so.conf",
     "ld.so.conf.d", "localtime", "timezone", "mime.types", "fonts", "nsswitch.conf", "host.conf",
     "gai.conf", "os-release", "debian_version", "protocols", "services",
 )
@@ -105,15 +106,17 @@ def unavailable(bwrap: str = "bwrap") -> str | None:
                 "bubblewrap), or let only trusted people push models")
     if privileged() and shutil.which("setpriv") is None:
         return "setpriv (util-linux) is not installed: the sandbox needs it to drop to the model's own uid"
-    probe = [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--", "true"]
+    # What every sandbox uses (a sized tmpfs needs bubblewrap 0.8 or newer).
+    probe = [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+             "--size", "1048576", "--tmpfs", "/tmp", "--", "true"]
     try:
         result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not start: {exc}"
     if result.returncode != 0:
-        return (f"bubblewrap cannot make namespaces here ({result.stderr.strip() or result.returncode}): "
-                "unprivileged user namespaces must be allowed (sysctl kernel.unprivileged_userns_clone=1, "
-                "user.max_user_namespaces > 0), or run the worker as root")
+        return (f"bubblewrap cannot make a sandbox here ({result.stderr.strip() or result.returncode}): it must "
+                "be 0.8 or newer, and unprivileged user namespaces must be allowed (sysctl "
+                "kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0) unless the worker runs as root")
     return None
 
 
@@ -361,6 +364,8 @@ def _python_prefix(venv: Path) -> Path:
 def _uid_locks() -> Path:
     """Where the uid locks live: one folder for the whole machine, whatever data folder a worker
     uses, so no two sandboxes ever share a uid."""
+    if not privileged():  # uids are mapped in a user namespace: the locks only name the folders
+        return Path(tempfile.gettempdir()) / f"cogmill-sandbox-uids-{os.geteuid()}"
     run = Path("/run")
     return (run if os.access(run, os.W_OK) else Path(tempfile.gettempdir())) / "cogmill-sandbox-uids"
 
