@@ -8,6 +8,8 @@ import functools
 
 import jsonschema
 import re2
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from playground.errors import FieldError, Invalid
 
@@ -61,6 +63,21 @@ def _linear_pattern(validator, pattern, instance, schema):
 
 
 Validator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _linear_pattern})
+# No $ref is ever fetched: only the document's own "#/..." refs resolve (versions with others are
+# not built), and an empty registry makes any other one a plain validation error, not a request.
+_NOTHING_REMOTE = Registry()
+
+
+def _refs(node: object):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
 
 class CogSchema:
@@ -128,8 +145,13 @@ class CogSchema:
         # OpenAPI 3.0 spells Optional as `nullable`; JSON Schema does not know it, so nulls of
         # nullable fields are left out of the check and passed on as given.
         checked = {k: v for k, v in data.items() if k in props and not (v is None and props[k].get("nullable"))}
-        validator = Validator(schema)
-        for err in sorted(validator.iter_errors(checked), key=lambda e: list(e.path)):
+        validator = Validator(schema, registry=_NOTHING_REMOTE)
+        try:
+            found = sorted(validator.iter_errors(checked), key=lambda e: list(e.path))
+        except Unresolvable:
+            raise Invalid([FieldError("input", "this model's schema refers to a definition outside itself, "
+                                               "so its input cannot be checked", "schema")]) from None
+        for err in found:
             field = ".".join(str(p) for p in err.path)
             if not field and err.validator == "required":
                 field = err.message.split("'")[1] if "'" in err.message else "input"
@@ -137,6 +159,11 @@ class CogSchema:
         if errors:
             raise Invalid(errors)
         return data
+
+    def foreign_refs(self) -> list[str]:
+        """Every `$ref` that is not the document's own ("#/..."): a file, a URL. A version with one is
+        not built (the validator would have to fetch it)."""
+        return sorted({ref for ref in _refs(self.openapi) if not ref.startswith("#/")})
 
     def unsafe_patterns(self) -> list[str]:
         """Inputs (of predictions and trainings) whose `pattern` RE2 cannot run: backreferences,

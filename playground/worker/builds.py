@@ -38,9 +38,14 @@ def build_version(version_pk: int) -> None:
             build_status=BuildStatus.FAILED, build_error=f"internal build error: {exc}", build_log="".join(lines)
         )
         return
-    if unsafe := CogSchema(result.schema).unsafe_patterns():
+    schema = CogSchema(result.schema)
+    error = None
+    if unsafe := schema.unsafe_patterns():
         error = (f"input patterns that cannot be matched in linear time (no backreferences or lookarounds): "
                  f"{', '.join(unsafe)}")
+    elif foreign := schema.foreign_refs():
+        error = f"the schema refers to definitions outside itself, which Cogmill never fetches: {', '.join(foreign)}"
+    if error:
         Version.objects.filter(pk=version_pk).update(
             build_status=BuildStatus.FAILED, build_error=error, build_log="".join(lines) + error + "\n"
         )

@@ -80,3 +80,28 @@ def test_patterns_that_need_backtracking_are_named_as_unsafe():
         "TrainingInput": {"properties": {"ahead": {"type": "string", "pattern": "(?=a)b"}}},
     }}})
     assert schema.unsafe_patterns() == [r"twice (^(\w)\1$)", "ahead ((?=a)b)"]
+
+
+def _with_ref(ref: str) -> CogSchema:
+    return CogSchema({"components": {"schemas": {"Input": {
+        "type": "object", "properties": {"x": {"allOf": [{"$ref": ref}]}}}}}})
+
+
+@pytest.mark.parametrize("ref", ["file:///etc/passwd", "http://169.254.169.254/latest/meta-data/",
+                                 "other.json#/x"])
+def test_a_ref_outside_the_document_is_never_fetched_and_never_built(ref, monkeypatch):
+    """Validation refuses the input with a plain message (nothing read is echoed), without a request
+    or a file read; and the build names the ref and fails."""
+    import urllib.request
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError(f"the validator fetched {args}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_fetch)
+    schema = _with_ref(ref)
+    with pytest.raises(Invalid) as refused:
+        schema.validate({"x": "anything"})
+    assert refused.value.errors[0].message == ("this model's schema refers to a definition outside itself, so its "
+                                               "input cannot be checked")
+    assert schema.foreign_refs() == [ref]
+    assert _with_ref("#/components/schemas/Input").foreign_refs() == []
