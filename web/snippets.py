@@ -19,7 +19,7 @@ class FileArg:
 def _py(value: object, indent: int = 0) -> str:
     pad = " " * indent
     if isinstance(value, FileArg):
-        return f'open("{value.path}", "rb")'
+        return f'open({json.dumps(value.path)}, "rb")'
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, dict):
@@ -35,7 +35,7 @@ def _py(value: object, indent: int = 0) -> str:
 def _js(value: object, indent: int = 0) -> str:
     pad = " " * indent
     if isinstance(value, FileArg):
-        return f'await openAsBlob("{value.path}")'
+        return f"await openAsBlob({json.dumps(value.path)})"
     if isinstance(value, dict):
         if not value:
             return "{}"

@@ -67,7 +67,8 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
 
     Returns (version, created). Pushing the same bytes again returns the existing version,
     rebuilding it if its last build failed. Forbidden unless the owner `may_push`, or an
-    `operator` (a management command) pushes it.
+    `operator` (a management command) pushes it. A model the push creates is private (its owner
+    makes it public), except an operator's.
     """
     if not operator and not may_push(owner):
         raise Forbidden(PUSH_REFUSED[settings.COGMILL_PUSH])
@@ -81,8 +82,9 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
     probe.bundle_path.parent.mkdir(parents=True, exist_ok=True)
     probe.bundle_path.write_bytes(data)
     with transaction.atomic():
+        visibility = Visibility.PUBLIC if operator else Visibility.PRIVATE
         model, _ = Model.objects.get_or_create(
-            owner=owner, name=name, defaults={"hardware": default_hardware()}
+            owner=owner, name=name, defaults={"hardware": default_hardware(), "visibility": visibility}
         )
         version, created = Version.objects.get_or_create(model=model, version_id=vid)
         if not created and version.build_status != BuildStatus.FAILED:

@@ -38,6 +38,7 @@ def test_push_through_the_api_builds_a_runnable_version(cogmill, token, client, 
     assert body["build"]["status"] == "ready", body["build"]["logs"]
     assert body["openapi_schema"]["components"]["schemas"]["Input"]["properties"]["text"]["type"] == "string"
     assert client.run(f"alice/echo:{version['id']}", input={"text": "me"}) == "echo me"
+    assert client.models.get("alice/echo").visibility == "private"  # its owner makes it public
     again = _push(cogmill, token, "alice/echo", pack_dir(src))
     assert again.status_code == 200 and again.json()["id"] == version["id"]  # same bytes, same version
 

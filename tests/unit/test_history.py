@@ -147,3 +147,22 @@ def test_a_running_prediction_page_streams_from_its_own_origin(make_prediction, 
     prediction = make_prediction(status=Status.PROCESSING)
     page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
     assert f'data-stream="/v1/predictions/{prediction.id}/stream"' in page
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example/",
+                                    "javascript:alert(1)"])
+def test_a_next_off_this_site_is_ignored(make_prediction, client, alice, target):
+    """After removing a prediction's data the page goes back to `next` only if it is a path here:
+    a tab, a backslash or a second slash would send the browser to another site."""
+    prediction = make_prediction(status=Status.SUCCEEDED, output="hello")
+    client.force_login(alice)
+    assert target not in client.get(f"/p/{prediction.id}/remove", {"next": target}).content.decode()
+    response = client.post(f"/p/{prediction.id}/remove", {"next": target})
+    assert response.status_code == 302 and response["Location"] == f"/p/{prediction.id}"
+
+
+def test_a_next_on_this_site_is_followed(make_prediction, client, alice):
+    prediction = make_prediction(status=Status.SUCCEEDED, output="hello")
+    client.force_login(alice)
+    response = client.post(f"/p/{prediction.id}/remove", {"next": "/history?status=succeeded"})
+    assert response["Location"] == "/history?status=succeeded"

@@ -176,3 +176,31 @@ def test_the_owner_turns_internet_access_on_and_off_and_everyone_sees_which(clie
     client.post("/alice/textgen/network", {"internet_access": "off"})
     model.refresh_from_db()
     assert model.internet_access is False
+
+
+def test_an_input_name_cannot_inject_code_into_the_api_snippets(client, alice, bundles):
+    """A model chooses its input names: one made to close the string in `open("...")` stays a string
+    in the Python and JavaScript snippets."""
+    schema = real_schema("reader")
+    props = schema["components"]["schemas"]["Input"]["properties"]
+    evil = 'x"), __import__("os").system("id"), ("'
+    props[evil] = props.pop("file")
+    schema["components"]["schemas"]["Input"]["required"] = [evil]
+    model = Model.objects.create(owner=alice, name="evil")
+    Version.objects.create(model=model, version_id="e" * 64, build_status=BuildStatus.READY,
+                           openapi_schema=schema, cog_version="0.23.1")
+    html = client.get("/alice/evil?tab=api").content.decode()
+    assert '__import__(&quot;os&quot;).system(&quot;id&quot;), (&quot;&quot;, &quot;rb&quot;)' not in html
+    assert 'open(&quot;path/to/x\\&quot;), __import__' in html  # escaped inside one string literal
+    assert 'openAsBlob(&quot;path/to/x\\&quot;), __import__' in html
+
+
+def test_a_failed_build_says_why_to_its_owner_only(client, alice, bob, bundles):
+    model = Model.objects.create(owner=alice, name="broken")
+    Version.objects.create(model=model, version_id="f" * 64, build_status=BuildStatus.FAILED,
+                           build_error="pip install failed: secret-internal-index.example/simple")
+    assert "secret-internal-index" not in client.get("/alice/broken?version=" + "f" * 64).content.decode()
+    client.force_login(bob)
+    assert "secret-internal-index" not in client.get("/alice/broken?version=" + "f" * 64).content.decode()
+    client.force_login(alice)
+    assert "pip install failed: secret-internal-index" in client.get("/alice/broken?version=" + "f" * 64).content.decode()

@@ -98,3 +98,13 @@ def test_who_may_push_model_code_follows_the_push_setting(settings, tmp_path, po
                 catalog.push_version(user, "m", data)
             assert not Model.objects.filter(owner=user).exists()
             assert catalog.push_version(user, "m", data, operator=True)[1] is True
+
+
+def test_a_model_created_by_a_push_starts_private_unless_an_operator_pushed_it(tmp_path):
+    (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    (tmp_path / "predict.py").write_text("")
+    alice = User.objects.create_user("alice")
+    version, _ = catalog.push_version(alice, "fresh", pack_dir(tmp_path))
+    assert version.model.visibility == "private"
+    example, _ = catalog.push_version(alice, "example", pack_dir(tmp_path), operator=True)
+    assert example.model.visibility == "public"

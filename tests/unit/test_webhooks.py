@@ -378,3 +378,9 @@ def test_deleting_a_run_deletes_its_webhook_messages(alice, version):
                                    url=prediction.webhook, event="start", body="{}")
     prediction.delete()
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_read_only_token_may_not_read_the_signing_key(client, read_only_auth):
+    """Whoever holds the key can forge the account's webhooks: a read-only token gets a 403."""
+    response = client.get("/v1/webhooks/default/secret", **read_only_auth)
+    assert response.status_code == 403 and "read-only" in response.json()["detail"]

@@ -11,7 +11,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,15 +18,13 @@ from accounts import services
 from accounts.models import ApiToken, Membership, User, WebhookSecret
 from playground.errors import Invalid
 from web.forms.accounts import InviteForm, OrganizationForm, RetentionForm, RoleForm, SignupForm, TokenForm
+from web.redirects import safe_next
 
 NEW_TOKEN_SESSION_KEY = "accounts.new_token"
 
 
 def _next_url(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/"
-    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure())
-    return target if safe else "/"
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"), "/")
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -14,6 +14,7 @@ from playground.models import Prediction
 from playground.services import runs, trainings
 from web import presenters
 from web.forms.history import HistoryFilters
+from web.redirects import safe_next
 
 HISTORY_PAGE_SIZE = 25
 TRAININGS_SHOWN = 10
@@ -70,18 +71,11 @@ def remove_data(request, prediction_id: str):
         except Conflict as exc:
             error = str(exc)
         else:
-            return HttpResponseRedirect(_safe_next(request.POST.get("next")) or page)
-    next_url = _safe_next(request.GET.get("next") or request.POST.get("next"))
+            return HttpResponseRedirect(safe_next(request, request.POST.get("next")) or page)
+    next_url = safe_next(request, request.GET.get("next") or request.POST.get("next"))
     context = {"nav": "history", "prediction": prediction, "error": error, "next": next_url,
                "back": next_url or page}
     return render(request, "playground/prediction_remove.html", context, status=409 if error else 200)
-
-
-def _safe_next(value: str | None) -> str:
-    """Only local paths: a `next` must not send anyone to another site."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return ""
 
 
 def history(request):
