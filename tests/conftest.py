@@ -22,7 +22,7 @@ def cogmill():
             "hello-world": server.push(ROOT / "examples" / "hello-world", "cogmill/hello-world"),
             "textgen": server.push(ROOT / "examples" / "textgen", "cogmill/textgen"),
         }
-        for name in ("gated", "failing", "files", "reader"):
+        for name in ("gated", "failing", "files", "reader", "secretive"):
             server.versions[name] = server.push(FIXTURE_MODELS / name, f"testers/{name}")
         yield server
     finally:

@@ -48,7 +48,9 @@ class Run(models.Model):
     model = models.ForeignKey("playground.Model", on_delete=models.CASCADE, related_name="%(class)ss")
     version = models.ForeignKey("playground.Version", on_delete=models.PROTECT, related_name="%(class)ss")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.STARTING, db_index=True)
-    input = models.JSONField(default=dict)
+    input = models.JSONField(default=dict)  # as given, with each secret input masked (playground/sealing.py)
+    # Its secret inputs, encrypted, until it ends; then "".
+    sealed_secrets = models.TextField(blank=True, default="")
     output = models.JSONField(null=True, blank=True)
     logs = models.TextField(blank=True)
     error = models.TextField(null=True, blank=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.services import is_member
-from playground import dispatch, events, webhooks
+from playground import dispatch, events, sealing, webhooks
 from playground.errors import Conflict, NotFound
 from playground.models import (
     LIVE,
@@ -59,13 +59,14 @@ def create_prediction(
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)
     files.check_file_inputs(user, cleaned, version.schema.input_kinds())
+    shown, sealed = sealing.seal(version.schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
     account = billing.account_for(user, release.deployment.owner if release else version.model.owner)
     with transaction.atomic():
         billing.hold(account, token, sku, user)
         prediction = Prediction.objects.create(
-            owner=user, model=version.model, version=version, input=cleaned, source=source,
+            owner=user, model=version.model, version=version, input=shown, sealed_secrets=sealed, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
             logs=logs, created_at=now, deadline=deadline(version.model, now, cancel_after),
             release=release, deployment=release.deployment.full_name if release else "",
@@ -194,7 +195,7 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
     with transaction.atomic():
         ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(
             status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
-            lease_expires_at=None,
+            lease_expires_at=None, sealed_secrets="",
         )
         if ended:
             billing.record(run)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from playground import dispatch, webhooks
+from playground import dispatch, sealing, webhooks
 from playground.errors import FieldError, Forbidden, Invalid, NotFound
 from playground.models import BuildStatus, File, Model, Source, Training, Version, Visibility
 from playground.services import billing, catalog, files, runs
@@ -51,6 +51,7 @@ def create_training(
     logs = runs.preamble(schema, input_data, version.model.hardware_sku)
     files.check_file_inputs(user, cleaned, schema.input_kinds())
     files.check_zip_inputs(user, schema.input_kinds(), cleaned)
+    shown, sealed = sealing.seal(schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, None)
     now = timezone.now()
     account = billing.account_for(user, version.model.owner)
@@ -60,7 +61,7 @@ def create_training(
             target = catalog.create_model(user, destination.partition("/")[2], Visibility.PRIVATE,
                                           (version.model.hardware or catalog.default_hardware()).sku)
         training = Training.objects.create(
-            owner=user, model=version.model, version=version, destination=target, input=cleaned, source=source,
+            owner=user, model=version.model, version=version, destination=target, input=shown, sealed_secrets=sealed, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1, logs=logs,
             # A model's max run time is its predictions' only.
             created_at=now, deadline=now + cancel_after if cancel_after else None, account=account, token=token,

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
-from playground import webhooks
+from playground import sealing, webhooks
 from playground.models import File
 from playground.services import files
 
@@ -33,8 +33,9 @@ class Unfetchable(Exception):
 
 
 def localize(run, instance) -> dict:
-    """The run's input as the model gets it: every file input a path in the instance's input folder."""
-    data = dict(run.input or {})
+    """The run's input as the model gets it: its secrets unsealed, every file input a URL of a file in
+    the instance's input folder. Unfetchable (or sealing.Unsealable) when that cannot be."""
+    data = sealing.unseal(run.input or {}, run.sealed_secrets)
     kinds = run.schema.input_kinds()  # a training's are its TrainingInput's
     folder = None
     count = 0

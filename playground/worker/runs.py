@@ -13,7 +13,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from playground import webhooks
+from playground import sealing, webhooks
 from playground.errors import Invalid
 from playground.models import LIVE, Prediction, Run, Status, Training
 from playground.services import runs, trainings
@@ -102,7 +102,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
         cancels.running(run.id, instance, run.deadline)
         try:
             sent = inputs.localize(run, instance)
-        except inputs.Unfetchable as exc:
+        except (inputs.Unfetchable, sealing.Unsealable) as exc:
             final = failed_result(run.id, str(exc))
         else:
             final = instance.predict(run.id, sent, relay.on_event, timeout=run.timeout_seconds())

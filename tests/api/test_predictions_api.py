@@ -68,3 +68,20 @@ def test_list_filters_by_creation_time(paging_client):
     older = paging_client._client.get(f"/v1/predictions?created_before={stamp}").json()["results"]
     assert after.id in [p["id"] for p in newer] and before.id not in [p["id"] for p in newer]
     assert before.id in [p["id"] for p in older] and after.id not in [p["id"] for p in older]
+
+
+def test_a_secret_input_reaches_the_model_and_is_masked_everywhere_else(client, cogmill):
+    """The model gets the real key (its digest comes back); the prediction as created, fetched and
+    listed shows a mask, as Replicate does."""
+    import hashlib
+
+    key = "sk-live-" + uuid.uuid4().hex
+    prediction = client.predictions.create(f"testers/secretive:{cogmill.versions['secretive']}",
+                                           input={"api_key": key, "text": "hi"})
+    assert prediction.input == {"api_key": "**********", "text": "hi"}
+    prediction.wait()
+    assert prediction.output == hashlib.sha256(key.encode()).hexdigest()[:16] + " hi"
+    fetched = client.predictions.get(prediction.id)
+    assert fetched.input["api_key"] == "**********" and key not in str(fetched.__dict__)
+    listed = next(p for p in client.predictions.list().results if p.id == prediction.id)
+    assert listed.input["api_key"] == "**********"
