@@ -3,7 +3,8 @@ FROM python:3.12-slim
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    COGMILL_DATA_DIR=/data
+    COGMILL_DATA_DIR=/data \
+    COGMILL_REQUIRE_SECRET_KEY=1
 
 # bubblewrap: the sandbox every model runs in (runner/sandbox.py). Its containers need
 # --cap-add SYS_ADMIN and --security-opt seccomp=unconfined (or a profile that allows namespaces),

@@ -1,7 +1,10 @@
 """Cogmill settings, read from the environment (see README: Configuration)."""
 
+import os
+import secrets
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -14,12 +17,43 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("COGMILL_DATA_DIR", str(BASE_DIR / ".cogmill"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = env_str("SECRET_KEY", "cogmill-insecure-development-key-change-me-in-production")
+
+def _secret_key() -> str:
+    """SECRET_KEY, or else one made for this data folder when it is first used (mode 0600): never a
+    key anyone else knows. COGMILL_REQUIRE_SECRET_KEY (the production image) refuses to go without."""
+    if key := env_str("SECRET_KEY"):
+        return key
+    if env_bool("COGMILL_REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("SECRET_KEY is not set: give this Cogmill a long random secret of its own "
+                                   "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        made = DATA_DIR / f".secret_key.{os.getpid()}"
+        with os.fdopen(os.open(made, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(made, path)  # atomic: of processes starting together, one key wins
+        except FileExistsError:
+            pass
+        made.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", "*").split(",") if h]
 PORT = env_int("PORT", 8000)
 PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+_PUBLIC = urlsplit(PUBLIC_URL)
+# Requests must name this site: PUBLIC_URL's host (and this machine's own names) unless set.
+ALLOWED_HOSTS = [h for h in env_str("ALLOWED_HOSTS", ",".join(
+    dict.fromkeys([_PUBLIC.hostname or "localhost", "localhost", "127.0.0.1", "[::1]"]))).split(",") if h]
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+if _PUBLIC.scheme == "https":
+    # Served over https (usually behind a proxy that ends TLS and says so in X-Forwarded-Proto):
+    # cookies only over https, and browsers told to come back over https alone.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("COGMILL_HSTS_SECONDS", 31536000)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,6 +199,9 @@ COGMILL_SANDBOX_LIMITS = sandbox.Limits(
 )
 # As root, each live sandbox runs as its own uid from this one up (nothing else may use that range).
 COGMILL_SANDBOX_UID_BASE = env_int("COGMILL_SANDBOX_UID_BASE", 200_000)
+# Folders of this machine that every model may read (never write), at the same path: e.g. a shared
+# cache of weights. Comma-separated; nothing by default.
+COGMILL_SANDBOX_SHARED_PATHS = tuple(Path(p) for p in env_str("COGMILL_SANDBOX_SHARED_PATHS").split(",") if p)
 # Who may push model code: everyone (any account), staff, or granted (those given the "Can push
 # models" permission in the admin; superusers always may). everyone needs the sandbox.
 COGMILL_PUSH = env_str("COGMILL_PUSH", "everyone" if COGMILL_SANDBOX_ACTIVE else "staff").strip().lower()
@@ -178,6 +215,9 @@ if COGMILL_PUSH == "everyone" and not COGMILL_SANDBOX_ACTIVE:
 COGMILL_MAX_REQUEST_BYTES = env_int("COGMILL_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
 COGMILL_RATE_LIMIT_CREATES_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_CREATES_PER_MINUTE", 600)
 COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE", 3000)
+# Attempts to log in (per client address and per account name) and to sign up (per address).
+COGMILL_RATE_LIMIT_LOGINS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_LOGINS_PER_MINUTE", 10)
+COGMILL_RATE_LIMIT_SIGNUPS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_SIGNUPS_PER_MINUTE", 5)
 # Django's own cap on a body read into memory: JSON bodies are capped lower by the API, but a version
 # push may send its bundle as the raw body. Uploaded files above 2.5 MiB spool to disk, never memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(COGMILL_MAX_REQUEST_BYTES, COGMILL_MAX_BUNDLE_BYTES)

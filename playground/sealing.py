@@ -2,8 +2,8 @@
 
 A run's stored `input` holds a mask where a secret was, so it never shows in the API, webhooks,
 examples or pages. The values themselves are kept beside it encrypted (Fernet, with a key derived
-from SECRET_KEY, which lives outside the data folder), read back only by the worker that sends them
-to the model, and dropped when the run ends (services.runs.end).
+from SECRET_KEY: a database copy alone does not reveal them), read back only by the worker that
+sends them to the model, and dropped when the run ends (services.runs.end).
 """
 
 import base64

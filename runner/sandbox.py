@@ -88,6 +88,8 @@ class SandboxConfig:
     uid_base: int = 200_000
     uid_count: int = 10_000
     bwrap: str = "bwrap"
+    # Host folders every sandbox may read, at the same place (a shared cache of model weights, say).
+    shared: tuple[Path, ...] = ()
 
     def open(self, venv: Path, src_dir: Path, gpu_devices: Sequence[str] = (), files: Sequence[Path] = (),
              building: bool = False) -> Sandbox:
@@ -215,7 +217,7 @@ class Sandbox:
         args += self._identity_files()
         args += mounts.bind(self.venv, "--bind" if self.building else "--ro-bind")
         args += mounts.bind(self.src_dir)
-        for path in self.files:
+        for path in (*self.files, *self.config.shared):
             args += mounts.bind(path)
         args += ["--perms", "0755", "--dir", str(Path(LAUNCHER_INSIDE).parent)]
         for script, inside in _SCRIPTS.items():

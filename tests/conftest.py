@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import ROOT, CogmillServer
+from tests.server import ROOT, CogmillServer, gate_path
 
 FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
 
@@ -41,6 +41,6 @@ def other_token(cogmill) -> str:
 
 
 @pytest.fixture
-def gate(tmp_path) -> Path:
+def gate() -> Path:
     """A path for the `gated` model: creating the file lets the prediction finish."""
-    return tmp_path / "gate"
+    return gate_path()

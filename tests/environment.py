@@ -19,6 +19,15 @@ if _OWN_DATA_DIR:
 _EMBEDDED_REDIS = not os.environ.get("REDIS_URL")
 os.environ.setdefault("COGMILL_VENVS_DIR", str(CACHE / "venvs"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cogmill.settings")
+# Files that release the `gated` model (tests/server.py: gate_path) live in a folder every model
+# sandbox may read: a model sees nothing else of this machine.
+if "COGMILL_TEST_GATES" not in os.environ:
+    os.environ["COGMILL_TEST_GATES"] = tempfile.mkdtemp(prefix="cogmill-gates-")
+    os.chmod(os.environ["COGMILL_TEST_GATES"], 0o755)
+os.environ["COGMILL_SANDBOX_SHARED_PATHS"] = os.environ["COGMILL_TEST_GATES"]
+# Page tests log in far more often than a person: the throttle's own tests turn it back on.
+os.environ.setdefault("COGMILL_RATE_LIMIT_LOGINS_PER_MINUTE", "0")
+os.environ.setdefault("COGMILL_RATE_LIMIT_SIGNUPS_PER_MINUTE", "0")
 
 
 def pytest_unconfigure(config) -> None:

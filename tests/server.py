@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -22,6 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 E2E_REDIS_DB = 13
 # Small enough for page tests to cross it with a few megabytes.
 UPLOAD_LIMIT = 2 * 1024 * 1024
+
+
+def gate_path(name: str = "gate") -> Path:
+    """A path for the `gated` model: creating the file lets its prediction finish. It lies in the
+    one folder of this machine that the test servers' model sandboxes may read."""
+    return Path(os.environ["COGMILL_TEST_GATES"]) / f"{name}-{uuid.uuid4().hex}"
 
 
 def free_port() -> int:

@@ -3,15 +3,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web.forms.accounts import LoginForm
 from web.views import accounts, deployments, galleries, models, predictions, spend, trainings
 
 urlpatterns = [
     # accounts
     path("signup", accounts.signup, name="signup"),
-    path("login", auth_views.LoginView.as_view(
-        template_name="accounts/login.html", authentication_form=LoginForm, redirect_authenticated_user=True,
-    ), name="login"),
+    path("login", accounts.Login.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("account", accounts.account, name="account"),
     path("avatars/<str:username>.svg", accounts.avatar, name="avatar"),

@@ -59,7 +59,8 @@ def sandbox_config() -> sandbox.SandboxConfig | None:
     if not settings.COGMILL_SANDBOX_ACTIVE:
         return None
     return sandbox.SandboxConfig(state_dir=settings.DATA_DIR / "sandboxes", limits=settings.COGMILL_SANDBOX_LIMITS,
-                                 uid_base=settings.COGMILL_SANDBOX_UID_BASE)
+                                 uid_base=settings.COGMILL_SANDBOX_UID_BASE,
+                                 shared=settings.COGMILL_SANDBOX_SHARED_PATHS)
 
 
 def shutdown_pool() -> None:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import replicate
 
-from tests.server import ROOT, CogmillServer, wait_finished, wait_until
+from tests.server import ROOT, CogmillServer, gate_path, wait_finished, wait_until
 
 GATED = ROOT / "tests" / "fixtures" / "models" / "gated"
 HELLO = ROOT / "examples" / "hello-world"
@@ -120,7 +119,7 @@ def test_scale_to_zero_after_the_window_and_back_with_a_cold_start(fleet):
 
 def test_a_burst_never_passes_max_instances_and_all_succeed(fleet, tmp_path):
     name = _deploy(fleet, model="alice/gated", version_key="gated", max_instances=3)
-    stop, gate = tmp_path / "stop", tmp_path / "gate"
+    stop, gate = tmp_path / "stop", gate_path()
     sampler = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", SAMPLER.format(stop=str(stop), name=name)],
                                cwd=ROOT, env=fleet.env, stdout=subprocess.PIPE, text=True)
     try:
@@ -144,7 +143,7 @@ def test_a_burst_never_passes_max_instances_and_all_succeed(fleet, tmp_path):
 def test_a_new_release_lets_runs_in_flight_finish_on_the_old_version(fleet, tmp_path):
     name = _deploy(fleet, model="alice/gated", version_key="gated", min_instances=1)
     _ready(fleet, name, 1)
-    gate = tmp_path / "gate"
+    gate = gate_path()
     in_flight = fleet.alice.deployments.predictions.create(f"alice/{name}", input={"gate": str(gate)})
     wait_until(lambda: in_flight.reload() or in_flight.status == "processing", 60, 0.2, "the run to start")
 

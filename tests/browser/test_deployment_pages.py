@@ -5,7 +5,7 @@ live instance table, run it from its page to a succeeded prediction, see it in t
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, screenshots
+from tests.browser.conftest import screenshots
 from tests.browser.prediction_steps import log_in
 
 BOOT_MS = 180_000  # a kept-warm instance: a worker boots hello-world's Cog server

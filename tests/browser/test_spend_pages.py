@@ -13,7 +13,7 @@ import io
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, screenshots
+from tests.browser.conftest import screenshots
 from tests.browser.prediction_steps import log_in
 
 RUN_MS = 120_000

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from cogmill import embedded_redis
-from tests.server import ROOT, CogmillServer, wait_until
+from tests.server import ROOT, CogmillServer, gate_path, wait_until
 
 GATED = ROOT / "tests" / "fixtures" / "models" / "gated"
 FAST = {
@@ -95,6 +95,6 @@ def faulty():
 
 
 @pytest.fixture
-def gate(tmp_path) -> Path:
+def gate() -> Path:
     """A path for the `gated` model: creating the file lets the prediction finish."""
-    return tmp_path / "gate"
+    return gate_path()

@@ -17,7 +17,7 @@ import pytest
 
 from cogmill import embedded_redis
 from tests.faults.conftest import FAST, GATED, TERMINAL
-from tests.server import ROOT, free_port, wait_until
+from tests.server import ROOT, free_port, gate_path, wait_until
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -121,7 +121,7 @@ def test_a_crashed_worker_is_started_again_and_its_runs_handed_back(launcher, tm
     launcher.start()
     version = launcher.manage("push_model", str(GATED), "testers/gated").rsplit(":", 1)[1]
     token = launcher.manage("issue_token", "alice", "--create-user")
-    gate = tmp_path / "gate"
+    gate = gate_path()
     run = _create(launcher, token, version, gate=str(gate), tokens=1)
     wait_until(lambda: _streaming(launcher, run["id"]), 60, 0.2, "the run to stream")
     worker = next(p for p in launcher.children() if "worker" in p.cmdline() and "celery" in " ".join(p.cmdline()))
@@ -142,9 +142,9 @@ def test_stopping_with_work_in_flight_ends_every_run_and_every_process(launcher,
     launcher.start()
     version = launcher.manage("push_model", str(GATED), "testers/gated").rsplit(":", 1)[1]
     token = launcher.manage("issue_token", "alice", "--create-user")
-    running = _create(launcher, token, version, gate=str(tmp_path / "never"), tokens=1)
+    running = _create(launcher, token, version, gate=str(gate_path("never")), tokens=1)
     wait_until(lambda: _streaming(launcher, running["id"]), 60, 0.2, "the run to stream")
-    opened = tmp_path / "open"
+    opened = gate_path("open")
     opened.touch()
     queued = _create(launcher, token, version, gate=str(opened), tokens=1)
     children = launcher.children()

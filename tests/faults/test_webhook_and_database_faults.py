@@ -11,7 +11,7 @@ from django.db import connections
 
 from tests.faults.conftest import TERMINAL
 from tests.problems import assert_problem
-from tests.server import wait_until
+from tests.server import gate_path, wait_until
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,7 +26,7 @@ def _attempts(faulty, run_id: str) -> int:
 def test_a_receiver_down_then_back_gets_every_message_in_order(faulty, tmp_path):
     with Receiver() as gone:
         url, port = gone.url(), gone.server.server_address[1]
-    opened = tmp_path / "open"
+    opened = gate_path("open")
     opened.touch()
     response = faulty.api("POST", "/v1/predictions", faulty.alice, json={
         "version": faulty.gated, "input": {"gate": str(opened), "tokens": 1},

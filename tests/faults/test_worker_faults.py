@@ -4,7 +4,7 @@ it had taken from the queue runs on the next worker, and cancel ends an orphaned
 import pytest
 
 from tests.faults.conftest import TERMINAL
-from tests.server import wait_until
+from tests.server import gate_path, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -16,7 +16,7 @@ def _streaming(row: dict) -> bool:
 def test_kill_9_of_the_worker_fails_the_running_run_and_runs_the_queued_one(faulty, gate, tmp_path):
     running = faulty.create(faulty.alice, faulty.gated, gate=str(gate), tokens=3)
     faulty.wait_row(running["id"], _streaming, what="the first run to stream")
-    opened = tmp_path / "open"
+    opened = gate_path("open")
     opened.touch()
     queued = faulty.create(faulty.alice, faulty.gated, gate=str(opened), tokens=2)  # waits behind it
 
@@ -54,7 +54,7 @@ def _lease_expired(faulty, run_id: str) -> bool:
 
 def test_a_queue_message_that_was_lost_is_sent_again(faulty, tmp_path):
     """A starting run whose message never reached a worker (here: deleted from the broker) runs."""
-    opened = tmp_path / "open"
+    opened = gate_path("open")
     opened.touch()
     faulty.kill("worker")  # nobody takes the message before it is dropped
     try:

@@ -18,7 +18,7 @@
 
 import assert from "node:assert/strict";
 import { createHash, webcrypto } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -40,6 +40,7 @@ const TOKEN = required("TOKEN");
 const VERSIONS = JSON.parse(process.env.VERSIONS || "{}");
 const ONLY = process.env.ONLY ? new Set(process.env.ONLY.split(",")) : null;
 const WORK_DIR = mkdtempSync(join(process.env.WORK_DIR || tmpdir(), "js-conformance-"));
+chmodSync(WORK_DIR, 0o755); // gate files here must be readable from the models' sandboxes
 const CHECK_TIMEOUT_MS = 180_000;
 const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
 

@@ -17,6 +17,7 @@ from accounts.models import ApiToken, User
 from api import ratelimit
 from api.api import api
 from api.guards import SAFE_METHODS
+from cogmill import ratelimit as buckets
 from cogmill import redis as cogmill_redis
 from cogmill.urls import handler400
 from playground import errors, events
@@ -226,7 +227,7 @@ def test_redis_down_is_503_with_retry_after_and_no_internals(version, alice, aut
         raise redis.ConnectionError("Error 111 connecting to unix socket: /secret/path/redis.sock")
 
     monkeypatch.setattr(events, "client", redis_down)
-    monkeypatch.setattr(ratelimit, "redis_client", redis_down)
+    monkeypatch.setattr(buckets, "redis_client", redis_down)
     for response in (Client().get(f"/v1/predictions/{prediction.pk}/stream"),
                      Client().post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
                                    content_type="application/json", **auth)):

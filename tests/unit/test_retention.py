@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from playground.models import GalleryItem, Prediction, Source, Status
+from playground.models import GalleryItem, Source, Status
 from playground.services import runs
 from tests.unit.conftest import client_for
 

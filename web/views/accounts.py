@@ -4,6 +4,7 @@ and every account's avatar."""
 import hashlib
 from html import escape
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -17,8 +18,17 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import services
 from accounts.models import ApiToken, Membership, User, WebhookSecret
 from playground.errors import Invalid
-from web.forms.accounts import InviteForm, OrganizationForm, RetentionForm, RoleForm, SignupForm, TokenForm
+from web.forms.accounts import (
+    InviteForm,
+    LoginForm,
+    OrganizationForm,
+    RetentionForm,
+    RoleForm,
+    SignupForm,
+    TokenForm,
+)
 from web.redirects import safe_next
+from web.throttle import refusal
 
 NEW_TOKEN_SESSION_KEY = "accounts.new_token"
 
@@ -27,10 +37,41 @@ def _next_url(request: HttpRequest) -> str:
     return safe_next(request, request.POST.get("next") or request.GET.get("next"), "/")
 
 
+class Login(auth_views.LoginView):
+    """Django's log-in, throttled per client and per account name (web/throttle.py)."""
+
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        limited = refusal(request, "login", settings.COGMILL_RATE_LIMIT_LOGINS_PER_MINUTE,
+                          request.POST.get("username", ""))
+        if limited is None:
+            return super().post(request, *args, **kwargs)
+        form = self.get_form()
+        form.errors.clear()
+        form.add_error(None, limited[0])
+        return _too_many(self.render_to_response(self.get_context_data(form=form)), limited[1])
+
+
+def _too_many(response: HttpResponse, seconds: int) -> HttpResponse:
+    response.status_code = 429
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(_next_url(request))
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and (limited := refusal(request, "signup",
+                                                          settings.COGMILL_RATE_LIMIT_SIGNUPS_PER_MINUTE)):
+        form = SignupForm(request.POST)
+        form.is_valid()
+        form.add_error(None, limited[0])
+        page = render(request, "accounts/signup.html", {"form": form, "next": _next_url(request)})
+        return _too_many(page, limited[1])
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -1,4 +1,4 @@
-"""Starting Cogmill without a sandbox: what it allows, and what it refuses to start with."""
+"""Starting Cogmill: without a sandbox, without a secret key; what it allows and refuses to start with."""
 
 import os
 import subprocess
@@ -13,7 +13,8 @@ SHOW = "from django.conf import settings as s; print(s.COGMILL_SANDBOX_ACTIVE, s
 
 def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     """Load the settings in a fresh process, as every Cogmill process does first."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COGMILL_SANDBOX", "COGMILL_PUSH"))}
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("COGMILL_SANDBOX", "COGMILL_PUSH")) and k != "SECRET_KEY"}
     # A Redis URL of its own, so that no embedded Redis starts: nothing here connects to it.
     environ.update(COGMILL_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="cogmill.settings",
                    REDIS_URL="redis://127.0.0.1:9/0", **env)
@@ -46,3 +47,27 @@ def test_it_refuses_to_start_unsafe_and_says_why(tmp_path, env, says):
     started = start(tmp_path, **env)
     assert started.returncode != 0
     assert "ImproperlyConfigured" in started.stderr and says in started.stderr
+
+
+def test_without_a_secret_key_each_data_folder_gets_its_own_and_keeps_it(tmp_path):
+    shown = "from django.conf import settings as s; print(s.SECRET_KEY, s.ALLOWED_HOSTS)"
+    code = f"import django; django.setup(); {shown}"
+
+    def key_of(folder: Path) -> list[str]:
+        environ = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+        environ.update(COGMILL_DATA_DIR=str(folder), DJANGO_SETTINGS_MODULE="cogmill.settings",
+                       REDIS_URL="redis://127.0.0.1:9/0", PUBLIC_URL="https://cogmill.example.org")
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True,
+                             timeout=60, check=True)
+        return out.stdout.split(" ", 1)
+
+    first, hosts = key_of(tmp_path / "a")
+    assert len(first) >= 60 and "insecure" not in first
+    assert key_of(tmp_path / "a")[0] == first and key_of(tmp_path / "b")[0] != first
+    assert oct((tmp_path / "a" / "secret_key").stat().st_mode & 0o777) == "0o600"
+    assert "'cogmill.example.org'" in hosts and "'*'" not in hosts
+
+
+def test_the_production_image_refuses_to_start_without_a_secret_key(tmp_path):
+    started = start(tmp_path, COGMILL_REQUIRE_SECRET_KEY="1")
+    assert started.returncode != 0 and "SECRET_KEY is not set" in started.stderr
