@@ -175,6 +175,10 @@ COGMILL_IDLE_SECONDS = env_float("COGMILL_IDLE_SECONDS", 300.0)
 COGMILL_VENVS_DIR = Path(env_str("COGMILL_VENVS_DIR", str(DATA_DIR / "venvs")))
 COGMILL_BUNDLES_DIR = DATA_DIR / "versions"
 COGMILL_MAX_BUNDLE_BYTES = env_int("COGMILL_MAX_BUNDLE_BYTES", 200 * 1024 * 1024)
+# What a bundle may unpack to: files, bytes, and bytes per byte of the bundle (a gzip bomb's tell).
+COGMILL_MAX_BUNDLE_FILES = env_int("COGMILL_MAX_BUNDLE_FILES", 10_000)
+COGMILL_MAX_BUNDLE_EXPANDED_BYTES = env_int("COGMILL_MAX_BUNDLE_EXPANDED_BYTES", 2 * 1024**3)
+COGMILL_MAX_BUNDLE_RATIO = env_int("COGMILL_MAX_BUNDLE_RATIO", 100)
 COGMILL_ALLOW_ROOT_BUILD_STEPS = env_bool("COGMILL_ALLOW_ROOT_BUILD_STEPS", False)
 # The model sandbox (README: Security model). auto: on wherever bubblewrap can make its namespaces;
 # on: refuse to start without it; off: models run as the server's own user (for trusted pushers only).
@@ -213,6 +217,8 @@ if COGMILL_PUSH == "everyone" and not COGMILL_SANDBOX_ACTIVE:
         f"up: {COGMILL_SANDBOX_MISSING}. Set COGMILL_PUSH=staff (or granted) to let only trusted people push.")
 # Limits of the JSON API (API.md: errors): JSON bodies, and per-token requests a minute (0: no limit).
 COGMILL_MAX_REQUEST_BYTES = env_int("COGMILL_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
+# A page's form (log-in, settings, ...) other than a model's run and train forms, which carry files.
+COGMILL_MAX_FORM_BYTES = env_int("COGMILL_MAX_FORM_BYTES", 1024 * 1024)
 COGMILL_RATE_LIMIT_CREATES_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_CREATES_PER_MINUTE", 600)
 COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE", 3000)
 # Attempts to log in (per client address and per account name) and to sign up (per address).

@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.deletion import ProtectedError
 
-from playground import dispatch, durations
-from playground.bundles import bundle_id, unpack
+from playground import bundles, dispatch, durations
+from playground.bundles import bundle_id
 from playground.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
 from playground.models import (
     BuildStatus,
@@ -76,9 +76,9 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
         raise BadRequest(problem)
     if len(data) > settings.COGMILL_MAX_BUNDLE_BYTES:
         raise BadRequest(f"bundle is {len(data)} bytes; the limit is {settings.COGMILL_MAX_BUNDLE_BYTES}")
+    bundles.check(data)  # BundleError before anything is recorded; the build unpacks it on a worker
     vid = _version_id(owner, name, data)
     probe = Version(version_id=vid)
-    unpack(data, probe.src_dir)  # raises BundleError before anything is recorded
     probe.bundle_path.parent.mkdir(parents=True, exist_ok=True)
     probe.bundle_path.write_bytes(data)
     with transaction.atomic():

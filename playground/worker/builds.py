@@ -4,6 +4,7 @@ import logging
 
 from django.conf import settings
 
+from playground.bundles import BundleError, unpack
 from playground.cogschema import CogSchema
 from playground.models import BuildStatus, Version
 from playground.worker.fleet import sandbox_config
@@ -19,6 +20,8 @@ def build_version(version_pk: int) -> None:
     Version.objects.filter(pk=version_pk).update(build_status=BuildStatus.BUILDING)
     lines: list[str] = []
     try:
+        if version.base_id is None:
+            unpack(version.bundle_path.read_bytes(), version.src_dir)  # afresh: a rebuild starts clean
         result = build(
             version.src_dir,
             settings.COGMILL_VENVS_DIR,
@@ -27,9 +30,9 @@ def build_version(version_pk: int) -> None:
             sandbox=sandbox_config(),
             timeout=settings.COGMILL_BUILD_TIMEOUT,
         )
-    except BuildError as exc:
+    except (BuildError, BundleError) as exc:
         Version.objects.filter(pk=version_pk).update(
-            build_status=BuildStatus.FAILED, build_error=str(exc), build_log=exc.log or "".join(lines)
+            build_status=BuildStatus.FAILED, build_error=str(exc), build_log=getattr(exc, "log", "") or "".join(lines)
         )
         return
     except Exception as exc:  # an unexpected failure must still leave a clear, final state

@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from playground.bundles import BundleError, bundle_id, pack_dir, unpack
+from playground.bundles import BundleError, bundle_id, check, pack_dir, unpack
 
 
 def _tar(members: dict[str, bytes], symlink: str | None = None) -> bytes:
@@ -54,3 +54,37 @@ def test_bad_bundles_are_refused_with_a_reason(tmp_path, data, message):
     with pytest.raises(BundleError, match=message):
         unpack(data, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _bomb(size: int) -> bytes:
+    """A bundle whose one file is `size` zero bytes: it gzips to almost nothing."""
+    return _tar({"cog.yaml": b"predict: p.py:P\n", "weights.bin": b"\0" * size})
+
+
+def test_a_gzip_bomb_is_refused_after_a_bounded_amount_of_work(tmp_path, settings):
+    """The check stops decompressing at the cap (COGMILL_MAX_BUNDLE_RATIO times the bundle, or
+    COGMILL_MAX_BUNDLE_EXPANDED_BYTES), whatever the bomb would expand to; nothing is written."""
+    data = _bomb(64 * 2**20)
+    assert len(data) < 200 * 2**10
+    with pytest.raises(BundleError, match="bundle expands to more than"):
+        check(data)
+    with pytest.raises(BundleError, match="bundle expands to more than"):
+        unpack(data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    settings.COGMILL_MAX_BUNDLE_RATIO = 10_000
+    settings.COGMILL_MAX_BUNDLE_EXPANDED_BYTES = 32 * 2**20
+    with pytest.raises(BundleError, match=f"more than {32 * 2**20} bytes"):
+        check(data)
+
+
+def test_a_bundle_of_too_many_files_is_refused(settings):
+    settings.COGMILL_MAX_BUNDLE_FILES = 50
+    data = _tar({"cog.yaml": b"predict: p.py:P\n", **{f"f{i}.txt": b"" for i in range(60)}})
+    with pytest.raises(BundleError, match="more than 50 files"):
+        check(data)
+
+
+def test_a_checked_bundle_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    check(_tar({"cog.yaml": b"predict: p.py:P\n", "p.py": b"x"}))
+    assert list(tmp_path.iterdir()) == []
