@@ -1,6 +1,6 @@
-"""Per-token rate limits: token buckets in Redis (API.md: 429 with an integer Retry-After).
+"""Per-account rate limits: token buckets in Redis (API.md: 429 with an integer Retry-After).
 
-Each token has two buckets, like Replicate: one for requests that create something
+Each account has two buckets, whichever of its tokens it uses, like Replicate: one for requests that create something
 (COGMILL_RATE_LIMIT_CREATES_PER_MINUTE) and one for everything else
 (COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE). A bucket holds a minute's worth of requests and
 refills continuously, so a burst may spend the whole minute at once.
@@ -36,8 +36,9 @@ def bucket_for(request: HttpRequest) -> Bucket:
     return Bucket("requests", settings.COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE)
 
 
-def bucket_key(kind: str, token_id: int) -> str:
-    return f"{KEY_PREFIX}:{kind}:{token_id}"
+def bucket_key(kind: str, account_id: int) -> str:
+    """One bucket per account, whatever token it uses: minting tokens must not multiply the limit."""
+    return f"{KEY_PREFIX}:{kind}:account:{account_id}"
 
 
 def check(request: HttpRequest, token: ApiToken) -> None:
@@ -49,7 +50,7 @@ def check(request: HttpRequest, token: ApiToken) -> None:
     if bucket.per_minute <= 0:
         return  # a limit of 0 switches limiting off
     try:
-        decision = take(bucket_key(bucket.kind, token.pk), bucket.per_minute)
+        decision = take(bucket_key(bucket.kind, token.user_id), bucket.per_minute)
     except redis.RedisError:
         if bucket.kind == "creates":
             raise  # a create needs the queue, which is Redis too: 503 now rather than a run left waiting
@@ -61,7 +62,7 @@ def check(request: HttpRequest, token: ApiToken) -> None:
         seconds = max(1, decision.retry_after)
         raise ApiProblem(
             429,
-            f"This token may make {bucket.per_minute} {_described(bucket.kind)} a minute; "
+            f"This account may make {bucket.per_minute} {_described(bucket.kind)} a minute; "
             f"retry in {seconds} s.",
             headers={"Retry-After": str(seconds)},
         )

@@ -265,6 +265,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cogmill@localhost")
 # Spend limits: a run still going counts as this many seconds of its hardware until it ends.
 COGMILL_SPEND_RESERVE_SECONDS = env_float("COGMILL_SPEND_RESERVE_SECONDS", 60.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
+# /healthz works its answer out at most this often (per web process); anyone may ask.
+COGMILL_HEALTH_CACHE_SECONDS = env_float("COGMILL_HEALTH_CACHE_SECONDS", 5.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's
 # official models); `make run` pushes the examples as `cogmill`.
 COGMILL_OFFICIAL_OWNERS = [name.strip() for name in env_str("COGMILL_OFFICIAL_OWNERS", "cogmill").split(",")

@@ -322,22 +322,62 @@ def post(delivery: WebhookDelivery, key: bytes) -> Outcome:
         "webhook-signature": sign(delivery.id, timestamp, delivery.body, key),
     }
     started = time.monotonic()
+    deadline = _Deadline(settings.COGMILL_WEBHOOK_TIMEOUT)
     try:
         target = _target(delivery.url)
         with (
+            deadline,
             httpx.Client(timeout=settings.COGMILL_WEBHOOK_TIMEOUT, follow_redirects=False) as client,
             client.stream(
                 "POST", target.url, content=delivery.body.encode(), headers={**headers, **target.headers},
-                extensions=target.extensions,
+                extensions={**target.extensions, "trace": deadline.trace},
             ) as response,
         ):
             excerpt = _excerpt(response)
     except (httpx.HTTPError, httpx.InvalidURL, UnsafeDestination, OSError, ValueError) as exc:
-        return Outcome(None, _ms_since(started), error=f"{type(exc).__name__}: {exc}"[:EXCERPT_CHARS])
+        error = deadline.error() or f"{type(exc).__name__}: {exc}"
+        return Outcome(None, _ms_since(started), error=error[:EXCERPT_CHARS])
     error = ""
     if 300 <= response.status_code < 400:
         error = f"redirects are not followed (Location: {response.headers.get('location', '')})"
     return Outcome(response.status_code, _ms_since(started), excerpt, error)
+
+
+class _Deadline:
+    """The whole of one attempt (connect, send, the answer's head and excerpt) within `seconds`: a
+    receiver that answers a byte at a time never holds a worker's thread longer. When time is up
+    its socket is shut down, which ends whatever read is waiting on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is not None:
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        self.expired.set()
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def error(self) -> str:
+        return f"no complete answer within {self.seconds:g}s" if self.expired.is_set() else ""
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
 
 
 def _target(url: str) -> Target:
@@ -357,11 +397,16 @@ def pinned(url: str | httpx.URL, allow_private: bool = False) -> Target:
 
 
 def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer's body; its status already decided the outcome, so a body cut off
+    (by the deadline, or the receiver) keeps what came."""
     text = ""
-    for chunk in response.iter_text():
-        text += chunk
-        if len(text) >= EXCERPT_CHARS:
-            break
+    try:
+        for chunk in response.iter_text():
+            text += chunk
+            if len(text) >= EXCERPT_CHARS:
+                break
+    except (httpx.HTTPError, OSError):
+        pass
     return text[:EXCERPT_CHARS]
 
 

@@ -55,7 +55,8 @@ def test_the_worker_reports_its_hardware_and_leaves_when_it_stops(settings):
     assert registry.beat not in leases.ALSO_ON_HEARTBEAT
 
 
-def test_healthz_says_which_hardware_has_live_workers(client):
+def test_healthz_says_which_hardware_has_live_workers(client, settings):
+    settings.COGMILL_HEALTH_CACHE_SECONDS = 0
     Worker.objects.create(name="t4-box:7", hardware=["gpu-t4", "cpu"])
     Worker.objects.create(name="old:1", hardware=["gpu-h100"], heartbeat_at=timezone.now() - timedelta(hours=1))
     hardware = client.get("/healthz").json()["hardware"]
@@ -92,3 +93,15 @@ def test_the_worker_command_reads_the_queues_of_its_hardware(monkeypatch):
     assert argv[argv.index("--queues") + 1] == "only-this"
     with pytest.raises(SystemExit):
         command(["--hardware", " , "])
+
+
+def test_healthz_answers_from_a_short_lived_cache(client, settings):
+    """Anyone may ask: a burst of asks costs one look (and its worker ping), not one each."""
+    settings.COGMILL_HEALTH_CACHE_SECONDS = 0
+    first = client.get("/healthz").json()["hardware"]
+    settings.COGMILL_HEALTH_CACHE_SECONDS = 60
+    client.get("/healthz")
+    Worker.objects.create(name="new-box:1", hardware=["gpu-a100"])
+    assert client.get("/healthz").json()["hardware"] == first  # the cached answer
+    settings.COGMILL_HEALTH_CACHE_SECONDS = 0
+    assert client.get("/healthz").json()["hardware"]["gpu-a100"] == 1

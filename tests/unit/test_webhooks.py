@@ -384,3 +384,38 @@ def test_a_read_only_token_may_not_read_the_signing_key(client, read_only_auth):
     """Whoever holds the key can forge the account's webhooks: a read-only token gets a 403."""
     response = client.get("/v1/webhooks/default/secret", **read_only_auth)
     assert response.status_code == 403 and "read-only" in response.json()["detail"]
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_off_at_the_deadline(alice, version, eager, allow_private,
+                                                                            settings):
+    """Each byte comes well within the read timeout, so only a deadline on the whole attempt frees the
+    worker's thread: the attempt fails saying so, and the delivery stays pending for a retry."""
+    import socket
+    import threading
+
+    settings.COGMILL_WEBHOOK_RETRY_DELAYS = [3600]
+    settings.COGMILL_WEBHOOK_TIMEOUT = 1.0
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def trickle():
+        conn, _ = listener.accept()
+        with conn:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" * 50:
+                if done.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        webhooks.notify(_prediction(alice, version, f"http://127.0.0.1:{listener.getsockname()[1]}/hook"), "start")
+    finally:
+        done.set()
+        listener.close()
+    delivery = WebhookDelivery.objects.get()
+    [attempt] = delivery.attempt_log.all()
+    assert attempt.status_code is None and attempt.error == "no complete answer within 1s"
+    assert delivery.state == "pending"
