@@ -2,8 +2,8 @@
 
     python -m cogmill.worker --hardware cpu,gpu-a40 --gpus 0,1 --name gpu-box-1
 
-It reads the default queue (builds, webhooks, sweeps) and `hw.<sku>` for each SKU it is given, so
-runs of models on that hardware come to it; other Celery worker options pass through. Each option
+It reads the default queue (scaling, sweeps), `builds`, `webhooks` and `hw.<sku>` for each SKU it
+is given, so runs of models on that hardware come to it; other Celery worker options pass through. Each option
 has its environment variable (COGMILL_WORKER_HARDWARE, COGMILL_WORKER_GPUS, COGMILL_WORKER_NAME,
 COGMILL_WORKER_CONCURRENCY); COGMILL_WORKER_QUEUES, when set, names the queues outright.
 """
@@ -31,9 +31,10 @@ def command(argv: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "COGMILL_WORKER_HARDWARE": ",".join(skus), "COGMILL_WORKER_GPUS": args.gpus}
     if args.name:
         env["COGMILL_WORKER_NAME"] = args.name
-    from playground.dispatch import DEFAULT_QUEUE, hardware_queue  # names only; Django loads in Celery
+    from playground.dispatch import BUILD_QUEUE, DEFAULT_QUEUE, WEBHOOK_QUEUE, hardware_queue  # names only
 
-    queues = os.environ.get("COGMILL_WORKER_QUEUES") or ",".join([DEFAULT_QUEUE, *map(hardware_queue, skus)])
+    queues = os.environ.get("COGMILL_WORKER_QUEUES") or ",".join(
+        [DEFAULT_QUEUE, BUILD_QUEUE, WEBHOOK_QUEUE, *map(hardware_queue, skus)])
     # A Celery name of its own (the process keeps its pid through exec): a deployment's queue is
     # added to this one worker when it boots an instance of it, never to its neighbours.
     named = any(arg in {"-n", "--hostname"} or arg.startswith("--hostname=") for arg in celery_args)

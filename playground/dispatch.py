@@ -6,8 +6,10 @@ that takes the message always finds it.
 
 Queues: `hw.<sku>` for runs on a hardware SKU (workers consume the SKUs they have) and for booting
 instances on it; `deploy.<owner>.<name>` for a deployment's runs, read by the workers that hold
-its instances (they start and stop reading it as they boot and stop them); and the default queue
-for builds, webhooks, scaling and beat's sweeps.
+its instances (they start and stop reading it as they boot and stop them); `builds` and
+`webhooks`, so that a machine's builds or a slow receiver never take the place of runs where
+workers are given queues of their own (COGMILL_WORKER_QUEUES); and the default queue for scaling
+and beat's sweeps.
 """
 
 import functools
@@ -37,6 +39,8 @@ BILL_INSTANCES = "playground.bill_instances"
 # The task that runs each kind of run, by the kind's model name.
 RUN_TASKS = {"prediction": RUN_PREDICTION, "training": RUN_TRAINING}
 DEFAULT_QUEUE = "celery"
+BUILD_QUEUE = "builds"
+WEBHOOK_QUEUE = "webhooks"
 DEFAULT_HARDWARE = "cpu"
 
 
@@ -65,7 +69,7 @@ def _send(task_name: str, args: list, queue: str = DEFAULT_QUEUE, countdown: flo
 
 def build_version(version_pk: int) -> None:
     """Build the version's environment once its row is committed."""
-    transaction.on_commit(lambda: _send(BUILD_VERSION, [version_pk]))
+    transaction.on_commit(lambda: _send(BUILD_VERSION, [version_pk], BUILD_QUEUE))
 
 
 def run(run, countdown: float | None = None) -> None:
@@ -90,7 +94,7 @@ def _send_or_leave_to_beat(task_name: str, args: list, queue: str, countdown: fl
 
 def send_webhooks(run_id: str, countdown: float | None = None) -> None:
     """Send the run's due webhook deliveries (their rows are written before this is called)."""
-    _send(SEND_WEBHOOKS, [run_id], countdown=countdown)
+    _send(SEND_WEBHOOKS, [run_id], WEBHOOK_QUEUE, countdown=countdown)
 
 
 def boot_instance(instance_id: str, sku: str) -> None:

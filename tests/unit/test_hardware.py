@@ -81,7 +81,7 @@ def test_the_admin_lists_workers_and_their_instances_read_only(client, version):
 def test_the_worker_command_reads_the_queues_of_its_hardware(monkeypatch):
     monkeypatch.delenv("COGMILL_WORKER_QUEUES", raising=False)
     argv, env = command(["--hardware", "cpu, gpu-a40", "--gpus", "0,1", "--name", "box-2", "--prefetch-multiplier", "1"])
-    assert argv[argv.index("--queues") + 1] == "celery,hw.cpu,hw.gpu-a40"
+    assert argv[argv.index("--queues") + 1] == "celery,builds,webhooks,hw.cpu,hw.gpu-a40"
     assert argv[-2:] == ["--prefetch-multiplier", "1"]  # Celery's own options pass through
     # Its own Celery name (deployment queues are added to one worker by that name), unless given one.
     assert argv[argv.index("--hostname") + 1] == f"box-2.{os.getpid()}@%h"
