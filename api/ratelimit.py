@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from accounts.models import ApiToken
 from api.problems import ApiProblem
-from cogmill.ratelimit import take
+from cogmill.ratelimit import account_key, take
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ def bucket_for(request: HttpRequest) -> Bucket:
 
 
 def bucket_key(kind: str, account_id: int) -> str:
-    """One bucket per account, whatever token it uses: minting tokens must not multiply the limit."""
-    return f"{KEY_PREFIX}:{kind}:account:{account_id}"
+    return account_key(kind, account_id)
 
 
 def check(request: HttpRequest, token: ApiToken) -> None:

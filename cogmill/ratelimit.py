@@ -55,3 +55,9 @@ def take(key: str, per_minute: int) -> Decision:
     client = redis_client()
     taken, remaining, wait = _script(client)(keys=[key], args=[per_minute, per_minute / 60], client=client)
     return Decision(bool(taken), per_minute, int(remaining), math.ceil(float(wait)))
+
+
+def account_key(kind: str, account_id: int) -> str:
+    """An account's bucket of `kind` ("creates" or "requests"): one per account, whatever token or
+    page it acts through, so minting tokens or switching to the pages buys nothing."""
+    return f"cogmill:ratelimit:{kind}:account:{account_id}"

@@ -1,13 +1,14 @@
 """Sign-up and log-in, throttled: per client address (and log-in also per account name), so that
-guessing passwords or minting accounts costs time. Without Redis nothing can be counted, and they
-are refused (closed) rather than left unlimited."""
+guessing passwords or minting accounts costs time; and runs started from the pages, counted in the
+account's API bucket of creates. Without Redis nothing can be counted, and they are refused
+(closed) rather than left unlimited."""
 
 import hashlib
 
 import redis
 from django.http import HttpRequest
 
-from cogmill.ratelimit import take
+from cogmill.ratelimit import account_key, take
 
 KEY_PREFIX = "cogmill:throttle"
 
@@ -28,3 +29,16 @@ def refusal(request: HttpRequest, kind: str, per_minute: int, *names: str) -> tu
     except redis.RedisError:
         return "Cogmill cannot check attempts right now; try again in a minute.", 60
     return None
+
+
+def create_refusal(user, per_minute: int) -> str | None:
+    """Spend one of the account's creates (the API's bucket: pages buy no more); why not, or None."""
+    if per_minute <= 0:
+        return None
+    try:
+        decision = take(account_key("creates", user.pk), per_minute)
+    except redis.RedisError:
+        return "Cogmill cannot start runs right now; try again in a minute."
+    if decision.allowed:
+        return None
+    return f"You may start {per_minute} runs a minute; try again in {max(1, decision.retry_after)} s."

@@ -3,8 +3,8 @@
 from ninja import Router
 
 from accounts.models import WebhookSecret
-from api.schemas import WebhookSecret as WebhookSecretOut
 from api.problems import ApiProblem
+from api.schemas import WebhookSecret as WebhookSecretOut
 from api.schemas import problems
 
 router = Router(tags=["webhooks"])

@@ -58,3 +58,21 @@ def test_without_redis_log_in_is_refused_not_left_unlimited(limits, alice, monke
     monkeypatch.setattr(throttle, "take", away)
     refused = Client().post("/login", {"username": alice.username, "password": "x"}, REMOTE_ADDR=_address())
     assert refused.status_code == 429 and "cannot check attempts right now" in refused.content.decode()
+
+
+def test_runs_started_from_the_page_count_against_the_accounts_creates(settings, alice, bob, version):
+    """The run form spends the same bucket as the API's creates: the pages are no way around it."""
+    settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE = 2
+    from cogmill.ratelimit import account_key
+    from cogmill.redis import client as redis_client
+
+    redis_client().delete(account_key("creates", alice.pk))
+    client = Client()
+    client.force_login(alice)
+    statuses = [client.post("/alice/echo", {"text": "hi"}).status_code for _ in range(3)]
+    assert statuses == [302, 302, 429]
+    refused = client.post("/alice/echo", {"text": "hi"}).content.decode()
+    assert "You may start 2 runs a minute; try again in" in refused
+    client.force_login(bob)
+    redis_client().delete(account_key("creates", bob.pk))
+    assert client.post("/alice/echo", {"text": "hi"}).status_code == 302  # bob's own bucket

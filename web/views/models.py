@@ -18,6 +18,7 @@ from web import presenters, snippets
 from web.forms.run import form_class, initial_values
 from web.forms.training import DestinationForm
 from web.snippets import FileArg
+from web.throttle import create_refusal
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
@@ -88,7 +89,11 @@ def train(request, owner: str, name: str):
         messages.error(request, f"{model.full_name} has no version ready to train.")
         return redirect(_page_path(model, version))
     form, destination = _train_forms(request, version, request.POST, request.FILES)
-    if form.is_valid() and destination.is_valid():
+    ready = form.is_valid() and destination.is_valid()
+    if ready and (limited := create_refusal(request.user, settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE)):
+        form.add_error(None, limited)
+        return _render_model(request, model, version, form, "train", status=429, destination_form=destination)
+    if ready:
         ref, new = destination.target()
         training = _created(form, lambda: trainings.create_training(
             request.user, version, ref, form.to_input(_uploader(request)), source=Source.WEB, new_destination=new,
@@ -155,6 +160,9 @@ def _run(request, model: Model, version: Version | None):
         messages.error(request, f"{model.full_name} has no version ready to run yet.")
         return redirect(_page_path(model, version))
     form = form_class(version.schema)(request.POST, request.FILES)
+    if form.is_valid() and (limited := create_refusal(request.user, settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE)):
+        form.add_error(None, limited)
+        return _render_model(request, model, version, form, "playground", status=429)
     if form.is_valid():
         prediction = _created(form, lambda: runs.create_prediction(
             request.user, version, form.to_input(_uploader(request)), source=Source.WEB,
