@@ -16,6 +16,10 @@ file so worker processes on one machine never share one); otherwise as the serve
 to another inside a user namespace. Limits on memory, processes, open files and file size are set
 by ``_cog_server.py`` before any model code runs; the size of ``/tmp`` is the scratch limit; CPU
 time per run is watched from outside (``cpu_seconds``).
+
+A build step (pip, the schema's inspection of the model's code) runs in the same kind of sandbox,
+with the venv being built writable and, for pip, the package index reachable through the egress
+proxy (``runner/egress.py``) and nothing else.
 """
 
 from __future__ import annotations
@@ -165,6 +169,7 @@ class Sandbox:
                 _chown_tree(self.venv, self.uid)
         self.run_dir.chmod(0o700)
         self.pid_ns: str | None = None
+        self._bwrap_pid: int | None = None
         # Only this process holds the write end: when it dies, the launcher inside reads the end.
         self._lifeline = os.pipe()
         os.set_inheritable(self._lifeline[1], False)
@@ -296,7 +301,7 @@ class Sandbox:
 
     def _namespace(self) -> str | None:
         if self.pid_ns is None:
-            parent = getattr(self, "_bwrap_pid", None)
+            parent = self._bwrap_pid
             for pid in _pids() if parent else ():
                 try:
                     with open(f"/proc/{pid}/stat", "rb") as handle:
