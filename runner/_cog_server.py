@@ -8,8 +8,8 @@ Usage: python _cog_server.py [OPTIONS] -- [cog.server.http arguments...]
                                  holds) reaches its end: the worker is gone (inside a sandbox, where
                                  its pid cannot be seen; the sandbox ends with this process)
   --limits NAME=N,...            resource limits (DATA, NPROC, NOFILE, FSIZE) set before model code
-  --serve SOCKET PORT            relay connections on the unix SOCKET to 127.0.0.1:PORT (the worker's
-                                 way in to the Cog server)
+  --serve-fd FD PORT             relay connections accepted on the listening unix socket FD (the
+                                 worker bound it, outside) to 127.0.0.1:PORT: its way in to Cog
   --forward PORT SOCKET          relay connections on 127.0.0.1:PORT to the unix SOCKET (the Cog
                                  server's way out to the worker, for training webhooks)
   --files DIR PORT               serve the files under DIR on 127.0.0.1:PORT (a run's input files,
@@ -119,14 +119,12 @@ class InputFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def relay(serve: list[tuple[str, int]], forward: list[tuple[int, str]], files: tuple[str, int] | None) -> None:
+def relay(serve: list[tuple[int, int]], forward: list[tuple[int, str]], files: tuple[str, int] | None) -> None:
     """Run the relays and the file server in a child process of their own (the model cannot stall
     them with the GIL)."""
     listeners = []
-    for path, port in serve:
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(path)
-        listener.listen(128)
+    for fd, port in serve:
+        listener = socket.socket(fileno=fd)
         listeners.append((listener, lambda port=port: socket.create_connection(("127.0.0.1", port))))
     for port, path in forward:
         listener = socket.create_server(("127.0.0.1", port), backlog=128)
@@ -162,7 +160,7 @@ def relay(serve: list[tuple[str, int]], forward: list[tuple[int, str]], files: t
 def main() -> None:
     del sys.path[0]  # this script's folder (Cogmill's runner) is not the model's business
     args = sys.argv[1:]
-    serve: list[tuple[str, int]] = []
+    serve: list[tuple[int, int]] = []
     forward: list[tuple[int, str]] = []
     files = None
     command = False
@@ -174,8 +172,8 @@ def main() -> None:
             threading.Thread(target=watch_parent, args=(parent, output_log), daemon=True).start()
         elif option == "--limits":
             set_limits(args.pop(0))
-        elif option == "--serve":
-            serve.append((args.pop(0), int(args.pop(0))))
+        elif option == "--serve-fd":
+            serve.append((int(args.pop(0)), int(args.pop(0))))
         elif option == "--forward":
             forward.append((int(args.pop(0)), args.pop(0)))
         elif option == "--lifeline":

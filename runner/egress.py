@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024
 CONNECT_TIMEOUT = 15.0
+HEAD_TIMEOUT = 30.0  # to send a request's head; what follows may be as slow as a download is
+MAX_CONNECTIONS = 64  # at once, per sandbox
 
 
 class Refused(Exception):
@@ -35,11 +37,17 @@ class EgressProxy:
     def __init__(self, socket_path: Path, allow: Allow) -> None:
         self.socket_path = Path(socket_path)
         self.allow = allow
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         proxy = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
-                proxy._handle(self.connection, self.rfile)
+                if not proxy._slots.acquire(blocking=False):
+                    return  # a sandbox holding every slot gets no more threads of the worker's
+                try:
+                    proxy._handle(self.connection, self.rfile)
+                finally:
+                    proxy._slots.release()
 
         self._server = _Server(str(self.socket_path), Handler)
         self.socket_path.chmod(0o666)  # the relay inside runs as the sandbox's uid
@@ -50,9 +58,14 @@ class EgressProxy:
         self._server.server_close()
 
     def _handle(self, client: socket.socket, reader) -> None:
-        head = _read_head(reader)
+        client.settimeout(HEAD_TIMEOUT)
+        try:
+            head = _read_head(reader)
+        except OSError:
+            return
         if head is None:
             return
+        client.settimeout(None)
         request_line, headers = head
         try:
             method, target, version = request_line.split(" ", 2)

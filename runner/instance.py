@@ -122,15 +122,14 @@ class CogInstance:
             log_path = str(self.sandbox.dir / "server.log")
             fd = os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
             inside = [str(self.venv / "bin" / "python"), sandboxes.LAUNCHER_INSIDE, *self.sandbox.lifeline,
-                      "--limits", self.sandbox.limits.option(),
-                      "--serve", f"{sandboxes.RUN_INSIDE}/{sandboxes.COG_SOCKET}", str(self.port),
+                      "--limits", self.sandbox.limits.option(), *self.sandbox.serve(self.port),
                       "--files", sandboxes.INPUTS_INSIDE, str(self.files_port)]
             if self.mode == TRAIN:
                 inside += ["--forward", str(sandboxes.HOOK_PORT), f"{sandboxes.RUN_INSIDE}/{sandboxes.HOOK_SOCKET}"]
             if self.egress is not None:
                 inside += self.sandbox.allow_egress(self.egress)
-            command = self.sandbox.command([*inside, "--", "--host", "127.0.0.1", *self._mode_args()])
-            env = self.sandbox.env(self._env())
+            command = self.sandbox.command([*inside, "--", "--host", "127.0.0.1", *self._mode_args()], self._env())
+            env = sandboxes.CLEAN_ENV
         else:
             self.port, self.files_port = _free_port(self.host), _free_port(self.host)
             self._inputs = Path(tempfile.mkdtemp(prefix="cogmill-inputs-"))
@@ -678,6 +677,8 @@ class _HookServer:
         hooks = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 60  # a connection that sends nothing for this long is dropped
+
             def do_POST(self) -> None:
                 listener = hooks._listeners.get(self.path.lstrip("/"))
                 size = int(self.headers.get("Content-Length") or 0)

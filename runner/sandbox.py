@@ -29,6 +29,8 @@ import functools
 import os
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,11 +41,16 @@ from pathlib import Path
 from .egress import Allow, EgressProxy
 
 GiB = 1024**3
+# All that the sandbox's own tools (prlimit, bwrap, setpriv) run with: the program inside gets its
+# environment only after the uid is dropped (through env -i), so no LD_PRELOAD of a model's reaches
+# a process that runs as root.
+CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 LAUNCHER = Path(__file__).with_name("_cog_server.py")
 LAUNCHER_INSIDE = "/opt/cogmill/cog_server.py"
 SCHEMA_HELPER_INSIDE = "/opt/cogmill/schema_helper.py"
 _SCRIPTS = {LAUNCHER: LAUNCHER_INSIDE, Path(__file__).with_name("_schema_helper.py"): SCHEMA_HELPER_INSIDE}
-RUN_INSIDE = "/run/cogmill"
+RUN_INSIDE = "/run/cogmill"  # the worker's sockets (its folder, read-only inside)
+WORK_INSIDE = "/run/model"  # a folder the program inside may write and the worker reads (a build's result)
 INPUTS_INSIDE = "/inputs"
 SCRATCH_INSIDE = "/tmp"
 COG_PORT = 5000  # Cog's port inside the sandbox's own network namespace
@@ -76,6 +83,12 @@ class Limits:
     scratch_bytes: int = 4 * GiB  # size of its /tmp
     cpu_seconds: float = 3600.0  # CPU time the instance may spend on one run
 
+    def prlimits(self) -> dict[str, int]:
+        """prlimit's options (data, nproc, nofile, fsize) for these limits."""
+        wanted = {"data": self.memory_bytes, "nproc": self.processes, "nofile": self.open_files,
+                  "fsize": self.file_bytes}
+        return {name: value for name, value in wanted.items() if value}
+
     def option(self) -> str:
         """The launcher's ``--limits`` value: what it sets inside before any model code runs."""
         wanted = {"DATA": self.memory_bytes, "NPROC": self.processes, "NOFILE": self.open_files,
@@ -105,18 +118,28 @@ def privileged() -> bool:
 
 
 @functools.cache
+def tool(name: str) -> str:
+    """The absolute path of a program the sandbox is made with, looked up once in the worker's own
+    PATH: never in an environment a model had a hand in (its venv's bin comes first there)."""
+    found = shutil.which(name, path=os.environ.get("PATH", os.defpath))
+    if found is None:
+        raise RuntimeError(f"{name} is not installed")
+    return os.path.realpath(found)
+
+
+@functools.cache
 def unavailable(bwrap: str = "bwrap") -> str | None:
     """Why no sandbox can be set up on this machine, or None when one can (tried once per process)."""
-    if shutil.which(bwrap) is None:
+    if shutil.which(bwrap) is None or shutil.which("prlimit") is None:
         return (f"bubblewrap ({bwrap}) is not installed: install it (Debian/Ubuntu: apt-get install "
                 "bubblewrap), or let only trusted people push models")
     if privileged() and shutil.which("setpriv") is None:
         return "setpriv (util-linux) is not installed: the sandbox needs it to drop to the model's own uid"
     # What every sandbox uses (a sized tmpfs needs bubblewrap 0.8 or newer).
-    probe = [bwrap, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+    probe = [tool(bwrap), *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
              "--size", "1048576", "--tmpfs", "/tmp", "--", "true"]
     try:
-        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30, env=CLEAN_ENV)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not start: {exc}"
     if result.returncode != 0:
@@ -156,10 +179,13 @@ class Sandbox:
         self.src_dir = Path(src_dir)
         self.gpu_devices = tuple(gpu_devices)
         self.uid, self.dir, self._lock = _claim_uid(Path(config.state_dir), config.uid_base, config.uid_count)
-        self.run_dir = self.dir / "run"
+        self.run_dir = self.dir / "run"  # the program inside may write here: read it with care
         self.inputs_dir = self.dir / "inputs"
+        self.sockets_dir = self.dir / "sockets"  # the worker's alone; read-only inside
         self.run_dir.mkdir()
         self.inputs_dir.mkdir(mode=0o755)
+        self.sockets_dir.mkdir(mode=0o755)
+        self._listener: socket.socket | None = None
         if building:
             (self.dir / "scratch").mkdir(mode=0o700)
         if privileged():
@@ -182,32 +208,60 @@ class Sandbox:
 
     @property
     def pass_fds(self) -> tuple[int, ...]:
-        return (self._lifeline[0],)
+        fds = [self._lifeline[0]]
+        if self._listener is not None:
+            fds.append(self._listener.fileno())
+        return tuple(fds)
 
     @property
     def cog_socket(self) -> Path:
-        return self.run_dir / COG_SOCKET
+        return self.sockets_dir / COG_SOCKET
 
     @property
     def hook_socket(self) -> Path:
-        return self.run_dir / HOOK_SOCKET
+        return self.sockets_dir / HOOK_SOCKET
+
+    def serve(self, port: int) -> list[str]:
+        """The worker's way in: a socket the worker itself binds (in its own folder, so nothing inside
+        can put another file in its place) and listens on; the launcher inside accepts on the
+        inherited descriptor and relays to ``port``. Returns the launcher's option."""
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(self.cog_socket))
+        self._listener.listen(128)
+        return ["--serve-fd", str(self._listener.fileno()), str(port)]
 
     def allow_egress(self, allow: Allow) -> list[str]:
         """Let programs inside reach what ``allow`` lets through (runner.egress); returns the
         launcher's options that relay the proxy port inside to it."""
-        self._proxy = EgressProxy(self.run_dir / EGRESS_SOCKET, allow)
+        self._proxy = EgressProxy(self.sockets_dir / EGRESS_SOCKET, allow)
         return ["--forward", str(EGRESS_PORT), f"{RUN_INSIDE}/{EGRESS_SOCKET}"]
 
-    def command(self, argv: Sequence[str]) -> list[str]:
-        """``bwrap ... -- [setpriv ...] argv``: ``argv`` run inside, from the bundle's folder, with
-        the runner's launcher at LAUNCHER_INSIDE and its schema helper at SCHEMA_HELPER_INSIDE."""
+    def read_result(self, name: str, limit: int = 64 * 1024 * 1024) -> bytes | None:
+        """A file the program inside wrote in its folder, or None: never through a link it planted,
+        never more than `limit` bytes."""
+        try:
+            fd = os.open(self.run_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            return handle.read(limit)
+
+    def command(self, argv: Sequence[str], env: Mapping[str, str], chdir: Path | None = None) -> list[str]:
+        """``prlimit ... bwrap ... -- [setpriv ...] env -i ENV argv``: ``argv`` run inside with the
+        environment ``env`` (given only once the uid is dropped), from ``chdir`` (the bundle's
+        folder by default), with the runner's launcher at LAUNCHER_INSIDE and its schema helper at
+        SCHEMA_HELPER_INSIDE. Start it with CLEAN_ENV as its environment."""
         if self.building:
             scratch = ["--bind", str(self.dir / "scratch"), SCRATCH_INSIDE]
         else:
             size = ["--size", str(self.limits.scratch_bytes)] if self.limits.scratch_bytes else []
             scratch = ["--perms", "1777", *size, "--tmpfs", SCRATCH_INSIDE]
+        # Limits set from outside, before anything of the model's runs (the launcher sets them too).
+        limits = [f"--{name}={value}" for name, value in self.limits.prlimits().items()]
         # /tmp first: the bundle or venv may live under /tmp, and their binds go on top of it.
-        args = [self.config.bwrap, *_namespaces(), *scratch]
+        args = [tool("prlimit"), *limits, "--", tool(self.config.bwrap), *_namespaces(), *scratch]
         mounts = _Mounts()
         for name in _SYSTEM:
             path = Path(name)
@@ -228,17 +282,17 @@ class Sandbox:
         for script, inside in _SCRIPTS.items():
             args += ["--ro-bind", str(script), inside]
         args += ["--ro-bind", str(self.inputs_dir), INPUTS_INSIDE, "--perms", "0755", "--dir", "/run",
-                 "--bind", str(self.run_dir), RUN_INSIDE]
+                 "--ro-bind", str(self.sockets_dir), RUN_INSIDE, "--bind", str(self.run_dir), WORK_INSIDE]
         args += ["--proc", "/proc", "--dev", "/dev"]
         for device in self._devices():
             args += ["--dev-bind", device, device]
         if Path("/sys/devices/system/cpu").is_dir():  # CPU counts, for thread pools
             args += ["--ro-bind", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-        args += ["--chdir", str(self.src_dir), "--"]
+        args += ["--chdir", str(chdir or self.src_dir), "--"]
         if privileged():
             uid = str(self.uid)
-            args += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs", "--"]
-        return args + list(argv)
+            args += [tool("setpriv"), "--reuid", uid, "--regid", uid, "--clear-groups", "--no-new-privs", "--"]
+        return args + [tool("env"), "-i", *(f"{k}={v}" for k, v in self.env(env).items()), *argv]
 
     def env(self, env: Mapping[str, str]) -> dict[str, str]:
         """The environment inside: ``env`` with a home and temp folder in its scratch space, and
@@ -316,6 +370,8 @@ class Sandbox:
     def close(self) -> None:
         if self._proxy is not None:
             self._proxy.close()
+        if self._listener is not None:
+            self._listener.close()
         if privileged():
             _kill_processes_of(self.uid)  # whatever the model left running inside
             if self.building:
@@ -359,13 +415,24 @@ def _chown_tree(top: Path, uid: int) -> None:
 
 
 def _python_prefix(venv: Path) -> Path:
-    """The installation the venv's Python comes from (pyvenv.cfg's ``home`` is its bin folder)."""
+    """The installation the venv's Python comes from (pyvenv.cfg's ``home`` is its bin folder), if
+    it is one of this machine's Pythons: a venv's files were written by a build, and its pyvenv.cfg
+    must not choose what of the host gets mounted."""
     config = Path(venv) / "pyvenv.cfg"
-    for line in config.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "home":
-            return Path(value.strip()).resolve().parent
-    return Path(sys.base_prefix)
+    home = next((value.strip() for key, _, value in
+                 (line.partition("=") for line in config.read_text().splitlines()) if key.strip() == "home"), "")
+    prefix = Path(home).resolve().parent if home else Path(sys.base_prefix)
+    if prefix not in _known_pythons():
+        raise RuntimeError(f"{venv} names a Python this machine does not have ({home or 'none'})")
+    return prefix
+
+
+@functools.cache
+def _known_pythons() -> frozenset[Path]:
+    from .interpreters import available_interpreters
+
+    found = {Path(i.executable).resolve().parent.parent for i in available_interpreters()}
+    return frozenset(found | {Path(sys.base_prefix).resolve()})
 
 
 def _uid_locks() -> Path:

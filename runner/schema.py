@@ -11,7 +11,7 @@ from typing import Any
 from .envs import venv_env
 from .errors import BuildError
 from .procs import run_logged
-from .sandbox import LAUNCHER_INSIDE, RUN_INSIDE, SCHEMA_HELPER_INSIDE, SandboxConfig
+from .sandbox import CLEAN_ENV, LAUNCHER_INSIDE, SCHEMA_HELPER_INSIDE, WORK_INSIDE, SandboxConfig
 from .spec import BuildSpec
 
 HELPER = Path(__file__).with_name("_schema_helper.py")
@@ -66,23 +66,32 @@ def _run_helper(
                 out = Path(tmp) / "result.json"
                 command = [python, str(HELPER), str(out), *refs]
             else:
-                out = box.run_dir / "result.json"
+                out = None
                 command = box.command([python, LAUNCHER_INSIDE, *box.lifeline, "--limits", box.limits.option(),
-                                       "--exec", "--", python, SCHEMA_HELPER_INSIDE, f"{RUN_INSIDE}/result.json",
-                                       *refs])
-                env = box.env(env)
+                                       "--exec", "--", python, SCHEMA_HELPER_INSIDE, f"{WORK_INSIDE}/result.json",
+                                       *refs], env)
+                env = CLEAN_ENV
             try:
                 run_logged(command, log, "schema generation", env=env, cwd=src_dir, timeout=IMPORT_TIMEOUT,
                            pass_fds=box.pass_fds if box is not None else ())
             except BuildError as exc:
-                if not out.is_file():
+                if _result(out, box) is None:
                     raise
                 log(f"{exc}\n")
             try:
-                result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                result: dict[str, Any] = json.loads(_result(out, box) or b"")
+            except ValueError:
                 raise BuildError("schema generation produced no result") from None
+            if not isinstance(result, dict):
+                raise BuildError("schema generation produced no result")
             return result
         finally:
             if box is not None:
                 box.close()
+
+
+def _result(out: Path | None, box) -> bytes | None:
+    """What the helper wrote: in a sandbox, read from its folder without following a link it made."""
+    if box is not None:
+        return box.read_result("result.json")
+    return out.read_bytes() if out is not None and out.is_file() else None

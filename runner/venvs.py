@@ -165,14 +165,18 @@ def _pip_install(spec: BuildSpec, venv: Path, log: Log, env: Mapping[str, str], 
     if sandbox is None:
         run_logged(pip + wanted, log, "pip install", env=env, cwd=cwd, timeout=timeout)
         return
+    # In the sandbox pip runs from the venv, isolated (-I: no bundle folder on its path to shadow
+    # pip), with pip's settings and no cog.yaml environment: nothing of the bundle steers what goes
+    # into a venv that every model with the same spec shares.
     hosts, local = pip_sources()
-    box = sandbox.open(venv, cwd, files=local, building=True)
+    box = sandbox.open(venv, venv, files=local, building=True)
     try:
         relay = box.allow_egress(hosts_only(hosts))
+        isolated = [pip[0], "-I", *pip[1:]]
         command = [str(venv / "bin" / "python"), sandboxes.LAUNCHER_INSIDE, *box.lifeline, *relay, "--exec", "--",
-                   *pip, *wanted]
-        run_logged(box.command(command), log, "pip install", env=box.env(env), cwd=cwd, timeout=timeout,
-                   pass_fds=box.pass_fds)
+                   *isolated, *wanted]
+        run_logged(box.command(command, venv_env(venv, for_build=True), chdir=venv), log, "pip install",
+                   env=sandboxes.CLEAN_ENV, cwd=venv, timeout=timeout, pass_fds=box.pass_fds)
     finally:
         box.close()
 

@@ -121,6 +121,7 @@ def test_it_cannot_write_into_any_venv_or_its_own_bundle(server):
     for bundle in server.data_dir.glob("versions/*/src"):
         refused(server, "write", str(bundle / "predict.py"))
     refused(server, "write", "/usr/lib/evil.py")
+    refused(server, "write", "/run/cogmill/cog.sock")  # the worker's sockets: nothing to swap for a link
 
 
 def test_it_reaches_no_service_no_other_model_and_not_the_internet(server):

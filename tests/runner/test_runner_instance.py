@@ -321,3 +321,44 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
+
+
+# ---------------------------------------------------------------- what a model cannot reach
+
+def test_a_models_environment_never_reaches_a_process_that_runs_as_root(model, sandboxed, tmp_path):
+    """cog.yaml's environment (here LD_PRELOAD of a library in the bundle that, loaded, leaves a mark
+    in /tmp) is given only to what runs as the sandbox's uid: no root process of the sandbox's
+    making loads it, and the model still runs."""
+    import shutil
+    import subprocess
+    import uuid
+
+    mark = f"/tmp/cogmill-preloaded-{uuid.uuid4().hex}"
+    source = tmp_path / "mark.c"
+    source.write_text('#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void m(void) {'
+                      f' if (getuid() == 0) {{ FILE *f = fopen("{mark}", "w"); if (f) fclose(f); }} }}\n')
+    built = model("hello")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(built.src, bundle)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(bundle / "mark.so"), str(source)], check=True)
+    instance = CogInstance(bundle, built.venv, built.spec, extra_env={"LD_PRELOAD": str(bundle / "mark.so")},
+                           sandbox=sandboxed)
+    instance.start()
+    try:
+        instance.wait_ready(60)
+        assert instance.predict("p-env", {"text": "x"})["output"] == "hello x"
+    finally:
+        instance.stop()
+    assert not os.path.exists(mark), "a root process loaded the model's library"
+
+
+def test_a_venv_cannot_choose_what_of_the_host_is_mounted(tmp_path):
+    """A build writes its venv, pyvenv.cfg included: its `home` must be one of this machine's Pythons,
+    or the sandbox would mount whatever folder it names."""
+    from runner.sandbox import _python_prefix
+
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("home = /x\nversion = 3.12.1\n")
+    with pytest.raises(RuntimeError, match="names a Python this machine does not have"):
+        _python_prefix(venv)
