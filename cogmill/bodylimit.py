@@ -7,8 +7,9 @@ says so, or as soon as that many bytes have arrived when it sends none (chunked)
 
 The caps, by route: a version push (COGMILL_MAX_BUNDLE_BYTES), a file upload to the API or a page's
 run or train form (COGMILL_MAX_UPLOAD_BYTES), any other API request (COGMILL_MAX_REQUEST_BYTES),
-any other page's form (COGMILL_MAX_FORM_BYTES). Each allows a little more for a multipart
-envelope; the views still check the exact sizes of what they take.
+any other page's form (COGMILL_MAX_FORM_BYTES). The large ones only for requests with credentials
+(a token; a session cookie for the pages). Each allows a little more for a multipart envelope; the
+views still check the exact sizes of what they take.
 """
 
 import json
@@ -23,13 +24,21 @@ FILES = re.compile(r"^/v1/files/?$")
 RUN_FORMS = frozenset({"model", "model-predict", "model-train"})  # pages whose forms carry files
 
 
-def limit_for(path: str) -> int:
-    if PUSH.match(path):
+def limit_for(path: str, headers: dict[bytes, bytes] | None = None) -> int:
+    """The most `path` takes. The large caps go only to requests that carry credentials (a token,
+    a session cookie): whether they are good is for the view to say, but an anonymous request never
+    gets to send 200 MiB."""
+    headers = headers or {}
+    token = b"authorization" in headers
+    session = settings.SESSION_COOKIE_NAME.encode() + b"=" in headers.get(b"cookie", b"")
+    if PUSH.match(path) and token:
         return settings.COGMILL_MAX_BUNDLE_BYTES + ENVELOPE
-    if FILES.match(path):
+    if FILES.match(path) and token:
         return settings.COGMILL_MAX_UPLOAD_BYTES + ENVELOPE
     if path == "/v1" or path.startswith("/v1/"):
         return settings.COGMILL_MAX_REQUEST_BYTES
+    if not session:
+        return settings.COGMILL_MAX_FORM_BYTES
     try:
         page = resolve(path).url_name
     except Resolver404:
@@ -46,7 +55,7 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = limit_for(scope["path"])
+        limit = limit_for(scope["path"], dict(scope.get("headers", ())))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             return await _refuse(scope, send, limit, declared)

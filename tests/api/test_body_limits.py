@@ -50,3 +50,15 @@ def test_a_big_form_post_to_a_page_is_refused(cogmill):
     response = httpx.post(f"{cogmill.base_url}/login", data={"username": "x", "password": "y" * (2 * 2**20)},
                           timeout=60)
     assert response.status_code == 413 and "at most 1048576 bytes" in response.text
+
+
+def test_only_a_request_with_credentials_may_send_a_big_body(cogmill):
+    """An anonymous push or upload is held to the plain API cap, so it cannot make the server spool
+    200 MiB before it is told to log in; with a token the push is read (and then refused as 401)."""
+    body = b"x" * (11 * 2**20)
+    anonymous = httpx.post(f"{cogmill.base_url}/v1/models/alice/x/versions", content=body, timeout=60,
+                           headers={"Content-Type": "application/gzip"})
+    assert anonymous.status_code == 413
+    with_token = httpx.post(f"{cogmill.base_url}/v1/models/alice/x/versions", content=body, timeout=60,
+                            headers={"Content-Type": "application/gzip", "Authorization": "Bearer nonsense"})
+    assert with_token.status_code == 401
