@@ -32,8 +32,9 @@ class User(AbstractUser):
         return self.kind == self.Kind.ORGANIZATION
 
     def organizations(self) -> models.QuerySet:
-        """The organizations this person is a member of."""
-        return User.objects.filter(memberships__member=self, kind=self.Kind.ORGANIZATION)
+        """The organizations this person is a member of (invitations they have not accepted aside)."""
+        return User.objects.filter(memberships__member=self, memberships__accepted_at__isnull=False,
+                                   kind=self.Kind.ORGANIZATION)
 
     def to_account_dict(self) -> dict:
         return {
@@ -123,8 +124,15 @@ class WebhookSecret(models.Model):
         return base64.b64decode(self.key.removeprefix("whsec_"))
 
 
+class MembershipQuerySet(models.QuerySet):
+    def active(self) -> "MembershipQuerySet":
+        """Memberships the person accepted (an invitation is not one yet)."""
+        return self.filter(accepted_at__isnull=False)
+
+
 class Membership(models.Model):
-    """A person's place in an organization."""
+    """A person's place in an organization: an invitation until they accept it (`accepted_at`),
+    which nobody can do for them, so no admin can make someone a member and read their runs."""
 
     class Role(models.TextChoices):
         ADMIN = "admin"
@@ -134,6 +142,11 @@ class Membership(models.Model):
     member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="member_of")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
+    # When they accepted; None while it is an invitation. Their runs of the organization's models are
+    # its members' to see only from then on (services.runs.can_view).
+    accepted_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "member"], name="unique_membership")]

@@ -3,6 +3,7 @@
 import re
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Membership, User
 from playground.errors import Forbidden, Invalid, NotFound
@@ -45,7 +46,7 @@ def create_organization(creator: User, name: str) -> User:
 def organization_for(name: str, viewer: User) -> tuple[User, Membership]:
     """The organization and the viewer's membership in it; 404 for anyone outside it."""
     membership = (
-        Membership.objects.select_related("organization")
+        Membership.objects.active().select_related("organization")
         .filter(organization__username=name, organization__kind=User.Kind.ORGANIZATION, member=viewer)
         .first()
     )
@@ -57,11 +58,11 @@ def organization_for(name: str, viewer: User) -> tuple[User, Membership]:
 def is_member(user, organization: User) -> bool:
     if not user.is_authenticated:
         return False
-    return Membership.objects.filter(organization=organization, member=user).exists()
+    return Membership.objects.active().filter(organization=organization, member=user).exists()
 
 
 def is_admin(user, organization: User) -> bool:
-    admins = Membership.objects.filter(role=Membership.Role.ADMIN)
+    admins = Membership.objects.active().filter(role=Membership.Role.ADMIN)
     return admins.filter(organization=organization, member=user).exists()
 
 
@@ -77,15 +78,37 @@ def _check_role(role: str) -> None:
 
 @transaction.atomic
 def invite_member(org: User, actor: User, username: str, role: str = Membership.Role.MEMBER) -> Membership:
-    """Add an existing person to the organization. Raises Invalid for the username/role."""
+    """Invite an existing person: they are a member once they accept. Raises Invalid for the
+    username/role."""
     _require_admin(org, actor)
     _check_role(role)
     person = User.objects.filter(username=username, kind=User.Kind.USER, is_active=True).first()
     if person is None:
         raise Invalid.field("username", f"There is no person with the username “{username}”.", "unknown")
-    if Membership.objects.filter(organization=org, member=person).exists():
-        raise Invalid.field("username", f"{username} is already a member of {org.username}.", "member")
-    return Membership.objects.create(organization=org, member=person, role=role)
+    existing = Membership.objects.filter(organization=org, member=person).first()
+    if existing is not None:
+        state = "a member of" if existing.accepted_at else "invited to"
+        raise Invalid.field("username", f"{username} is already {state} {org.username}.", "member")
+    return Membership.objects.create(organization=org, member=person, role=role, accepted_at=None)
+
+
+def invitations(person: User):
+    """The invitations waiting for `person`'s answer."""
+    return Membership.objects.filter(member=person, accepted_at__isnull=True).select_related("organization")
+
+
+@transaction.atomic
+def answer_invitation(person: User, org_name: str, accept: bool) -> Membership | None:
+    """`person` joins (accept) or turns down an invitation of theirs; NotFound if there is none."""
+    invitation = invitations(person).filter(organization__username=org_name).select_for_update().first()
+    if invitation is None:
+        raise NotFound("no such invitation")
+    if not accept:
+        invitation.delete()
+        return None
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return invitation
 
 
 def _membership(org: User, username: str) -> Membership:
@@ -96,8 +119,8 @@ def _membership(org: User, username: str) -> Membership:
 
 
 def _check_keeps_an_admin(membership: Membership) -> None:
-    admins = Membership.objects.filter(organization=membership.organization, role=Membership.Role.ADMIN)
-    if membership.role == Membership.Role.ADMIN and admins.count() == 1:
+    admins = Membership.objects.active().filter(organization=membership.organization, role=Membership.Role.ADMIN)
+    if membership.accepted_at and membership.role == Membership.Role.ADMIN and admins.count() == 1:
         raise Invalid.field("role", "An organization needs at least one admin.", "last_admin")
 
 

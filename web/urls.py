@@ -19,6 +19,7 @@ urlpatterns = [
     path("account/spend.csv", spend.account_spend_csv, name="account-spend-csv"),
     path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="token-revoke"),
     path("orgs/new", accounts.new_organization, name="organization-new"),
+    path("orgs/<str:name>/invitation", accounts.answer_invitation, name="invitation-answer"),
     path("orgs/<str:name>", accounts.organization, name="organization"),
     path("orgs/<str:name>/spend", spend.org_spend, name="organization-spend"),
     path("orgs/<str:name>/spend.csv", spend.org_spend_csv, name="organization-spend-csv"),

@@ -312,7 +312,8 @@ def alert(account: User, now: dt.datetime | None = None) -> int | None:
 
 def _recipients(account: User) -> list[str]:
     if account.is_organization:
-        admins = Membership.objects.filter(organization=account, role=Membership.Role.ADMIN).select_related("member")
+        admins = (Membership.objects.active().filter(organization=account, role=Membership.Role.ADMIN)
+                  .select_related("member"))
         return [m.member.email for m in admins if m.member.email]
     return [account.email] if account.email else []
 

@@ -49,7 +49,7 @@ def deployments_for(user) -> QuerySet:
     """The user's deployments and their organizations', newest first."""
     if not user.is_authenticated:
         return Deployment.objects.none()
-    orgs = Membership.objects.filter(member=user).values("organization")
+    orgs = Membership.objects.active().filter(member=user).values("organization")
     return (Deployment.objects.filter(Q(owner=user) | Q(owner__in=orgs))
             .select_related("owner", "current_release__version__model__owner", "current_release__hardware",
                             "current_release__created_by"))
@@ -74,7 +74,7 @@ def _check_can_change(user, deployment: Deployment) -> None:
 
 def owners_for(user) -> list[User]:
     """Whom the user may create deployments for: themselves and the organizations they administer."""
-    admin_of = Membership.objects.filter(member=user, role=Membership.Role.ADMIN).values("organization")
+    admin_of = Membership.objects.active().filter(member=user, role=Membership.Role.ADMIN).values("organization")
     return [user, *User.objects.filter(pk__in=admin_of).order_by("username")]
 
 

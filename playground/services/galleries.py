@@ -17,7 +17,8 @@ def shared_with(user, prediction: Prediction) -> bool:
         return True
     if not user.is_authenticated:
         return False
-    return GalleryItem.objects.filter(prediction=prediction, organization__memberships__member=user).exists()
+    return GalleryItem.objects.filter(prediction=prediction, organization__memberships__member=user,
+                                      organization__memberships__accepted_at__isnull=False).exists()
 
 
 # ---------------------------------------------------------------- sharing

@@ -266,7 +266,8 @@ def _unheld(held_by: str | None) -> Q:
 
 def can_view(user, prediction: Prediction) -> bool:
     """Who may read a prediction: its owner, teammates on their organization's model, and anyone
-    it was shared with (public link, or an organization's gallery)."""
+    it was shared with (public link, or an organization's gallery). A run is its organization's to
+    see only if its owner was a member when it was made: joining never opens one's earlier runs."""
     if galleries.shared_with(user, prediction):
         return True
     if not user.is_authenticated:
@@ -274,7 +275,8 @@ def can_view(user, prediction: Prediction) -> bool:
     if prediction.owner_id == user.pk:
         return True
     org = prediction.model.owner
-    return is_member(user, org) and is_member(prediction.owner, org)
+    return is_member(user, org) and Membership.objects.active().filter(
+        organization=org, member=prediction.owner_id, accepted_at__lte=prediction.created_at).exists()
 
 
 def can_change(user, prediction: Prediction) -> bool:
@@ -287,7 +289,8 @@ def viewable_predictions(user) -> QuerySet:
 
     Runs of an organization's public model by outsiders stay private to them.
     """
-    teammate = Membership.objects.filter(organization=OuterRef("model__owner"), member=OuterRef("owner"))
+    teammate = Membership.objects.active().filter(organization=OuterRef("model__owner"), member=OuterRef("owner"),
+                                                  accepted_at__lte=OuterRef("created_at"))
     return Prediction.objects.filter(
         Q(owner=user) | (Q(model__owner__in=user.organizations()) & Exists(teammate))
     ).select_related("model__owner", "version", "owner")

@@ -124,7 +124,8 @@ def test_create_an_organization_and_invite_a_member(page: Page, cogmill, new_use
 
     page.get_by_label("Username").fill(teammate)
     page.get_by_role("button", name="Add member").click()
-    expect(page.get_by_text(f"{teammate} joined {org} as member.")).to_be_visible()
+    expect(page.get_by_text(f"{teammate} is invited to {org} as member: they join when they accept.")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text=teammate)).to_contain_text("invited")
     row = page.get_by_role("row").filter(has_text=teammate)
     expect(row.get_by_label(f"Role of {teammate}")).to_have_value("member")
 

@@ -16,6 +16,7 @@ def team(alice, bob):
     """An organization with alice as admin and bob as a member."""
     org = services.create_organization(alice, "team")
     services.invite_member(org, alice, "bob")
+    services.answer_invitation(bob, "team", accept=True)
     return org
 
 

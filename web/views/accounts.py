@@ -109,7 +109,8 @@ def _account_context(request: HttpRequest, token_form: TokenForm, retention_form
         # The raw token exists only in this one response after creation (popped from the session).
         "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
         "webhook_secret": WebhookSecret.for_user(user).key,
-        "memberships": user.member_of.select_related("organization").order_by("organization__username"),
+        "memberships": user.member_of.active().select_related("organization").order_by("organization__username"),
+        "invitations": services.invitations(user).order_by("organization__username"),
     }
 
 
@@ -191,7 +192,8 @@ def invite(request: HttpRequest, name: str) -> HttpResponse:
         except Invalid as error:
             form.add_error("username", error.errors[0].message)
         else:
-            messages.success(request, f"{added.member.username} joined {org.username} as {added.role}.")
+            messages.success(request, f"{added.member.username} is invited to {org.username} as {added.role}: "
+                                      "they join when they accept.")
             return redirect("organization", name=org.username)
     return _organization_page(request, org, membership, invite_form=form)
 
@@ -235,3 +237,16 @@ class PasswordChange(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, "Your password was changed.")
         return super().form_valid(form)
+
+
+@login_required
+@require_POST
+def answer_invitation(request: HttpRequest, name: str) -> HttpResponse:
+    """Join an organization that invited you, or decline: nobody else can do either for you."""
+    accept = request.POST.get("answer") == "accept"
+    services.answer_invitation(request.user, name, accept)
+    if accept:
+        messages.success(request, f"You joined {name}.")
+        return redirect("organization", name=name)
+    messages.success(request, f"You declined the invitation to {name}.")
+    return redirect("account")

@@ -83,7 +83,7 @@ def _spend_page(request: HttpRequest, account: User, page_url: str, csv_url: str
         "by_token": _money_rows(usage.by_token, "token"),
         "by_hardware": _money_rows(usage.by_hardware, "hardware"),
         "admin_of": [] if account.is_organization else list(
-            request.user.member_of.filter(role=Membership.Role.ADMIN).select_related("organization")
+            request.user.member_of.active().filter(role=Membership.Role.ADMIN).select_related("organization")
             .order_by("organization__username")),
     }
     return render(request, "accounts/spend.html", context, status=status)
