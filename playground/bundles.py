@@ -12,7 +12,6 @@ from django.conf import settings
 
 from playground.errors import BadRequest
 
-
 RATIO_FLOOR = 1024 * 1024
 
 
