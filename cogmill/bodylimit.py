@@ -93,8 +93,8 @@ def _content_length(scope) -> int | None:
 
 
 async def _refuse(scope, send, limit: int, declared: int | None) -> None:
-    size = f"{declared} bytes" if declared is not None else "more"
-    detail = f"The request body is {size}; this route takes at most {limit} bytes ({limit / 2**20:g} MiB)."
+    size = f"{declared} bytes" if declared is not None else f"more than {limit} bytes"
+    detail = f"The request body is {size}; the limit is {limit} bytes ({limit / 2**20:g} MiB)."
     if scope["path"] == "/v1" or scope["path"].startswith("/v1/"):
         body = json.dumps({"title": "Request too large", "detail": detail, "status": 413}).encode()
         content_type = b"application/problem+json"

@@ -30,7 +30,7 @@ def test_a_declared_5_gb_body_is_refused_at_once_without_a_token(cogmill, path):
     started = time.monotonic()
     answer = _raw(cogmill, head + b"x" * 1024)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert b"this route takes at most" in answer
+    assert b"the limit is" in answer
     assert time.monotonic() - started < 30  # answered without waiting for 5 GB that never comes
 
 
@@ -49,7 +49,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(cogmill):
 def test_a_big_form_post_to_a_page_is_refused(cogmill):
     response = httpx.post(f"{cogmill.base_url}/login", data={"username": "x", "password": "y" * (2 * 2**20)},
                           timeout=60)
-    assert response.status_code == 413 and "at most 1048576 bytes" in response.text
+    assert response.status_code == 413 and "the limit is 1048576 bytes" in response.text
 
 
 def test_only_a_request_with_credentials_may_send_a_big_body(cogmill):
