@@ -90,10 +90,9 @@ class Limits:
         return {name: value for name, value in wanted.items() if value}
 
     def option(self) -> str:
-        """The launcher's ``--limits`` value: what it sets inside before any model code runs."""
-        wanted = {"DATA": self.memory_bytes, "NPROC": self.processes, "NOFILE": self.open_files,
-                  "FSIZE": self.file_bytes}
-        return ",".join(f"{name}={value}" for name, value in wanted.items() if value)
+        """The launcher's ``--limits`` value (the same limits, by their RLIMIT_ names), set inside
+        too, before any model code runs."""
+        return ",".join(f"{name.upper()}={value}" for name, value in self.prlimits().items())
 
 
 @dataclass(frozen=True)
