@@ -3,19 +3,23 @@
 Each account has two buckets, whichever of its tokens it uses, like Replicate: one for requests that create something
 (COGMILL_RATE_LIMIT_CREATES_PER_MINUTE) and one for everything else
 (COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE). A bucket holds a minute's worth of requests and
-refills continuously, so a burst may spend the whole minute at once.
+refills continuously, so a burst may spend the whole minute at once. While Redis is away, creates
+are refused (503: the queue is Redis too) and reads are counted in each web process's memory.
 """
 
 import logging
+import math
+import time
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
 from django.http import HttpRequest
+from limits import RateLimitItemPerMinute, storage, strategies
 
 from accounts.models import ApiToken
 from api.problems import ApiProblem
-from cogmill.ratelimit import account_key, take
+from cogmill.ratelimit import Decision, account_key, take
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +52,15 @@ def check(request: HttpRequest, token: ApiToken) -> None:
     bucket = bucket_for(request)
     if bucket.per_minute <= 0:
         return  # a limit of 0 switches limiting off
+    key = bucket_key(bucket.kind, token.user_id)
     try:
-        decision = take(bucket_key(bucket.kind, token.user_id), bucket.per_minute)
+        decision = take(key, bucket.per_minute)
     except redis.RedisError:
         if bucket.kind == "creates":
             raise  # a create needs the queue, which is Redis too: 503 now rather than a run left waiting
-        # Without Redis nothing can be counted; reads from the database should still work.
-        log.warning("rate limit not checked: Redis is unavailable", exc_info=True)
-        return
+        # Reads from the database still work without Redis, but never unlimited: this process counts.
+        log.warning("rate limit counted in this process: Redis is unavailable")
+        decision = _take_locally(key, bucket.per_minute)
     request.cogmill_rate_limit = decision
     if not decision.allowed:
         seconds = max(1, decision.retry_after)
@@ -65,6 +70,17 @@ def check(request: HttpRequest, token: ApiToken) -> None:
             f"retry in {seconds} s.",
             headers={"Retry-After": str(seconds)},
         )
+
+
+LOCAL_COUNTS = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+
+
+def _take_locally(key: str, per_minute: int) -> Decision:
+    """take()'s answer from this process's own count, for while Redis is away."""
+    item = RateLimitItemPerMinute(per_minute)
+    allowed = LOCAL_COUNTS.hit(item, key)
+    stats = LOCAL_COUNTS.get_window_stats(item, key)
+    return Decision(allowed, per_minute, stats.remaining, 0 if allowed else max(1, math.ceil(stats.reset_time - time.time())))
 
 
 def _described(kind: str) -> str:

@@ -12,9 +12,12 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
+from accounts.models import ApiToken
 from api.problems import problem_for
-from playground import events
+from cogmill.slots import Slots
+from playground import capabilities, events
 from playground.models import Run, Status
+from playground.services import runs
 
 CONTENT_TYPE = "text/event-stream"
 OUTAGE_GRACE_SECONDS = 60
@@ -111,23 +114,79 @@ def _output_events(run: Run) -> list[tuple[str, str]]:
     return [(events.OUTPUT, c if isinstance(c, str) else json.dumps(c)) for c in chunks]
 
 
-async def run_stream(kind: type[Run], run_id: str, last_event_id: str | None):
-    run = await sync_to_async(kind.objects.filter(pk=run_id).first)()
+async def run_stream(request, kind: type[Run], run_id: str, last_event_id: str | None, token: str | None):
+    """The stream, for a holder of a live `urls.stream` (its `token`) or a viewer who may see the run
+    (a Bearer token, or the pages' session); 404 for everyone else, as if the run did not exist."""
+    run = await sync_to_async(kind.objects.select_related("model__owner").filter(pk=run_id).first)()
+    not_found = problem_for(404, f"{kind._meta.verbose_name} {run_id} not found")
     if run is None:
-        return problem_for(404, f"{kind._meta.verbose_name} {run_id} not found")
+        return not_found
+    viewer = await _viewer(request)
+    verdict = capabilities.check_stream_token(run_id, token)
+    if verdict is not capabilities.Verdict.VALID and not await sync_to_async(runs.can_view_run)(viewer, run):
+        if verdict is capabilities.Verdict.EXPIRED:
+            return problem_for(403, f"This stream URL has expired: GET the {kind._meta.verbose_name} "
+                                    "for a fresh urls.stream.")
+        return not_found
+    slots = Slots(_stream_caps(request, viewer, run_id), ttl=3 * settings.COGMILL_SSE_KEEPALIVE_SECONDS + 30)
+    if (full := await slots.acquire()) is not None:
+        response = problem_for(429, _too_many(full, kind))
+        response["Retry-After"] = str(STREAM_RETRY_SECONDS)
+        return response
     last_id = last_event_id or "0-0"
-    has_stream = await sync_to_async(events.has_stream)(run_id)
+    try:
+        has_stream = await sync_to_async(events.has_stream)(run_id)
+    except BaseException:
+        await slots.release()
+        raise
 
     async def body():
-        if run.is_terminal and not has_stream:
-            for entry_id, name, data in _replay_from_row(run):
-                if _entry_key(entry_id) > _entry_key(last_id):
-                    yield format_event(name, entry_id, data)
-            return
-        async for chunk in _live(kind, run_id, last_id):
-            yield chunk
+        try:
+            if run.is_terminal and not has_stream:
+                for entry_id, name, data in _replay_from_row(run):
+                    if _entry_key(entry_id) > _entry_key(last_id):
+                        yield format_event(name, entry_id, data)
+                return
+            async for chunk in _live(kind, run_id, last_id):
+                yield chunk
+                try:
+                    await slots.renew_if_due()
+                except redis.RedisError:
+                    pass  # the stream rides out the outage (_live); the claim lapses at worst
+        finally:
+            await slots.release()
 
     response = StreamingHttpResponse(body(), content_type=CONTENT_TYPE)
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+STREAM_RETRY_SECONDS = 10
+RUN_SLOTS = "cogmill:streams:run:"
+CLIENT_SLOTS = "cogmill:streams:client:"
+
+
+def _stream_caps(request, viewer, run_id: str) -> dict[str, int]:
+    """Readers at once: of this run, and of this client (its account, else its address)."""
+    who = f"account:{viewer.pk}" if viewer.is_authenticated else f"ip:{request.META.get('REMOTE_ADDR', '')}"
+    return {f"{RUN_SLOTS}{run_id}": settings.COGMILL_STREAMS_PER_RUN,
+            f"{CLIENT_SLOTS}{who}": settings.COGMILL_STREAMS_PER_CLIENT}
+
+
+def _too_many(full_key: str, kind: type[Run]) -> str:
+    if full_key.startswith(RUN_SLOTS):
+        return (f"This {kind._meta.verbose_name} already has {settings.COGMILL_STREAMS_PER_RUN} readers of its "
+                "live stream; retry when one has left, or poll it with GET.")
+    return (f"This client already reads {settings.COGMILL_STREAMS_PER_CLIENT} live streams; "
+            "close one before opening another.")
+
+
+async def _viewer(request):
+    """Who asks: the account of a Bearer token, else the session's user (anonymous when neither)."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in {"bearer", "token"}:
+        found = await sync_to_async(ApiToken.objects.authenticate)(raw.strip())
+        if found is not None:
+            return await sync_to_async(lambda: found.user)()
+    return await request.auser()

@@ -228,6 +228,10 @@ COGMILL_RATE_LIMIT_SIGNUPS_PER_MINUTE = env_int("COGMILL_RATE_LIMIT_SIGNUPS_PER_
 # push may send its bundle as the raw body. Uploaded files above 2.5 MiB spool to disk, never memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(COGMILL_MAX_REQUEST_BYTES, COGMILL_MAX_BUNDLE_BYTES)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# What one account may hold at once (playground/services/quotas.py; 0: no limit): stored bytes
+# (files and version bundles), and runs in progress.
+COGMILL_STORAGE_QUOTA_BYTES = env_int("COGMILL_STORAGE_QUOTA_BYTES", 50 * 1024**3)
+COGMILL_MAX_ACTIVE_RUNS = env_int("COGMILL_MAX_ACTIVE_RUNS", 100)
 COGMILL_PREDICTION_TIMEOUT = env_float("COGMILL_PREDICTION_TIMEOUT", 30 * 60)
 COGMILL_TRAINING_TIMEOUT = env_float("COGMILL_TRAINING_TIMEOUT", 6 * 3600)
 # Fault tolerance (README: Operating Cogmill). A worker holds each run it takes with a lease that it
@@ -265,6 +269,13 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cogmill@localhost")
 # Spend limits: a run still going counts as this many seconds of its hardware until it ends.
 COGMILL_SPEND_RESERVE_SECONDS = env_float("COGMILL_SPEND_RESERVE_SECONDS", 60.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
+# `urls.stream` opens a run's live stream without a token for this long after it is handed out (a
+# GET of the run hands out a fresh one); a reader with a token or session that may see the run
+# needs none. Concurrent streams: at most this many readers of one run, and per client (an
+# account, or an address when anonymous).
+COGMILL_STREAM_URL_SECONDS = env_int("COGMILL_STREAM_URL_SECONDS", 3600)
+COGMILL_STREAMS_PER_RUN = env_int("COGMILL_STREAMS_PER_RUN", 50)
+COGMILL_STREAMS_PER_CLIENT = env_int("COGMILL_STREAMS_PER_CLIENT", 20)
 # /healthz works its answer out at most this often (per web process); anyone may ask.
 COGMILL_HEALTH_CACHE_SECONDS = env_float("COGMILL_HEALTH_CACHE_SECONDS", 5.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's

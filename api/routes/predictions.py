@@ -8,7 +8,7 @@ from typing import Any, Literal
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
-from ninja import Header, Router, Schema, Status
+from ninja import Header, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
@@ -171,12 +171,18 @@ LastEventId = Header(None, alias="Last-Event-ID", pattern=r"^([0-9]{1,19}(-[0-9]
                      description="The `id` of the last event received: the stream resumes after it.")
 
 
-# The URL is a capability: it is read with no token (the JS client sends none).
+StreamToken = Query(None, max_length=200, description="The capability `urls.stream` carries: it opens the stream "
+                    "without a token for COGMILL_STREAM_URL_SECONDS after it was handed out.")
+
+
+# The URL is a capability: it is read with no token (the JS client sends none) while its `token` is
+# fresh, and by anyone who may see the run (Bearer, or the pages' session) with or without it.
 @router.get("/predictions/{prediction_id}/stream", auth=None,
-            response=problems(404, 422, authenticated=False),
+            response=problems(403, 404, 422, 429, authenticated=False),
             openapi_extra=raw_response(200, streams.CONTENT_TYPE, streams.ServerSentEvent))
-async def stream_prediction(request, prediction_id: str, last_event_id: str | None = LastEventId):
+async def stream_prediction(request, prediction_id: str, last_event_id: str | None = LastEventId,
+                            token: str | None = StreamToken):
     """`urls.stream`: the prediction's output, logs, error and done as server-sent events."""
-    return await streams.run_stream(Prediction, prediction_id, last_event_id)
+    return await streams.run_stream(request, Prediction, prediction_id, last_event_id, token)
 
 

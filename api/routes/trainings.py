@@ -8,7 +8,7 @@ from pydantic import ConfigDict
 from api import schemas, streams
 from api.openapi import raw_response
 from api.pagination import paginate
-from api.routes.predictions import CancelAfter, LastEventId, cancel_after
+from api.routes.predictions import CancelAfter, LastEventId, StreamToken, cancel_after
 from api.schemas import problems
 from playground.models import Training
 from playground.services import catalog, runs, trainings
@@ -56,10 +56,11 @@ def cancel_training(request, training_id: str):
     return runs.cancel(trainings.get_own_training(request.owner, training_id)).to_dict()
 
 
-# The URL is a capability, as a prediction's is: read with no token.
-@router.get("/trainings/{training_id}/stream", auth=None, response=problems(404, 422, authenticated=False),
+# The URL is a capability, as a prediction's is (predictions.stream_prediction).
+@router.get("/trainings/{training_id}/stream", auth=None, response=problems(403, 404, 422, 429, authenticated=False),
             openapi_extra=raw_response(200, streams.CONTENT_TYPE, streams.ServerSentEvent))
-async def stream_training(request, training_id: str, last_event_id: str | None = LastEventId):
+async def stream_training(request, training_id: str, last_event_id: str | None = LastEventId,
+                          token: str | None = StreamToken):
     """`urls.stream`: the training's logs, output, error and done as server-sent events."""
-    return await streams.run_stream(Training, training_id, last_event_id)
+    return await streams.run_stream(request, Training, training_id, last_event_id, token)
 

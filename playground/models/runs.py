@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from playground import capabilities
 from playground.ids import new_id
 from playground.models.base import absolute, iso
 
@@ -119,7 +120,7 @@ class Run(models.Model):
         base = f"{self.api_path}/{self.id}"
         urls = {"get": absolute(base), "cancel": absolute(f"{base}/cancel")}
         if self.streams:
-            urls["stream"] = absolute(self.stream_path)
+            urls["stream"] = absolute(f"{self.stream_path}?token={capabilities.stream_token(self.id)}")
         return urls
 
     def to_dict(self) -> dict:

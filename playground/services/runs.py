@@ -30,7 +30,7 @@ from playground.models import (
     Version,
     Worker,
 )
-from playground.services import billing, files, galleries
+from playground.services import billing, files, galleries, quotas
 
 
 def create_prediction(
@@ -55,6 +55,8 @@ def create_prediction(
     It is canceled if it has not ended `cancel_after` from now or at its model's maximum run time,
     whichever comes first.
     """
+    quotas.check_running(user)
+    quotas.check_storage(user)
     cleaned = version.schema.validate(input_data)
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)
@@ -277,6 +279,13 @@ def can_view(user, prediction: Prediction) -> bool:
     org = prediction.model.owner
     return is_member(user, org) and Membership.objects.active().filter(
         organization=org, member=prediction.owner_id, accepted_at__lte=prediction.created_at).exists()
+
+
+def can_view_run(user, run: Run) -> bool:
+    """can_view for a prediction; a training is its owner's alone."""
+    if isinstance(run, Prediction):
+        return can_view(user, run)
+    return user.is_authenticated and run.owner_id == user.pk
 
 
 def can_change(user, prediction: Prediction) -> bool:

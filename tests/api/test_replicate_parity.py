@@ -31,13 +31,13 @@ def test_a_bad_cancel_after_is_refused_before_anything_runs(cogmill, token):
     assert "shorter than the minimum, 5s" in response.json()["detail"]
 
 
-def test_streaming_a_model_that_does_not_stream_says_so_as_against_replicate(client):
+def test_streaming_a_model_that_does_not_stream_says_so_as_against_replicate(cogmill, client):
     with pytest.raises(ReplicateError, match="does not support streaming"):
         list(client.stream("cogmill/hello-world", input={"text": "x"}))
     prediction = client.predictions.create(model="cogmill/hello-world", input={"text": "x"})
     assert "stream" not in prediction.urls
     streamed = client.predictions.create(model="cogmill/textgen", input={"prompt": "a", "max_tokens": 5})
-    assert streamed.urls["stream"].endswith(f"/v1/predictions/{streamed.id}/stream")
+    assert streamed.urls["stream"].startswith(f"{cogmill.base_url}/v1/predictions/{streamed.id}/stream?token=")
 
 
 def test_search_finds_models_with_scores_and_collections(cogmill, client):

@@ -53,21 +53,22 @@ def test_last_event_id_resumes_after_that_event(client, token):
     assert resumed == events[2:]
 
 
-def _page_stream(cogmill, prediction) -> list[dict]:
+def _page_stream(cogmill, prediction, token) -> list[dict]:
     """The events of a run whose model does not stream: the API offers no `urls.stream` for it, as
-    Replicate does, but its stream still answers, for the pages' live logs."""
-    return _events(httpx.get(f"{cogmill.base_url}/v1/predictions/{prediction.id}/stream", timeout=30).text)
+    Replicate does, but its stream still answers whoever may see the run, for the pages' live logs."""
+    return _events(httpx.get(f"{cogmill.base_url}/v1/predictions/{prediction.id}/stream",
+                             headers={"Authorization": f"Bearer {token}"}, timeout=30).text)
 
 
-def test_multiline_output_keeps_its_newlines(client, cogmill):
+def test_multiline_output_keeps_its_newlines(client, cogmill, token):
     prediction = _finished(client, model="cogmill/hello-world", input={"text": "a\nb\n\nc"})
-    events = _page_stream(cogmill, prediction)
+    events = _page_stream(cogmill, prediction, token)
     assert "".join(e["data"] for e in events if e["event"] == "output") == "hello a\nb\n\nc"
 
 
-def test_failed_prediction_streams_an_error(client, cogmill):
+def test_failed_prediction_streams_an_error(client, cogmill, token):
     prediction = _finished(client, model="testers/failing", input={"reason": "kaput"})
-    events = _page_stream(cogmill, prediction)
+    events = _page_stream(cogmill, prediction, token)
     assert [e["event"] for e in events][-2:] == ["error", "done"]
     assert "kaput" in events[-2]["data"]
     with pytest.raises(ReplicateError, match="does not support streaming"):

@@ -36,6 +36,7 @@ def fresh_buckets():
     r = cogmill_redis.client()
     for key in r.scan_iter(f"{ratelimit.KEY_PREFIX}:*"):
         r.delete(key)
+    ratelimit.LOCAL_COUNTS.storage.reset()
 
 
 @pytest.fixture
@@ -217,7 +218,9 @@ def test_unhandled_error_in_the_stream_view_is_500_problem(version, alice, monke
         raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(events, "has_stream", broken)
-    _problem(Client(raise_request_exception=False).get(f"/v1/predictions/{prediction.pk}/stream"), 500)
+    owner = Client(raise_request_exception=False)
+    owner.force_login(alice)
+    _problem(owner.get(f"/v1/predictions/{prediction.pk}/stream"), 500)
 
 
 def test_redis_down_is_503_with_retry_after_and_no_internals(version, alice, auth, monkeypatch):
@@ -228,7 +231,9 @@ def test_redis_down_is_503_with_retry_after_and_no_internals(version, alice, aut
 
     monkeypatch.setattr(events, "client", redis_down)
     monkeypatch.setattr(buckets, "redis_client", redis_down)
-    for response in (Client().get(f"/v1/predictions/{prediction.pk}/stream"),
+    owner = Client()
+    owner.force_login(alice)
+    for response in (owner.get(f"/v1/predictions/{prediction.pk}/stream"),
                      Client().post("/v1/predictions", {"version": version.version_id, "input": {"text": "a"}},
                                    content_type="application/json", **auth)):
         body = _problem(response, 503)
@@ -277,13 +282,18 @@ def test_a_limit_of_zero_switches_limiting_off(client, auth):
     assert response.status_code == 200 and "X-RateLimit-Limit" not in response
 
 
-@override_settings(COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE=1)
-def test_without_redis_requests_are_let_through(client, auth, monkeypatch):
+@override_settings(COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE=2)
+def test_without_redis_reads_are_counted_in_the_web_process(client, auth, bob, monkeypatch):
+    """Reads from the database work through a Redis outage, but never unlimited."""
     def redis_down(key, per_minute):
         raise redis.ConnectionError("no Redis")
 
     monkeypatch.setattr(ratelimit, "take", redis_down)
-    assert [client.get("/v1/account", **auth).status_code for _ in range(3)] == [200, 200, 200]
+    assert [client.get("/v1/account", **auth).status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/v1/account", **auth)
+    assert "This account may make 2 requests a minute" in _problem(refused, 429)["detail"]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert client.get("/v1/account", **bearer(bob)).status_code == 200
 
 
 def test_the_bucket_is_atomic_under_concurrency():
