@@ -14,6 +14,7 @@ STATUS = {
     errors.Conflict: 409,
     errors.Invalid: 422,
     errors.SpendLimitReached: 402,
+    errors.TooManyRunning: 429,
 }
 
 
@@ -31,4 +32,7 @@ def domain_problem(exc: errors.DomainError):
     if isinstance(exc, errors.SpendLimitReached) and exc.limit is not None:
         return problem(status, "Monthly spend limit reached", str(exc), limit=f"{exc.limit:.2f}",
                        spend=f"{exc.spend:.2f}")
-    return problem_for(status, str(exc) or TITLES[status])
+    response = problem_for(status, str(exc) or TITLES[status])
+    if isinstance(exc, errors.TooManyRunning):
+        response["Retry-After"] = str(exc.retry_after)
+    return response

@@ -47,6 +47,18 @@ class Invalid(DomainError):
         return cls([FieldError(name, message, type_)])
 
 
+class StorageFull(Forbidden):
+    """Storing this would take the account past its quota of stored bytes."""
+
+
+class TooManyRunning(DomainError):
+    """The account has as many runs in progress as it may; one more fits once one ends."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class SpendLimitReached(DomainError):
     """The owner's (or token's) monthly hard limit would be passed by starting this work."""
 

@@ -197,6 +197,7 @@ class Version(models.Model):
     cog_version = models.CharField(max_length=32, blank=True)
     openapi_schema = models.JSONField(null=True, blank=True)
     hidden = models.BooleanField(default=False)
+    bundle_bytes = models.BigIntegerField(default=0)  # its source bundle's size, counted in its owner's storage
     # A trained version: the code, environment and schema of `base`, run with these weights
     # (Cog's COG_WEIGHTS). Built by its training, never by pip.
     base = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="trained_versions")

@@ -26,6 +26,7 @@ from playground.models import (
     Visibility,
     search_words,
 )
+from playground.services import quotas
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 VERSION_ID_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -77,6 +78,8 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
     if len(data) > settings.COGMILL_MAX_BUNDLE_BYTES:
         raise BadRequest(f"bundle is {len(data)} bytes; the limit is {settings.COGMILL_MAX_BUNDLE_BYTES}")
     bundles.check(data)  # BundleError before anything is recorded; the build unpacks it on a worker
+    if not operator:
+        quotas.check_storage(owner, len(data))
     vid = _version_id(owner, name, data)
     probe = Version(version_id=vid)
     probe.bundle_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +94,7 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
             return version, False
         version.build_status = BuildStatus.PENDING
         version.build_log = version.build_error = ""
+        version.bundle_bytes = len(data)
         version.save()
         dispatch.build_version(version.pk)
     return version, created

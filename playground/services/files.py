@@ -19,6 +19,7 @@ from django.utils import timezone
 from playground import zips
 from playground.errors import FieldError, Invalid, NotFound
 from playground.models import File, Run
+from playground.services import quotas
 
 
 def live_file(file_id: str, name: str) -> File:
@@ -54,6 +55,7 @@ def create_upload(owner, upload, metadata_text: str | None, filename: str | None
         errors.append(FieldError("type", "type must be a media type, like image/png", "format"))
     if errors:
         raise Invalid(errors)
+    quotas.check_storage(owner, upload.size)
     sha256, md5 = hashlib.sha256(), hashlib.md5()
     for chunk in upload.chunks():
         sha256.update(chunk)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from playground import dispatch, sealing, webhooks
 from playground.errors import FieldError, Forbidden, Invalid, NotFound
 from playground.models import BuildStatus, File, Model, Source, Training, Version, Visibility
-from playground.services import billing, catalog, files, runs
+from playground.services import billing, catalog, files, quotas, runs
 
 NO_DESTINATION = "The specified training destination does not exist"
 
@@ -47,6 +47,8 @@ def create_training(
         raise Invalid.field("version", f"{version.model.full_name} version {version.version_id} cannot be trained: "
                                        "its cog.yaml has no train")
     target = None if new_destination else training_destination(user, version, destination)
+    quotas.check_running(user)
+    quotas.check_storage(user)
     cleaned = schema.validate(input_data)
     logs = runs.preamble(schema, input_data, version.model.hardware_sku)
     files.check_file_inputs(user, cleaned, schema.input_kinds())

@@ -1,0 +1,61 @@
+"""What one account may hold at once, so that no one starves the others of disk or workers.
+
+- Stored bytes (COGMILL_STORAGE_QUOTA_BYTES): its files (uploads, run outputs, trained weights)
+  and the bundles of its models' versions. A new upload or push that would pass the quota is
+  refused, and so is a new run once the account is at it (a run's outputs are stored bytes too).
+  Nothing already stored is ever dropped for the quota, and a run that has started always keeps
+  its outputs: an account may end up a little over it.
+- Runs in progress (COGMILL_MAX_ACTIVE_RUNS): predictions and trainings it made that have not
+  ended. One more is refused with a Retry-After until one ends.
+
+0 turns either off.
+"""
+
+from django.conf import settings
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
+
+from playground.errors import StorageFull, TooManyRunning
+from playground.models import File, Prediction, Status, Training, Version
+
+ACTIVE = (Status.STARTING, Status.PROCESSING)
+RETRY_AFTER_SECONDS = 10
+
+
+def stored_bytes(account) -> int:
+    """The bytes an account stores: its live files and its models' version bundles."""
+    files = File.objects.filter(owner=account).exclude(content="").aggregate(total=Sum("size"))["total"]
+    bundles = Version.objects.filter(model__owner=account, base__isnull=True).aggregate(
+        total=Sum("bundle_bytes"))["total"]
+    return (files or 0) + (bundles or 0)
+
+
+def check_storage(account, adding: int = 0) -> None:
+    """StorageFull when storing `adding` more bytes would take `account` past its quota (for a new
+    run, adding nothing: refused once the account is at it)."""
+    quota = settings.COGMILL_STORAGE_QUOTA_BYTES
+    if quota <= 0:
+        return
+    used = stored_bytes(account)
+    if used + adding > quota or (adding == 0 and used >= quota):
+        raise StorageFull(
+            f"{account.username} stores {_size(used)} of its {_size(quota)} quota"
+            + (f" and this adds {_size(adding)}" if adding else "")
+            + ": delete uploads or models' versions, or remove predictions' data, to make room.")
+
+
+def check_running(user) -> None:
+    """TooManyRunning when `user` already has COGMILL_MAX_ACTIVE_RUNS runs that have not ended."""
+    cap = settings.COGMILL_MAX_ACTIVE_RUNS
+    if cap <= 0:
+        return
+    active = sum(kind.objects.filter(owner=user, status__in=ACTIVE).count() for kind in (Prediction, Training))
+    if active >= cap:
+        raise TooManyRunning(
+            f"{user.username} already has {active} runs in progress, the most one account may have; "
+            f"retry in {RETRY_AFTER_SECONDS} s, when one has ended.", retry_after=RETRY_AFTER_SECONDS)
+
+
+
+def _size(n: int) -> str:
+    return filesizeformat(n).replace("\xa0", " ")
