@@ -3,10 +3,12 @@
 alice owns things; bob is her teammate in acme; carol is acme's admin; mallory is an outsider.
 """
 
+import functools
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.test import Client
 from django.utils import timezone
 
@@ -25,8 +27,17 @@ ECHO_SCHEMA = {
 }
 
 
+@functools.cache
+def _password_hash() -> str:
+    """PASSWORD, hashed once: hashing is slow on purpose, and every test makes several people."""
+    return make_password(PASSWORD)
+
+
 def _person(username: str) -> User:
-    return User.objects.create_user(username, password=PASSWORD)
+    person = User.objects.create_user(username)
+    person.password = _password_hash()
+    person.save(update_fields=["password"])
+    return person
 
 
 @pytest.fixture
