@@ -11,7 +11,7 @@ BROWSER := $(VENV)/.chromium
 # The model sandbox (Debian's bubblewrap): every Cog server and build runs inside it.
 SANDBOX := $(VENV)/.bwrap
 
-.PHONY: run test install install-dev bench clean
+.PHONY: run test fuzz install install-dev bench clean
 
 run: $(VENV)/.installed $(SANDBOX)
 	$(PY) -m cogmill.up
@@ -20,6 +20,14 @@ run: $(VENV)/.installed $(SANDBOX)
 test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A deeper look than `make test` takes: schemathesis with FUZZ_EXAMPLES examples per operation and mode
+# against a live server (no 5xx, every answer as documented), stopped after FUZZ_MINUTES. Not in CI.
+FUZZ_EXAMPLES ?= 300
+FUZZ_MINUTES ?= 30
+fuzz: $(VENV)/.installed-dev $(SANDBOX)
+	COGMILL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout --signal=INT $$(( $(FUZZ_MINUTES) * 60 )) \
+		$(PY) -m pytest -p no:cacheprovider tests/api/test_schemathesis.py --timeout=0 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	$(PY) bench/overhead.py
