@@ -2,10 +2,11 @@
 
 import re
 
+from django.contrib.auth import get_user
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Membership, User
+from accounts.models import ApiToken, Membership, User
 from playground.errors import Forbidden, Invalid, NotFound
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,38}$")
@@ -142,3 +143,12 @@ def remove_member(org: User, actor: User, username: str) -> None:
     membership = _membership(org, username)
     _check_keeps_an_admin(membership)
     membership.delete()
+
+
+def requester(request):
+    """Who asks, on a route that takes either (a capability URL): the account of a Bearer token, else
+    the session's user, anonymous when neither."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in {"bearer", "token"} and (found := ApiToken.objects.authenticate(raw.strip())) is not None:
+        return found.user
+    return get_user(request)

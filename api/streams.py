@@ -12,7 +12,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
-from accounts.models import ApiToken
+from accounts.services import requester
 from api.problems import problem_for
 from cogmill.slots import Slots
 from playground import capabilities, events
@@ -38,6 +38,8 @@ class ServerSentEvent(BaseModel):
 
 
 def format_event(event: str, event_id: str, data: str) -> str:
+    if event == events.OUTPUT:
+        data = capabilities.signed_file_url(data)  # a file an iterator yielded: its URL, for this reader
     sse = ServerSentEvent(event=event, id=event_id, data=data)
     lines = "".join(f"data: {line}\n" for line in sse.data.split("\n"))
     return f"event: {sse.event}\nid: {sse.id}\n{lines}\n"
@@ -121,7 +123,7 @@ async def run_stream(request, kind: type[Run], run_id: str, last_event_id: str |
     not_found = problem_for(404, f"{kind._meta.verbose_name} {run_id} not found")
     if run is None:
         return not_found
-    viewer = await _viewer(request)
+    viewer = await sync_to_async(requester)(request)
     verdict = capabilities.check_stream_token(run_id, token)
     if verdict is not capabilities.Verdict.VALID and not await sync_to_async(runs.can_view_run)(viewer, run):
         if verdict is capabilities.Verdict.EXPIRED:
@@ -180,13 +182,3 @@ def _too_many(full_key: str, kind: type[Run]) -> str:
                 "live stream; retry when one has left, or poll it with GET.")
     return (f"This client already reads {settings.COGMILL_STREAMS_PER_CLIENT} live streams; "
             "close one before opening another.")
-
-
-async def _viewer(request):
-    """Who asks: the account of a Bearer token, else the session's user (anonymous when neither)."""
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() in {"bearer", "token"}:
-        found = await sync_to_async(ApiToken.objects.authenticate)(raw.strip())
-        if found is not None:
-            return await sync_to_async(lambda: found.user)()
-    return await request.auser()

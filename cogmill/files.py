@@ -1,15 +1,27 @@
-"""Serving stored files (outputs, uploads): the capability URL /output/<id>/<name>, and the
-response the API's download uses too."""
+"""Serving stored files (outputs, uploads): the capability URL /output/<id>/<name>?expires=&sig=,
+and the response the API's download uses too."""
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseForbidden
 
+from accounts.services import requester
+from playground import capabilities
+from playground.errors import NotFound
 from playground.models import File
-from playground.services import files
+from playground.services import files, runs
 
 
 def file_content(request, file_id: str, name: str):
-    """200 with the bytes, with or without a token: the URL itself is the capability."""
-    return file_response(files.live_file(file_id, name))
+    """200 with the bytes, with or without a token, while the URL's signature is fresh
+    (playground.capabilities); without one, to whoever may see the file (Bearer or session). To
+    everyone else a 404, as if there were no such file."""
+    f = files.live_file(file_id, name)
+    verdict = capabilities.check_file_signature(file_id, name, request.META.get("QUERY_STRING", ""))
+    if verdict is not capabilities.Verdict.VALID and not runs.can_read_file(requester(request), f):
+        if verdict is capabilities.Verdict.EXPIRED:
+            return HttpResponseForbidden("This file URL has expired: get its prediction again for a fresh one.",
+                                         content_type="text/plain; charset=utf-8")
+        raise NotFound("file not found")
+    return file_response(f)
 
 
 # What a browser may show in place: kinds that never run script. Everything else (HTML, SVG, XML,

@@ -276,6 +276,9 @@ COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 COGMILL_STREAM_URL_SECONDS = env_int("COGMILL_STREAM_URL_SECONDS", 3600)
 COGMILL_STREAMS_PER_RUN = env_int("COGMILL_STREAMS_PER_RUN", 50)
 COGMILL_STREAMS_PER_CLIENT = env_int("COGMILL_STREAMS_PER_CLIENT", 20)
+# A stored file's URL (/output/<id>/<name>), as the API, webhooks and pages hand it out, opens it
+# without a token for this long (rounded up to the hour); after that, only for whoever may see its run.
+COGMILL_FILE_URL_SECONDS = env_int("COGMILL_FILE_URL_SECONDS", 24 * 3600)
 # /healthz works its answer out at most this often (per web process); anyone may ask.
 COGMILL_HEALTH_CACHE_SECONDS = env_float("COGMILL_HEALTH_CACHE_SECONDS", 5.0)
 # Accounts whose models are `is_official` (kept by the people who run this Cogmill, like Replicate's

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import is_admin
+from playground import capabilities
 from playground.cogschema import UNSHAREABLE_KINDS
 from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
 from playground.services import catalog, deployments, files, runs
@@ -62,7 +63,7 @@ def render_markdown(text: str, line_breaks: bool = True) -> str:
 def output_view(prediction: Prediction) -> dict:
     """What the template needs to show the output as it is now."""
     kind = prediction.version.schema.output_kind()
-    out = prediction.output
+    out = capabilities.signed_files(prediction.output)
     view = {"kind": kind, "empty": out is None or out == [] or out == ""}
     if kind == "text":
         text = "".join(str(c) for c in out) if isinstance(out, list) else ("" if out is None else str(out))
@@ -238,7 +239,7 @@ class Preview:
 
 def output_preview(prediction: Prediction) -> Preview:
     """Streamed token lists read as one text; file outputs become images or download links."""
-    output = prediction.output
+    output = capabilities.signed_files(prediction.output)
     if output is None:
         return Preview()
     items = output if isinstance(output, list) else [output]
@@ -310,7 +311,8 @@ def examples(model: Model) -> list[dict]:
         found.append({
             "prediction": prediction,
             "input": [(k, summary(v, False)) for k, v in prediction.input.items()],
-            "output": summary(prediction.output, prediction.version.schema.output_is_iterator()),
+            "output": summary(capabilities.signed_files(prediction.output),
+                              prediction.version.schema.output_is_iterator()),
             "is_default": prediction.pk == model.default_example_id,
             "tweak_url": prefill_url(prediction),
         })

@@ -130,7 +130,7 @@ class Run(models.Model):
             "model": self.model.full_name,
             "version": self.version.version_id,
             "input": self.input,
-            "output": self.output,
+            "output": capabilities.signed_files(self.output),
             "logs": self.logs,
             "error": self.error,
             "status": self.status,

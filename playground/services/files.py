@@ -10,13 +10,13 @@ import json
 import mimetypes
 import re
 from collections.abc import Callable, Iterator
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from playground import zips
+from playground import capabilities, zips
 from playground.errors import FieldError, Invalid, NotFound
 from playground.models import File, Run
 from playground.services import quotas
@@ -117,18 +117,22 @@ def _upload_id(value: str) -> str | None:
     return file_id if file_id and "/" not in file_id else None
 
 
-def _upload_refs(value: object, path: str = "") -> Iterator[tuple[str, str]]:
-    """(field path, file id) for every upload URL inside an input value."""
+def string_refs(value: object, pick: Callable[[str], str | None], path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, what `pick` finds) for every string inside an input value where it finds something."""
     if isinstance(value, str):
-        file_id = _upload_id(value)
-        if file_id:
-            yield path, file_id
+        if found := pick(value):
+            yield path, found
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _upload_refs(item, f"{path}.{i}")
+            yield from string_refs(item, pick, f"{path}.{i}")
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _upload_refs(item, f"{path}.{key}" if path else str(key))
+            yield from string_refs(item, pick, f"{path}.{key}" if path else str(key))
+
+
+def _upload_refs(value: object) -> Iterator[tuple[str, str]]:
+    """(field path, file id) for every upload URL inside an input value."""
+    return string_refs(value, _upload_id)
 
 
 def check_file_inputs(user, data: dict, kinds: dict[str, str] | None = None) -> None:
@@ -189,36 +193,21 @@ def _check_zip_value(user, value: object) -> None:
 
 def stored_file(value: str) -> File | None:
     """The live file of Cogmill's own a URL names (an upload's API or download URL, or any file's
-    capability URL), or None. Uploads in an input were checked to be the caller's at create."""
+    URL, signed or not), or None. Uploads in an input were checked to be the caller's at create."""
     if (file_id := _upload_id(value)) is not None:
         return File.objects.live().filter(pk=file_id, kind=File.Kind.UPLOAD).first()
-    prefix = settings.PUBLIC_URL + "/output/"
-    file_id, _, name = value.removeprefix(prefix).partition("/")
-    if not value.startswith(prefix) or not file_id or not name:
+    if (parts := capabilities.file_url_parts(value)) is None:
         return None
-    return File.objects.live().filter(pk=file_id, name=unquote(name)).exclude(content="").first()
+    file_id, name = parts
+    return File.objects.live().filter(pk=file_id, name=name).exclude(content="").first()
 
 
 def fetchable_input(data: dict) -> dict:
-    """The input for the Cog server: upload URLs (which need a token) become their capability URLs.
-
-    The prediction's stored `input` stays as the user sent it; this runs when it is sent to Cog.
-    """
+    """The input as a page shows it: upload URLs (which need a token) become their files' URLs,
+    and every stored file's URL is signed for the viewer's browser."""
     ids = {fid for _, fid in _upload_refs(data)}
-    if not ids:
-        return data
-    urls = {f.pk: f.url for f in File.objects.filter(kind=File.Kind.UPLOAD, pk__in=ids)}
-    return _map_strings(data, lambda s: urls.get(_upload_id(s) or "", s))
-
-
-def _map_strings(value, fn: Callable[[str], str]):
-    if isinstance(value, str):
-        return fn(value)
-    if isinstance(value, list):
-        return [_map_strings(v, fn) for v in value]
-    if isinstance(value, dict):
-        return {k: _map_strings(v, fn) for k, v in value.items()}
-    return value
+    urls = {f.pk: f.url for f in File.objects.filter(kind=File.Kind.UPLOAD, pk__in=ids)} if ids else {}
+    return capabilities.map_strings(data, lambda s: capabilities.signed_file_url(urls.get(_upload_id(s) or "", s)))
 
 
 # ---------------------------------------------------------------- outputs

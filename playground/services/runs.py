@@ -5,6 +5,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField
@@ -13,8 +14,8 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.services import is_member
-from playground import dispatch, events, sealing, webhooks
-from playground.errors import Conflict, NotFound
+from playground import capabilities, dispatch, events, sealing, webhooks
+from playground.errors import Conflict, FieldError, Invalid, NotFound
 from playground.models import (
     LIVE,
     TERMINAL,
@@ -61,6 +62,7 @@ def create_prediction(
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)
     files.check_file_inputs(user, cleaned, version.schema.input_kinds())
+    check_file_urls(user, cleaned)
     shown, sealed = sealing.seal(version.schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
@@ -286,6 +288,30 @@ def can_view_run(user, run: Run) -> bool:
     if isinstance(run, Prediction):
         return can_view(user, run)
     return user.is_authenticated and run.owner_id == user.pk
+
+
+def can_read_file(user, f: File) -> bool:
+    """Who may read a stored file without a signed URL: its owner, and whoever may see its run."""
+    if user.is_authenticated and f.owner_id == user.pk:
+        return True
+    run = f.prediction or f.training
+    return run is not None and can_view_run(user, run)
+
+
+def check_file_urls(user, data: dict) -> None:
+    """Every stored file's URL in an input must be one the caller may read: signed and fresh, or of a
+    file whose run the caller may see. The worker copies such a file straight from storage, so an old
+    URL of a run no longer shared must not open it this way either. 422 naming the field otherwise."""
+    errors = []
+    for field, url in files.string_refs(data, lambda s: s if capabilities.file_url_parts(s) else None):
+        f = files.stored_file(url)
+        file_id, name = capabilities.file_url_parts(url)
+        signed = capabilities.check_file_signature(file_id, name, urlsplit(url).query) is capabilities.Verdict.VALID
+        if f is None or not (signed or can_read_file(user, f)):
+            errors.append(FieldError(field, f"{url} cannot be read: it expired, was removed or is not shared with "
+                                            "you; GET its prediction for a fresh URL", "file"))
+    if errors:
+        raise Invalid(errors)
 
 
 def can_change(user, prediction: Prediction) -> bool:

@@ -84,7 +84,7 @@ def test_prediction_webhooks_arrive_in_order_signed_and_complete(client, cogmill
     bodies = [_body(r) for r in received]
     assert bodies[0]["status"] == "processing" and bodies[0]["output"] is None
     assert all(b["status"] == "processing" for b in bodies[:-1])
-    assert bodies[-1] == _get(cogmill, token, prediction.id)
+    assert _without_tokens(bodies[-1]) == _without_tokens(_get(cogmill, token, prediction.id))
     assert bodies[-1]["status"] == "succeeded" and bodies[-1]["output"] == ["first ", "t0 ", "t1 "]
 
     secret = client.webhooks.default.secret()
@@ -151,3 +151,9 @@ def test_unknown_event_in_filter_is_a_422(client, receiver):
 
 def _body(request) -> dict:
     return json.loads(request.body)
+
+
+def _without_tokens(body: dict) -> dict:
+    """The object with the tokens of its capability URLs cut off: each GET and each webhook hands out
+    fresh ones."""
+    return {**body, "urls": {name: url.split("?", 1)[0] for name, url in body["urls"].items()}}

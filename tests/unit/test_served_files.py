@@ -4,6 +4,7 @@ everything is sandboxed and `nosniff`, and pages link only to http(s) and raster
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from playground import capabilities
 from playground.models import BuildStatus, Model, Version
 from playground.services import files
 from tests.unit.conftest import client_for
@@ -18,7 +19,7 @@ FILE_OUTPUT = {"components": {"schemas": {
 
 def _served(client, owner, name: str, content_type: str, data: bytes = b"<script>alert(1)</script>"):
     upload = files.create_upload(owner, SimpleUploadedFile(name, data, content_type), None)
-    return client.get(f"/output/{upload.id}/{upload.name}")
+    return client.get(capabilities.signed_file_url(upload.url))
 
 
 @pytest.mark.parametrize(("name", "content_type"), [

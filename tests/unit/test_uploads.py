@@ -45,11 +45,13 @@ def test_upload_at_the_limit_is_accepted(client, auth):
     assert _post(client, auth, b"x" * 10).status_code == 201
 
 
-def test_upload_urls_become_capability_urls_for_cog(alice):
+def test_upload_urls_become_signed_file_urls_for_the_page(alice):
     f = _upload(alice)
     other = "https://example.com/x.png"
     sent = {"image": f.api_url, "more": [other, f.download_url], "n": 3}
-    assert files.fetchable_input(sent) == {"image": f.url, "more": [other, f.url], "n": 3}
+    shown = files.fetchable_input(sent)
+    assert shown["image"].startswith(f"{f.url}?expires=") and shown["more"] == [other, shown["image"]]
+    assert shown["n"] == 3
     assert sent["image"] == f.api_url  # the stored input is left as sent
 
 
