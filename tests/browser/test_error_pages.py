@@ -1,0 +1,15 @@
+"""The site's own error pages, as a visitor meets them: a header, a sentence, a way back."""
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshots
+
+
+def test_an_unknown_page_has_the_site_header_and_a_way_back(page, request, cogmill):
+    response = page.goto("/someone/no-such-model")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Nothing here")).to_be_visible()
+    expect(page.locator("header.topbar")).to_be_visible()
+    screenshots(page, request, "404")
+    page.get_by_role("link", name="Explore models").click()
+    expect(page).to_have_url(f"{cogmill.base_url}/")
