@@ -59,7 +59,7 @@ def check(request: HttpRequest, token: ApiToken) -> None:
         if bucket.kind == "creates":
             raise  # a create needs the queue, which is Redis too: 503 now rather than a run left waiting
         # Reads from the database still work without Redis, but never unlimited: this process counts.
-        log.warning("rate limit counted in this process: Redis is unavailable")
+        _warn_once_a_minute()
         decision = _take_locally(key, bucket.per_minute)
     request.cogmill_rate_limit = decision
     if not decision.allowed:
@@ -73,6 +73,13 @@ def check(request: HttpRequest, token: ApiToken) -> None:
 
 
 LOCAL_COUNTS = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+_warned_at = [float("-inf")]
+
+
+def _warn_once_a_minute() -> None:
+    if time.monotonic() - _warned_at[0] >= 60:
+        _warned_at[0] = time.monotonic()
+        log.warning("rate limits counted in this web process: Redis is unavailable")
 
 
 def _take_locally(key: str, per_minute: int) -> Decision:

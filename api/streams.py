@@ -37,9 +37,10 @@ class ServerSentEvent(BaseModel):
                                   "`done`: {}.")
 
 
+PING = ": ping\n\n"
+
+
 def format_event(event: str, event_id: str, data: str) -> str:
-    if event == events.OUTPUT:
-        data = capabilities.signed_file_url(data)  # a file an iterator yielded: its URL, for this reader
     sse = ServerSentEvent(event=event, id=event_id, data=data)
     lines = "".join(f"data: {line}\n" for line in sse.data.split("\n"))
     return f"event: {sse.event}\nid: {sse.id}\n{lines}\n"
@@ -58,8 +59,16 @@ def _entry_key(entry_id: str) -> tuple[int, int]:
         return 0, 0
 
 
+async def _formatted(run: Run, event: str, event_id: str, data: str) -> str:
+    """The event as this reader gets it: a file the run yielded as its URL, signed (Run.signed)."""
+    if event == events.OUTPUT and capabilities.file_urls_in(data):
+        data = await sync_to_async(run.signed)(data)
+    return format_event(event, event_id, data)
+
+
 async def _live(kind: type[Run], run_id: str, last_id: str):
-    """Replay, then live events until `done`, pinging while nothing happens.
+    """Replay, then live events until `done`, as (id, event, data), and None for a ping while nothing
+    happens.
 
     Through a Redis outage the reader is kept (pings) and resumes after the last event it got; an
     outage longer than OUTAGE_GRACE_SECONDS ends it with an `error` event (clients reconnect with
@@ -75,23 +84,23 @@ async def _live(kind: type[Run], run_id: str, last_id: str):
                     down_since, up_since = None, time.monotonic()
                 if item is not None:
                     last_id = item[0]
-                    yield format_event(item[1], item[0], item[2])
+                    yield item
                     continue
                 caught_up = time.monotonic() - up_since > STREAM_CATCH_UP_SECONDS
                 ended = await sync_to_async(_ended_long_ago)(kind, run_id) if caught_up else None
                 if ended is not None:
                     streamed = await sync_to_async(events.count)(run_id, events.OUTPUT)
                     for name, data in _closing_events(ended, streamed):
-                        yield format_event(name, last_id, data)
+                        yield last_id, name, data
                     return
-                yield ": ping\n\n"
+                yield None
             return
         except redis.RedisError:
             down_since = down_since or time.monotonic()
             if time.monotonic() - down_since > OUTAGE_GRACE_SECONDS:
-                yield format_event(events.ERROR, last_id, "the live stream is unavailable; reconnect to resume")
+                yield last_id, events.ERROR, "the live stream is unavailable; reconnect to resume"
                 return
-            yield ": ping\n\n"
+            yield None
             await asyncio.sleep(1)
 
 
@@ -130,7 +139,7 @@ async def run_stream(request, kind: type[Run], run_id: str, last_event_id: str |
             return problem_for(403, f"This stream URL has expired: GET the {kind._meta.verbose_name} "
                                     "for a fresh urls.stream.")
         return not_found
-    slots = Slots(_stream_caps(request, viewer, run_id), ttl=3 * settings.COGMILL_SSE_KEEPALIVE_SECONDS + 30)
+    slots = Slots(_stream_caps(request, viewer, run, verdict), ttl=3 * settings.COGMILL_SSE_KEEPALIVE_SECONDS + 30)
     if (full := await slots.acquire()) is not None:
         response = problem_for(429, _too_many(full, kind))
         response["Retry-After"] = str(STREAM_RETRY_SECONDS)
@@ -147,10 +156,10 @@ async def run_stream(request, kind: type[Run], run_id: str, last_event_id: str |
             if run.is_terminal and not has_stream:
                 for entry_id, name, data in _replay_from_row(run):
                     if _entry_key(entry_id) > _entry_key(last_id):
-                        yield format_event(name, entry_id, data)
+                        yield await _formatted(run, name, entry_id, data)
                 return
-            async for chunk in _live(kind, run_id, last_id):
-                yield chunk
+            async for item in _live(kind, run_id, last_id):
+                yield PING if item is None else await _formatted(run, item[1], item[0], item[2])
                 try:
                     await slots.renew_if_due()
                 except redis.RedisError:
@@ -169,11 +178,20 @@ RUN_SLOTS = "cogmill:streams:run:"
 CLIENT_SLOTS = "cogmill:streams:client:"
 
 
-def _stream_caps(request, viewer, run_id: str) -> dict[str, int]:
-    """Readers at once: of this run, and of this client (its account, else its address)."""
-    who = f"account:{viewer.pk}" if viewer.is_authenticated else f"ip:{request.META.get('REMOTE_ADDR', '')}"
-    return {f"{RUN_SLOTS}{run_id}": settings.COGMILL_STREAMS_PER_RUN,
-            f"{CLIENT_SLOTS}{who}": settings.COGMILL_STREAMS_PER_CLIENT}
+def _stream_caps(request, viewer, run: Run, verdict: capabilities.Verdict) -> dict[str, int]:
+    """Readers at once, per client: its account; for a holder of the run's `urls.stream` alone (the JS
+    client sends no token), the run owner's account, whose token handed it out; else its address,
+    which a proxy may share. Per run too, except for its owner, whom other readers never lock out."""
+    if viewer.is_authenticated:
+        who = f"account:{viewer.pk}"
+    elif verdict is capabilities.Verdict.VALID:
+        who = f"account:{run.owner_id}"
+    else:
+        who = f"ip:{request.META.get('REMOTE_ADDR', '')}"
+    caps = {f"{CLIENT_SLOTS}{who}": settings.COGMILL_STREAMS_PER_CLIENT}
+    if not (viewer.is_authenticated and viewer.pk == run.owner_id):
+        caps[f"{RUN_SLOTS}{run.id}"] = settings.COGMILL_STREAMS_PER_RUN
+    return caps
 
 
 def _too_many(full_key: str, kind: type[Run]) -> str:

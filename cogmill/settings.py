@@ -271,11 +271,11 @@ COGMILL_SPEND_RESERVE_SECONDS = env_float("COGMILL_SPEND_RESERVE_SECONDS", 60.0)
 COGMILL_SSE_KEEPALIVE_SECONDS = env_float("COGMILL_SSE_KEEPALIVE_SECONDS", 15.0)
 # `urls.stream` opens a run's live stream without a token for this long after it is handed out (a
 # GET of the run hands out a fresh one); a reader with a token or session that may see the run
-# needs none. Concurrent streams: at most this many readers of one run, and per client (an
-# account, or an address when anonymous).
+# needs none. Concurrent streams: at most this many readers of one run (its owner aside), and per
+# client (an account, the run owner's for a holder of `urls.stream`, else an address).
 COGMILL_STREAM_URL_SECONDS = env_int("COGMILL_STREAM_URL_SECONDS", 3600)
 COGMILL_STREAMS_PER_RUN = env_int("COGMILL_STREAMS_PER_RUN", 50)
-COGMILL_STREAMS_PER_CLIENT = env_int("COGMILL_STREAMS_PER_CLIENT", 20)
+COGMILL_STREAMS_PER_CLIENT = env_int("COGMILL_STREAMS_PER_CLIENT", 100)
 # A stored file's URL (/output/<id>/<name>), as the API, webhooks and pages hand it out, opens it
 # without a token for this long (rounded up to the hour); after that, only for whoever may see its run.
 COGMILL_FILE_URL_SECONDS = env_int("COGMILL_FILE_URL_SECONDS", 24 * 3600)

@@ -9,6 +9,8 @@ drops out when its claim lapses, so a count never stays wrong for long.
 import time
 import uuid
 
+import redis
+
 from cogmill.redis import async_client
 
 # Claim every key or none: answer 0, or the 1-based index of the first key that is full. Redis's
@@ -45,9 +47,10 @@ return 0
 class Slots:
     """One holder's claim on a slot of each key (async: the streams run on the event loop).
 
-    `acquire` answers which key is full, or None when every one was claimed; `renew` at least
-    every `ttl / 2` seconds; `release` when done. Each raises redis.RedisError when Redis is away:
-    nothing is claimed that cannot be counted.
+    `acquire` answers which key is full, or None when every one was claimed (redis.RedisError when
+    Redis is away: nothing is claimed that cannot be counted); `renew_if_due` as often as convenient
+    (it renews every third of `ttl`); `release` when done. A claim never released (a reader gone
+    before its stream began, Redis away at the end) lapses after `ttl`.
     """
 
     def __init__(self, caps: dict[str, int], ttl: float):
@@ -59,8 +62,12 @@ class Slots:
 
     async def acquire(self) -> str | None:
         keys = list(self.caps)
-        full = await self._redis.eval(ACQUIRE_SCRIPT, len(keys), *keys, self.holder, self.ttl,
-                                      *self.caps.values())
+        try:
+            full = await self._redis.eval(ACQUIRE_SCRIPT, len(keys), *keys, self.holder, self.ttl,
+                                          *self.caps.values())
+        except BaseException:
+            await self._redis.aclose()
+            raise
         if full:
             await self._redis.aclose()
             return keys[int(full) - 1]
@@ -79,5 +86,7 @@ class Slots:
             for key in self.caps:
                 pipe.zrem(key, self.holder)
             await pipe.execute()
+        except redis.RedisError:
+            pass  # the claim lapses after `ttl`
         finally:
             await self._redis.aclose()

@@ -59,8 +59,8 @@ FILES_PATH = "/output/"
 ROUND_SECONDS = 3600
 
 
-def _file_signature(file_id: str, name: str, expires: int) -> str:
-    return salted_hmac(FILE_SALT, f"{file_id}/{name}/{expires}", algorithm="sha256").hexdigest()[:32]
+def _file_signature(file_id: str, name: str, expires: int, secret: str | None = None) -> str:
+    return salted_hmac(FILE_SALT, f"{file_id}/{name}/{expires}", secret=secret, algorithm="sha256").hexdigest()[:32]
 
 
 def signed_file_url(url: str) -> str:
@@ -76,17 +76,26 @@ def signed_file_url(url: str) -> str:
     return f"{url}?expires={expires}&sig={_file_signature(file_id, unquote(name), expires)}"
 
 
-def signed_files(value):
-    """`value` (an output, an input) with every stored file's URL in it signed."""
-    return map_strings(value, signed_file_url)
+def signed_only(value, urls: set[str]):
+    """`value` (JSON-like) with each string that is exactly one of `urls` signed: never a URL that
+    merely sits inside a text, never a file that is not one of those."""
+    return map_strings(value, lambda s: signed_file_url(s) if s in urls else s)
+
+
+def file_urls_in(value) -> set[str]:
+    """The strings in `value` that are stored files' URLs (unsigned, as runs keep them)."""
+    found = set()
+    map_strings(value, lambda s: found.add(s) if file_url_parts(s) and "?" not in s else None)
+    return found
 
 
 def check_file_signature(file_id: str, name: str, query: str) -> Verdict:
     """Whether a file URL's query (`expires`, `sig`) opens file `file_id` named `name`."""
     fields = parse_qs(query)
     expires, sig = fields.get("expires", [""])[0], fields.get("sig", [""])[0]
-    if not expires.isdigit() or not sig or not constant_time_compare(
-            sig, _file_signature(file_id, name, int(expires))):
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]  # URLs outlive a key's rotation
+    if not expires.isascii() or not expires.isdigit() or not sig or not any(
+            constant_time_compare(sig, _file_signature(file_id, name, int(expires), key)) for key in keys):
         return Verdict.INVALID
     return Verdict.VALID if int(expires) >= time.time() else Verdict.EXPIRED
 

@@ -17,10 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import is_admin
-from playground import capabilities
 from playground.cogschema import UNSHAREABLE_KINDS
 from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
-from playground.services import catalog, deployments, files, runs
+from playground.services import catalog, deployments, runs
 
 SECRET_MASK = "••••••••"
 PROMPT_FIELDS = ("prompt", "text", "question", "query", "instruction", "message")
@@ -63,7 +62,7 @@ def render_markdown(text: str, line_breaks: bool = True) -> str:
 def output_view(prediction: Prediction) -> dict:
     """What the template needs to show the output as it is now."""
     kind = prediction.version.schema.output_kind()
-    out = capabilities.signed_files(prediction.output)
+    out = prediction.signed(prediction.output)
     view = {"kind": kind, "empty": out is None or out == [] or out == ""}
     if kind == "text":
         text = "".join(str(c) for c in out) if isinstance(out, list) else ("" if out is None else str(out))
@@ -82,10 +81,10 @@ def output_view(prediction: Prediction) -> dict:
 
 # ---------------------------------------------------------------- input, metrics, timings
 
-def input_rows(prediction: Prediction) -> list[dict]:
-    """Each input as shown: files as links (upload URLs made fetchable), secrets masked."""
+def input_rows(prediction: Prediction, viewer) -> list[dict]:
+    """Each input as `viewer` sees it: files as links (runs.shown_input), secrets masked."""
     kinds = prediction.schema.input_kinds()
-    shown = files.fetchable_input(prediction.input or {})
+    shown = runs.shown_input(prediction, viewer)
     rows = []
     for key, value in shown.items():
         kind = kinds.get(key)
@@ -239,7 +238,7 @@ class Preview:
 
 def output_preview(prediction: Prediction) -> Preview:
     """Streamed token lists read as one text; file outputs become images or download links."""
-    output = capabilities.signed_files(prediction.output)
+    output = prediction.signed(prediction.output)
     if output is None:
         return Preview()
     items = output if isinstance(output, list) else [output]
@@ -311,8 +310,7 @@ def examples(model: Model) -> list[dict]:
         found.append({
             "prediction": prediction,
             "input": [(k, summary(v, False)) for k, v in prediction.input.items()],
-            "output": summary(capabilities.signed_files(prediction.output),
-                              prediction.version.schema.output_is_iterator()),
+            "output": summary(prediction.signed(prediction.output), prediction.version.schema.output_is_iterator()),
             "is_default": prediction.pk == model.default_example_id,
             "tweak_url": prefill_url(prediction),
         })

@@ -52,7 +52,8 @@ class File(models.Model):
 
     @property
     def url(self) -> str:
-        """A stable capability URL: anyone holding it can read the bytes, with or without a token."""
+        """The file's URL as runs keep it; it opens the bytes to whoever may see the file, and to
+        anyone once signed (playground.capabilities.signed_file_url)."""
         return absolute(reverse("file-content", args=[self.id, self.name]))
 
     @property

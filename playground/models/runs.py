@@ -116,6 +116,14 @@ class Run(models.Model):
         run's stream for its logs."""
         return self.schema.output_is_iterator()
 
+    def signed(self, value):
+        """`value` (its output, or a part of it) with the URLs of this run's own files signed for
+        whoever it is shown to: a URL of any other file stays as it is (capabilities.signed_only)."""
+        if not (named := capabilities.file_urls_in(value)):
+            return value
+        own = {f.url for f in self.files.all()}
+        return capabilities.signed_only(value, named & own)
+
     def api_urls(self) -> dict[str, str]:
         base = f"{self.api_path}/{self.id}"
         urls = {"get": absolute(base), "cancel": absolute(f"{base}/cancel")}
@@ -130,7 +138,7 @@ class Run(models.Model):
             "model": self.model.full_name,
             "version": self.version.version_id,
             "input": self.input,
-            "output": capabilities.signed_files(self.output),
+            "output": self.signed(self.output),
             "logs": self.logs,
             "error": self.error,
             "status": self.status,

@@ -78,9 +78,9 @@ def push_version(owner, name: str, data: bytes, operator: bool = False) -> tuple
     if len(data) > settings.COGMILL_MAX_BUNDLE_BYTES:
         raise BadRequest(f"bundle is {len(data)} bytes; the limit is {settings.COGMILL_MAX_BUNDLE_BYTES}")
     bundles.check(data)  # BundleError before anything is recorded; the build unpacks it on a worker
-    if not operator:
-        quotas.check_storage(owner, len(data))
     vid = _version_id(owner, name, data)
+    if not operator and not Version.objects.filter(model__owner=owner, model__name=name, version_id=vid).exists():
+        quotas.check_storage(owner, len(data))  # the same bytes again store nothing new
     probe = Version(version_id=vid)
     probe.bundle_path.parent.mkdir(parents=True, exist_ok=True)
     probe.bundle_path.write_bytes(data)

@@ -117,7 +117,7 @@ def _upload_id(value: str) -> str | None:
     return file_id if file_id and "/" not in file_id else None
 
 
-def string_refs(value: object, pick: Callable[[str], str | None], path: str = "") -> Iterator[tuple[str, str]]:
+def string_refs(value: object, pick: Callable[[str], object], path: str = "") -> Iterator[tuple[str, object]]:
     """(field path, what `pick` finds) for every string inside an input value where it finds something."""
     if isinstance(value, str):
         if found := pick(value):
@@ -202,12 +202,14 @@ def stored_file(value: str) -> File | None:
     return File.objects.live().filter(pk=file_id, name=name).exclude(content="").first()
 
 
-def fetchable_input(data: dict) -> dict:
-    """The input as a page shows it: upload URLs (which need a token) become their files' URLs,
-    and every stored file's URL is signed for the viewer's browser."""
+def with_upload_files(data: dict, owner) -> dict:
+    """`data` with the URLs of `owner`'s uploads in it (the API's, which need a token) replaced by
+    their files' URLs, as runs keep outputs: for a page to show them."""
     ids = {fid for _, fid in _upload_refs(data)}
-    urls = {f.pk: f.url for f in File.objects.filter(kind=File.Kind.UPLOAD, pk__in=ids)} if ids else {}
-    return capabilities.map_strings(data, lambda s: capabilities.signed_file_url(urls.get(_upload_id(s) or "", s)))
+    if not ids:
+        return data
+    urls = {f.pk: f.url for f in File.objects.filter(kind=File.Kind.UPLOAD, owner=owner, pk__in=ids)}
+    return capabilities.map_strings(data, lambda s: urls.get(_upload_id(s) or "", s))
 
 
 # ---------------------------------------------------------------- outputs

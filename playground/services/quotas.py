@@ -1,7 +1,8 @@
 """What one account may hold at once, so that no one starves the others of disk or workers.
 
-- Stored bytes (COGMILL_STORAGE_QUOTA_BYTES): its files (uploads, run outputs, trained weights)
-  and the bundles of its models' versions. A new upload or push that would pass the quota is
+- Stored bytes (COGMILL_STORAGE_QUOTA_BYTES): its files that have not expired (uploads, run
+  outputs, trained weights) and the bundles of its models' versions (hidden ones too: their
+  bundles stay while runs point at them). A new upload or push that would pass the quota is
   refused, and so is a new run once the account is at it (a run's outputs are stored bytes too).
   Nothing already stored is ever dropped for the quota, and a run that has started always keeps
   its outputs: an account may end up a little over it.
@@ -24,7 +25,7 @@ RETRY_AFTER_SECONDS = 10
 
 def stored_bytes(account) -> int:
     """The bytes an account stores: its live files and its models' version bundles."""
-    files = File.objects.filter(owner=account).exclude(content="").aggregate(total=Sum("size"))["total"]
+    files = File.objects.live().filter(owner=account).exclude(content="").aggregate(total=Sum("size"))["total"]
     bundles = Version.objects.filter(model__owner=account, base__isnull=True).aggregate(
         total=Sum("bundle_bytes"))["total"]
     return (files or 0) + (bundles or 0)
@@ -41,7 +42,7 @@ def check_storage(account, adding: int = 0) -> None:
         raise StorageFull(
             f"{account.username} stores {_size(used)} of its {_size(quota)} quota"
             + (f" and this adds {_size(adding)}" if adding else "")
-            + ": delete uploads or models' versions, or remove predictions' data, to make room.")
+            + ": delete uploads, models or versions nobody has run, or remove predictions' data, to make room.")
 
 
 def check_running(user) -> None:
@@ -54,7 +55,6 @@ def check_running(user) -> None:
         raise TooManyRunning(
             f"{user.username} already has {active} runs in progress, the most one account may have; "
             f"retry in {RETRY_AFTER_SECONDS} s, when one has ended.", retry_after=RETRY_AFTER_SECONDS)
-
 
 
 def _size(n: int) -> str:

@@ -62,7 +62,7 @@ def create_prediction(
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)
     files.check_file_inputs(user, cleaned, version.schema.input_kinds())
-    check_file_urls(user, cleaned)
+    check_file_urls(user, cleaned, version.schema.input_kinds())
     shown, sealed = sealing.seal(version.schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, webhook_completed)
     now = timezone.now()
@@ -298,20 +298,39 @@ def can_read_file(user, f: File) -> bool:
     return run is not None and can_view_run(user, run)
 
 
-def check_file_urls(user, data: dict) -> None:
-    """Every stored file's URL in an input must be one the caller may read: signed and fresh, or of a
-    file whose run the caller may see. The worker copies such a file straight from storage, so an old
-    URL of a run no longer shared must not open it this way either. 422 naming the field otherwise."""
-    errors = []
-    for field, url in files.string_refs(data, lambda s: s if capabilities.file_url_parts(s) else None):
+def shown_input(run: Run, viewer) -> dict:
+    """A run's input as `viewer` sees it on its page: its owner's uploads, and the stored files
+    `viewer` may read now, as signed URLs their browser can open; any other file's URL as it was
+    given (it opens nothing for them)."""
+    shown = files.with_upload_files(run.input or {}, run.owner)
+    readable = set()
+    for url in capabilities.file_urls_in(shown):
         f = files.stored_file(url)
-        file_id, name = capabilities.file_url_parts(url)
+        if f is not None and ((f.kind == File.Kind.UPLOAD and f.owner_id == run.owner_id) or can_read_file(viewer, f)):
+            readable.add(url)
+    return capabilities.signed_only(shown, readable)
+
+
+def check_file_urls(user, data: dict, kinds: dict[str, str]) -> None:
+    """Every stored file's URL in a file input (by `kinds`, the schema's) must be one the caller may
+    read: signed and fresh, or of a file whose run the caller may see. The worker copies such a file
+    straight from storage, so an old URL of a run no longer shared must not open it this way either.
+    422 naming the field otherwise. (In a text input a URL is only text: nothing fetches it.)"""
+    errors = []
+    file_inputs = {name: data[name] for name, kind in kinds.items() if kind in ("file", "files") and name in data}
+    for field, (file_id, name, url) in files.string_refs(file_inputs, _stored_file_ref):
+        f = files.stored_file(url)
         signed = capabilities.check_file_signature(file_id, name, urlsplit(url).query) is capabilities.Verdict.VALID
         if f is None or not (signed or can_read_file(user, f)):
             errors.append(FieldError(field, f"{url} cannot be read: it expired, was removed or is not shared with "
                                             "you; GET its prediction for a fresh URL", "file"))
     if errors:
         raise Invalid(errors)
+
+
+def _stored_file_ref(value: str) -> tuple[str, str, str] | None:
+    parts = capabilities.file_url_parts(value)
+    return (*parts, value) if parts else None
 
 
 def can_change(user, prediction: Prediction) -> bool:

@@ -52,7 +52,7 @@ def create_training(
     cleaned = schema.validate(input_data)
     logs = runs.preamble(schema, input_data, version.model.hardware_sku)
     files.check_file_inputs(user, cleaned, schema.input_kinds())
-    runs.check_file_urls(user, cleaned)
+    runs.check_file_urls(user, cleaned, schema.input_kinds())
     files.check_zip_inputs(user, schema.input_kinds(), cleaned)
     shown, sealed = sealing.seal(schema.input_kinds(), cleaned)
     webhook_url, webhook_events = webhooks.clean_subscription(webhook, webhook_events_filter, None)

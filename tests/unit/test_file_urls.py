@@ -13,7 +13,7 @@ from django.test import Client
 
 from playground import capabilities
 from playground.models import BuildStatus, File, Model, Status, Version
-from playground.services import files
+from playground.services import files, runs
 from tests.unit.conftest import bearer, client_for
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +132,48 @@ def test_a_file_url_as_an_input_must_be_one_the_caller_may_read(shared, alice, m
     model.visibility = "public"
     model.save()
     assert run(alice, shared.output).status_code == 201  # her own file
+
+
+TEXT_IN_OUT = {"components": {"schemas": {
+    "Input": {"type": "object", "properties": {"text": {"type": "string"}}},
+    "Output": {"type": "string"},
+}}}
+
+
+@pytest.fixture
+def mallorys(mallory, make_prediction):
+    """mallory/echo, her own model, which takes and returns text; and a factory of her predictions of it."""
+    model = Model.objects.create(owner=mallory, name="echo")
+    version = Version.objects.create(model=model, version_id="9" * 64, build_status=BuildStatus.READY,
+                                     openapi_schema=TEXT_IN_OUT, cog_version="0.23.1")
+    return lambda **fields: make_prediction(owner=mallory, of=version, status=Status.SUCCEEDED, **fields)
+
+
+def test_only_a_runs_own_files_are_signed_in_what_it_shows(shared, mallory, mallorys):
+    """A model that returns another run's file URL, or a text that holds one, gets nothing signed."""
+    theirs = mallorys(output=shared.output)
+    inside = mallorys(output=f"see {shared.output} for details")
+    body = Client().get(f"/v1/predictions/{theirs.id}", **bearer(mallory)).json()
+    assert body["output"] == shared.output
+    assert Client().get(f"/v1/predictions/{inside.id}", **bearer(mallory)).json()["output"] == inside.output
+    assert Client().get(_path(body["output"])).status_code == 404
+
+
+def test_a_page_signs_a_file_in_the_input_only_while_its_viewer_may_read_it(shared, mallory, mallorys):
+    signed = capabilities.signed_file_url(shared.output)
+    mine = mallorys(input={"text": signed})
+    assert runs.shown_input(mine, mallory)["text"] == signed  # as she gave it
+    plain = mallorys(input={"text": shared.output})
+    assert runs.shown_input(plain, mallory)["text"] == shared.output  # never signed for her
+    shared.is_public = True
+    shared.save()
+    assert "?expires=" in runs.shown_input(plain, mallory)["text"]  # while alice shares it
+    shared.is_public = False
+    shared.save()
+    assert runs.shown_input(plain, mallory)["text"] == shared.output
+
+
+def test_a_file_url_inside_a_text_input_is_only_text(shared, mallory, mallorys):
+    response = Client().post("/v1/models/mallory/echo/predictions", {"input": {"text": shared.output}},
+                             content_type="application/json", **bearer(mallory))
+    assert response.status_code == 201

@@ -49,7 +49,7 @@ def test_inputs_mask_secrets_link_files_and_tweak_skips_both(version, alice):
     v = _version(version.model, SCHEMAS["text"], "d")
     data = {"prompt": "a cat", "image": "https://example.com/cat.png", "api_key": "sk-123", "steps": 4, "fast": True}
     prediction = Prediction(owner=alice, model=v.model, version=v, input=data)
-    rows = {row["name"]: row for row in input_rows(prediction)}
+    rows = {row["name"]: row for row in input_rows(prediction, alice)}
     assert rows["api_key"]["kind"] == "secret" and "sk-123" not in str(rows["api_key"])
     assert rows["image"]["files"][0]["url"] == "https://example.com/cat.png"
     assert prefill_url(prediction) == f"/alice/echo?version={'d' * 64}&prompt=a+cat&steps=4&fast=true"

@@ -42,7 +42,7 @@ def test_an_upload_past_the_storage_quota_is_refused_and_not_stored(client, auth
     assert _upload(client, auth, 600).status_code == 201
     body = assert_problem(_upload(client, auth, 600), 403)
     assert body["detail"] == ("alice stores 600 bytes of its 1000 bytes quota and this adds 600 bytes: delete "
-                              "uploads or models' versions, or remove predictions' data, to make room.")
+                              "uploads, models or versions nobody has run, or remove predictions' data, to make room.")
     assert File.objects.filter(owner=alice).count() == 1
     assert _upload(client, bearer(mallory), 600).status_code == 201  # the quota is per account
 
@@ -65,6 +65,8 @@ def test_version_bundles_count_as_stored_bytes_and_a_push_past_the_quota_is_refu
             StorageFull, match="this adds"):
         catalog.push_version(alice, "second", _bundle(300))
     assert list(Version.objects.values_list("model__name", flat=True)) == ["first"]
+    with override_settings(COGMILL_STORAGE_QUOTA_BYTES=len(bundle)):
+        assert catalog.push_version(alice, "first", bundle)[1] is False  # the same bytes again store nothing
 
 
 @override_settings(COGMILL_MAX_ACTIVE_RUNS=2)

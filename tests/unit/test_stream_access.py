@@ -138,12 +138,22 @@ def test_readers_per_client_are_capped_and_a_closed_stream_frees_its_slot(finish
     assert response["Retry-After"] == str(streams.STREAM_RETRY_SECONDS)
 
 
-def test_readers_per_run_are_capped(finished, live, alice, bob, mallory):
+def test_readers_per_run_are_capped_but_never_lock_out_its_owner(finished, live, alice, bob, carol, mallory):
     url = _stream_url(live)
     with override_settings(COGMILL_STREAMS_PER_RUN=2):
-        assert _get(url, user=alice, read=False)[0] == 200
         assert _get(url, user=bob, read=False)[0] == 200
+        assert _get(url, user=carol, read=False)[0] == 200
         status, body, _ = _get(url, user=mallory)
-        assert _get(_path(finished), user=alice)[0] == 200  # other runs are not affected
+        assert _get(_path(live), user=alice, read=False)[0] == 200  # the owner still reads it
+        assert _get(_path(finished), user=alice)[0] == 200  # and other runs are not affected
     assert status == 429
     assert "already has 2 readers" in body
+
+
+def test_a_holder_of_the_capability_alone_counts_as_the_runs_owner(finished, live, alice):
+    """The JS client sends no token: its streams count against the account whose token made the
+    URL, not against an address a proxy may share with everyone."""
+    with override_settings(COGMILL_STREAMS_PER_CLIENT=1):
+        assert _get(_path(live), user=alice, read=False)[0] == 200
+        status, body, _ = _get(_stream_url(finished))
+    assert status == 429 and "already reads 1 live streams" in body

@@ -45,13 +45,11 @@ def test_upload_at_the_limit_is_accepted(client, auth):
     assert _post(client, auth, b"x" * 10).status_code == 201
 
 
-def test_upload_urls_become_signed_file_urls_for_the_page(alice):
-    f = _upload(alice)
+def test_an_owners_upload_urls_become_file_urls_for_the_page(alice, mallory):
+    f, theirs = _upload(alice), _upload(mallory)
     other = "https://example.com/x.png"
-    sent = {"image": f.api_url, "more": [other, f.download_url], "n": 3}
-    shown = files.fetchable_input(sent)
-    assert shown["image"].startswith(f"{f.url}?expires=") and shown["more"] == [other, shown["image"]]
-    assert shown["n"] == 3
+    sent = {"image": f.api_url, "more": [other, f.download_url, theirs.api_url], "n": 3}
+    assert files.with_upload_files(sent, alice) == {"image": f.url, "more": [other, f.url, theirs.api_url], "n": 3}
     assert sent["image"] == f.api_url  # the stored input is left as sent
 
 
@@ -69,7 +67,7 @@ def test_urls_of_other_hosts_are_left_alone(alice):
     f = _upload(alice)
     foreign = f"https://elsewhere.example/v1/files/{f.id}"
     files.check_file_inputs(alice, {"a": foreign})
-    assert files.fetchable_input({"a": foreign}) == {"a": foreign}
+    assert files.with_upload_files({"a": foreign}, alice) == {"a": foreign}
 
 
 def test_expired_uploads_are_purged_with_their_bytes(alice):

@@ -29,7 +29,7 @@ def prediction_context(request, prediction: Prediction) -> dict:
         "live": not prediction.is_terminal,
         "can_change": runs.can_change(request.user, prediction),
         "output": presenters.output_view(prediction),
-        "inputs": presenters.input_rows(prediction),
+        "inputs": presenters.input_rows(prediction, request.user),
         "timings": presenters.timings(prediction),
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),

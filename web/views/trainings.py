@@ -20,7 +20,7 @@ def training_context(request, training: Training) -> dict:
         "waiting_for": presenters.waiting_for(training),
         "live": not training.is_terminal,
         "progress": presenters.training_progress(training.logs),
-        "inputs": presenters.input_rows(training),
+        "inputs": presenters.input_rows(training, request.user),
         "timings": presenters.timings(training),
         "stream_url": training.stream_path,
         "run_url": (f"{reverse('model', args=[trained.model.owner.username, trained.model.name])}"
