@@ -567,6 +567,8 @@ class _StreamReader:
     def _final(self, data: dict[str, Any]) -> dict[str, Any]:
         result = dict(data)
         result.setdefault("id", self.prediction_id)
+        if result.get("status") == "failed" and isinstance(result.get("error"), str):
+            result["error"] = model_error(result["error"])
         if self.timed_out:
             result.update(status="failed", error=self._timeout_message())
         if self.over_limit:
@@ -786,6 +788,12 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {"raw": text}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def model_error(error: str) -> str:
+    """What the model raised, without the prefixes coglet stacks on it:
+    ``Prediction failed: Prediction failed: ValueError: kaput`` -> ``ValueError: kaput``."""
+    return re.sub(r"(?i)^(?:(?:async )?prediction failed:\s*)+", "", error.strip()) or error.strip()
 
 
 def _setup_error(error: str) -> str:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from runner import CogInstance, SetupFailed, egress
-from runner.instance import PREDICT, TRAIN
+from runner.instance import PREDICT, TRAIN, model_error
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Events = list[tuple[str, dict[str, Any]]]
@@ -362,3 +362,13 @@ def test_a_venv_cannot_choose_what_of_the_host_is_mounted(tmp_path):
     (venv / "pyvenv.cfg").write_text("home = /x\nversion = 3.12.1\n")
     with pytest.raises(RuntimeError, match="names a Python this machine does not have"):
         _python_prefix(venv)
+
+
+@pytest.mark.parametrize(("reported", "shown"), [
+    ("Prediction failed: Prediction failed: ValueError: kaput", "ValueError: kaput"),
+    ("prediction failed: Async prediction failed: RuntimeError: no", "RuntimeError: no"),
+    ("ValueError: Prediction failed: is what it said", "ValueError: Prediction failed: is what it said"),
+    ("Prediction failed: ", "Prediction failed:"),
+])
+def test_a_model_error_is_said_once(reported: str, shown: str) -> None:
+    assert model_error(reported) == shown
