@@ -6,6 +6,7 @@ import pytest
 
 from playground.models import Hardware, Prediction, Status, Version
 from playground.services.runs import cost_of
+from tests.unit.conftest import client_for
 from web.presenters import format_cost, input_rows, output_view, prefill_url
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +62,18 @@ def test_cost_is_predict_time_times_the_hardware_price(version, alice):
     assert cost_of(prediction) == Decimal("0.00045")
     assert format_cost(cost_of(prediction)) == "$0.00045"
     assert format_cost(Decimal("12.5")) == "$12.50" and format_cost(Decimal(0)) == "$0.00"
+
+
+def test_a_failed_run_shows_its_error_and_no_empty_boxes(make_prediction, alice):
+    quiet = make_prediction(status=Status.FAILED, error="ValueError: kaput", logs="")
+    page = client_for(alice).get(f"/p/{quiet.id}").content.decode()
+    assert "ValueError: kaput" in page
+    assert 'id="output-text"' not in page and 'id="logs"' not in page
+    talkative = make_prediction(status=Status.FAILED, error="ValueError: kaput", logs="about to fail\n")
+    page = client_for(alice).get(f"/p/{talkative.id}").content.decode()
+    assert 'id="logs"' in page and "about to fail" in page
+
+
+def test_a_running_run_keeps_its_boxes_for_the_stream(make_prediction, alice):
+    page = client_for(alice).get(f"/p/{make_prediction(status=Status.PROCESSING).id}").content.decode()
+    assert 'id="output-text"' in page and 'id="logs"' in page
