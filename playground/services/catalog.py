@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.deletion import ProtectedError
 
 from playground import bundles, dispatch, durations
@@ -160,8 +160,10 @@ def visible_model_ids(user, model_ids: set[int]) -> set[int]:
 
 
 def explore(user, text: str = "", which: str = "all") -> QuerySet:
-    """Models the user may see, newest first: `text` matches every word; `which` is all, public or mine."""
-    models = Model.objects.visible_to(user).for_api()
+    """Models the user may see, newest first: `text` matches every word; `which` is all, public or mine.
+    A model with no version ready to run shows only to its owner."""
+    runnable = Exists(Version.objects.filter(model=OuterRef("pk"), build_status=BuildStatus.READY, hidden=False))
+    models = Model.objects.visible_to(user).filter(Q(runnable) | Q(owner=user.pk)).for_api()
     if text:
         models = models.search(text)
     if which == "public":
@@ -372,6 +374,12 @@ def readme(model: Model) -> str:
 
 def listed_versions(model: Model):
     return model.versions.filter(build_status=BuildStatus.READY, hidden=False)
+
+
+def builds_of(model: Model):
+    """Versions pushed but not ready: waiting to build, building, or failed (newest first), for the
+    model's owner to follow."""
+    return model.versions.filter(hidden=False).exclude(build_status=BuildStatus.READY).order_by("-created_at")
 
 
 def get_listed_version(model: Model, version_id: str) -> Version:

@@ -13,8 +13,8 @@ OUTSIDE = 30
 def curated(cogmill):
     """(slug, name, owner): a collection of IN_COLLECTION public models, and OUTSIDE newer ones not in it.
 
-    The models have no versions (explore lists them anyway), so nothing is built; the outside ones are
-    the newest, so a page 2 that forgets the collection shows them.
+    Each model has a version marked ready (explore lists only runnable models), so nothing is built;
+    the outside ones are the newest, so a page 2 that forgets the collection shows them.
     """
     suffix = uuid.uuid4().hex[:8]
     owner, slug, name = f"pager{suffix}", f"pager-{suffix}", f"Pager picks {suffix}"
@@ -22,7 +22,7 @@ def curated(cogmill):
         "from datetime import timedelta\n"
         "from django.utils import timezone\n"
         "from accounts.models import User\n"
-        "from playground.models import Collection, Model\n"
+        "from playground.models import BuildStatus, Collection, Model, Version\n"
         f"owner = User.objects.create_user({owner!r})\n"
         "now = timezone.now()\n"
         "inside = Model.objects.bulk_create([\n"
@@ -31,6 +31,8 @@ def curated(cogmill):
         "Model.objects.bulk_create([\n"
         f"    Model(owner=owner, name=f'out-{{i:02d}}', created_at=now - timedelta(minutes=i))\n"
         f"    for i in range({OUTSIDE})])\n"
+        "Version.objects.bulk_create([Version(model=m, version_id=f'{m.pk:064d}', build_status=BuildStatus.READY)\n"
+        "                             for m in Model.objects.filter(owner=owner)])\n"
         f"c = Collection.objects.create(slug={slug!r}, name={name!r}, description='Paging test')\n"
         f"c.models.set(Model.objects.filter(owner=owner, name__startswith='in-'))\n"
     ))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from playground.errors import DomainError, Invalid, NotFound
-from playground.models import Model, Source, Version
+from playground.models import BuildStatus, Model, Source, Version
 from playground.services import catalog, files, runs, trainings
 from web import presenters, snippets
 from web.forms.run import form_class, initial_values
@@ -25,6 +25,7 @@ FILTERS = ("all", "public", "mine")
 MODEL_TABS = ("playground", "api", "examples", "train")
 TAB_LABELS = {"playground": "Playground", "api": "API", "examples": "Examples", "train": "Train"}
 VERSIONS_SHOWN = 20
+BUILDS_SHOWN = 5
 
 
 def explore(request):
@@ -55,6 +56,8 @@ def explore(request):
 
 def model_page(request, owner: str, name: str):
     model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
+    if request.htmx and request.GET.get("part") == "builds":
+        return render(request, "playground/_model_builds.html", _builds(request, model))
     version = _selected_version(request, model)
     if request.method == "POST":
         return _run(request, model, version)
@@ -210,8 +213,19 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
     if request.htmx and request.method == "GET":
         return render(request, "playground/model.html#tabbed", context, status=status)
     context["versions"] = catalog.listed_versions(model)[:VERSIONS_SHOWN]
+    context.update(_builds(request, model))
     context["readme_html"] = _readme_html(model)
     return render(request, "playground/model.html", context, status=status)
+
+
+def _builds(request, model: Model) -> dict:
+    """Its owner's view of versions that are not ready: waiting, building (the log, refreshed while
+    it grows) or failed (the error). Nobody else sees a build."""
+    if model.owner_id != request.user.pk:
+        return {"builds": []}
+    builds = list(catalog.builds_of(model)[:BUILDS_SHOWN])
+    return {"model": model, "builds": builds,
+            "building": any(b.build_status in (BuildStatus.PENDING, BuildStatus.BUILDING) for b in builds)}
 
 
 def _run_action(model: Model, version: Version | None, view: str = "model-predict") -> str:
