@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from playground.errors import FieldError
 from playground.models import BuildStatus, File, Model, Prediction, Status, Version
+from web.forms.run import said_plainly
 
 pytestmark = pytest.mark.django_db
 
@@ -114,10 +116,9 @@ def test_field_errors_are_shown_in_place_with_the_values_kept(client, bob, textg
     response = client.post("/alice/textgen/predict", {"prompt": "Keep me", "temperature": "99"})
     html = response.content.decode()
     assert response.status_code == 422
-    assert "99.0 is greater than the maximum of 2" in html
     field = html.split('data-field="temperature"')[1].split('data-field="seed"')[0]
     assert "has-error" in html.split('data-field="temperature"')[0][-80:]
-    assert "greater than the maximum" in field
+    assert "Must be at most 2." in field  # said plainly, not the validator's "99.0 is greater than ..."
     assert "Keep me" in html
     assert not Prediction.objects.exists()
 
@@ -204,3 +205,21 @@ def test_a_failed_build_says_why_to_its_owner_only(client, alice, bob, bundles):
     assert "secret-internal-index" not in client.get("/alice/broken?version=" + "f" * 64).content.decode()
     client.force_login(alice)
     assert "pip install failed: secret-internal-index" in client.get("/alice/broken?version=" + "f" * 64).content.decode()
+
+
+def test_a_missing_required_field_is_said_plainly(client, alice, version):
+    client.force_login(alice)
+    html = client.post("/alice/echo/predict", {}).content.decode()
+    field = html.split('data-field="text"')[1]
+    assert "This field is required." in field and "required property" not in html
+
+
+@pytest.mark.parametrize(("kind", "prop", "raw", "said"), [
+    ("minimum", {"minimum": 1}, "0 is less than the minimum of 1", "Must be at least 1."),
+    ("maxLength", {"maxLength": 5}, "'abcdef' is too long", "Must be at most 5 characters."),
+    ("enum", {"enum": ["a", "b"]}, "'c' is not one of ['a', 'b']", "Choose one of: a, b."),
+    ("type", {"type": "integer"}, "'x' is not of type 'integer'", "Must be a whole number."),
+    ("format", {}, "'x' is not a 'uri'", "'x' is not a 'uri'"),
+])
+def test_validator_messages_are_said_plainly(kind, prop, raw, said):
+    assert said_plainly(FieldError("f", raw, kind), prop) == said

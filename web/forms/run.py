@@ -259,10 +259,39 @@ class InputForm(forms.Form):
         return self._input_values(upload)
 
     def add_input_errors(self, errors: list[FieldError]) -> None:
-        """Put the validator's errors on their fields (`tags.0` on `tags`), the rest above the form."""
+        """Put the validator's errors on their fields (`tags.0` on `tags`), the rest above the form,
+        each said as a person would (the API keeps the validator's own words)."""
+        props = dict(self.schema.inputs())
         for error in errors:
             name = error.field.split(".", 1)[0]
-            self.add_error(name if name in self.fields else None, error.message)
+            self.add_error(name if name in self.fields else None, said_plainly(error, props.get(name, {})))
+
+
+def said_plainly(error: FieldError, prop: dict) -> str:
+    """A schema validator's message about a field as the form says it: "This field is required."
+    rather than "'prompt' is a required property"."""
+    kind = error.type
+    if kind == "required":
+        return "This field is required."
+    if kind in ("maximum", "exclusiveMaximum") and kind in prop:
+        return f"Must be at most {prop[kind]}." if kind == "maximum" else f"Must be less than {prop[kind]}."
+    if kind in ("minimum", "exclusiveMinimum") and kind in prop:
+        return f"Must be at least {prop[kind]}." if kind == "minimum" else f"Must be more than {prop[kind]}."
+    if kind == "maxLength" and kind in prop:
+        return f"Must be at most {prop[kind]} characters."
+    if kind == "minLength" and kind in prop:
+        return f"Must be at least {prop[kind]} characters."
+    if kind == "enum" and prop.get("enum"):
+        return "Choose one of: " + ", ".join(str(v) for v in prop["enum"]) + "."
+    if kind == "pattern" and "pattern" in prop:
+        return f"Must match the pattern {prop['pattern']}."
+    if kind == "type" and prop.get("type") in PLAIN_TYPES:
+        return f"Must be {PLAIN_TYPES[prop['type']]}."
+    return error.message
+
+
+PLAIN_TYPES = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+               "array": "a list", "object": "an object"}
 
 
 def form_class(schema: CogSchema) -> type[InputForm]:
