@@ -239,3 +239,12 @@ function syncShownWhen(root) {
 }
 document.addEventListener("DOMContentLoaded", () => syncShownWhen(document));
 document.addEventListener("htmx:load", (event) => syncShownWhen(event.detail.elt));
+
+// A form that came back with errors: focus goes to the first field that has one, so a keyboard or
+// screen-reader user lands where the problem is.
+function focusFirstError(root) {
+  const field = root.querySelector('[aria-invalid="true"]');  // Django marks each field with an error
+  if (field) field.focus();
+}
+document.addEventListener("DOMContentLoaded", () => focusFirstError(document));
+document.addEventListener("htmx:load", (event) => focusFirstError(event.detail.elt));

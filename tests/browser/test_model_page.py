@@ -65,6 +65,7 @@ def test_out_of_range_value_is_shown_next_to_its_field(page: Page, cogmill, new_
 
     field = page.locator('.field[data-field="temperature"]')
     expect(field.locator(".errorlist")).to_contain_text("Must be at most 2.")
+    expect(box).to_be_focused()  # the keyboard lands on the field with the problem
     expect(field).to_have_class(re.compile(r"\bhas-error\b"))
     expect(page.locator('.field[data-field="prompt"] .errorlist')).to_have_count(0)
     expect(page.get_by_label("Prompt")).to_have_value("Keep this prompt")
