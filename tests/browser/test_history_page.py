@@ -4,6 +4,7 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import PHONE, screenshots
 from tests.browser.prediction_steps import api_prediction, log_in, run
 
 
@@ -62,3 +63,17 @@ def test_history_filters_show_errors_in_place(page, cogmill, token):
 def _settled(page) -> None:
     """htmx has finished swapping and settling: the new form listens for changes again."""
     page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
+
+def test_on_a_phone_each_run_is_a_card_with_labels_and_nothing_is_clipped(page, cogmill, token, request):
+    done = run(cogmill, token, "cogmill/hello-world", {"text": "a phone-sized run"})
+    log_in(page, cogmill, "alice")
+    page.set_viewport_size(PHONE)
+    row = page.locator(f"#row-{done['id']}")
+    expect(row).to_be_visible()
+    assert row.evaluate("el => getComputedStyle(el).display") == "block"  # a card, not a table row
+    model = row.locator('td[data-label="Model"]')
+    assert model.evaluate("el => getComputedStyle(el, '::before').content") == '"Model"'
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= PHONE["width"], f"the page scrolls sideways: {page_width}px"
+    screenshots(page, request, "history")
