@@ -35,8 +35,10 @@ def test_the_builds_part_stops_refreshing_once_nothing_builds(unbuilt, alice):
     part = client_for(alice).get("/alice/fresh", {"part": "builds"}, **HTMX).content.decode()
     assert "Installing numpy" in part and "every 2s" in part
     unbuilt.versions.filter(build_status=BuildStatus.BUILDING).update(build_status=BuildStatus.READY)
-    part = client_for(alice).get("/alice/fresh", {"part": "builds"}, **HTMX).content.decode()
+    response = client_for(alice).get("/alice/fresh", {"part": "builds"}, **HTMX)
+    part = response.content.decode()
     assert "every 2s" not in part and "Installing numpy" not in part and "Failed" in part
+    assert response["HX-Refresh"] == "true"  # the page reloads once to show the version it built
 
 
 @pytest.mark.parametrize("who", ["outsider", "anonymous"])

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from playground.cogschema import CogSchema
 from playground.errors import FieldError
 from playground.models import BuildStatus, File, Model, Prediction, Status, Version
-from web.forms.run import said_plainly
+from web.forms.run import form_class, said_plainly
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +224,18 @@ def test_a_missing_required_field_is_said_plainly(client, alice, version):
 ])
 def test_validator_messages_are_said_plainly(kind, prop, raw, said):
     assert said_plainly(FieldError("f", raw, kind), prop) == said
+
+
+def test_an_error_about_a_part_of_a_field_keeps_the_validators_words():
+    schema = CogSchema({"components": {"schemas": {"Input": {"type": "object", "properties": {
+        "config": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}}}})
+    form = form_class(schema)(data={"config": '{"n": 1}'})
+    assert form.is_valid()
+    form.add_input_errors([FieldError("config.n", "'x' is not of type 'integer'", "type"),
+                           FieldError("config", "'n' is a required property", "required")])
+    assert form.errors["config"] == ["'x' is not of type 'integer'", "'n' is a required property"]
+
+
+def test_a_type_given_as_a_list_is_worded_by_the_validator():
+    assert said_plainly(FieldError("n", "'x' is not of type 'integer', 'null'", "type"),
+                        {"type": ["integer", "null"]}) == "'x' is not of type 'integer', 'null'"

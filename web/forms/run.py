@@ -264,15 +264,18 @@ class InputForm(forms.Form):
         props = dict(self.schema.inputs())
         for error in errors:
             name = error.field.split(".", 1)[0]
-            self.add_error(name if name in self.fields else None, said_plainly(error, props.get(name, {})))
+            # Only an error about the field itself is reworded from its own rules; one about a part
+            # of it (`config.n`) keeps the validator's words, which name that part.
+            message = said_plainly(error, props.get(name, {})) if error.field == name else error.message
+            self.add_error(name if name in self.fields else None, message)
 
 
 def said_plainly(error: FieldError, prop: dict) -> str:
-    """A schema validator's message about a field as the form says it: "This field is required."
-    rather than "'prompt' is a required property"."""
+    """A schema validator's message about a field (not a part of it) as the form says it: "This
+    field is required." rather than "'prompt' is a required property"."""
     kind = error.type
     if kind == "required":
-        return "This field is required."
+        return "This field is required." if f"'{error.field}'" in error.message else error.message
     if kind in ("maximum", "exclusiveMaximum") and kind in prop:
         return f"Must be at most {prop[kind]}." if kind == "maximum" else f"Must be less than {prop[kind]}."
     if kind in ("minimum", "exclusiveMinimum") and kind in prop:
@@ -285,7 +288,7 @@ def said_plainly(error: FieldError, prop: dict) -> str:
         return "Choose one of: " + ", ".join(str(v) for v in prop["enum"]) + "."
     if kind == "pattern" and "pattern" in prop:
         return f"Must match the pattern {prop['pattern']}."
-    if kind == "type" and prop.get("type") in PLAIN_TYPES:
+    if kind == "type" and isinstance(prop.get("type"), str) and prop["type"] in PLAIN_TYPES:
         return f"Must be {PLAIN_TYPES[prop['type']]}."
     return error.message
 

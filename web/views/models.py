@@ -57,7 +57,11 @@ def explore(request):
 def model_page(request, owner: str, name: str):
     model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
     if request.htmx and request.GET.get("part") == "builds":
-        return render(request, "playground/_model_builds.html", _builds(request, model))
+        builds = _builds(request, model)
+        response = render(request, "playground/_model_builds.html", builds)
+        if not builds.get("building"):
+            response["HX-Refresh"] = "true"  # a build ended: its version (or error) shows on the whole page
+        return response
     version = _selected_version(request, model)
     if request.method == "POST":
         return _run(request, model, version)
