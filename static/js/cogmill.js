@@ -248,3 +248,11 @@ function focusFirstError(root) {
 }
 document.addEventListener("DOMContentLoaded", () => focusFirstError(document));
 document.addEventListener("htmx:load", (event) => focusFirstError(event.detail.elt));
+
+// Filters that take a phone's whole screen start folded there, unless some are in use.
+function foldOnPhone(root) {
+  if (!window.matchMedia("(max-width: 600px)").matches) return;
+  root.querySelectorAll("details.collapse-narrow:not([data-keep-open])").forEach((d) => { d.open = false; });
+}
+document.addEventListener("DOMContentLoaded", () => foldOnPhone(document));
+document.addEventListener("htmx:load", (event) => foldOnPhone(event.detail.elt));

@@ -4,7 +4,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE, screenshots
+from tests.browser.conftest import PHONE, RESULTS, screenshots
 from tests.browser.prediction_steps import api_prediction, log_in, run
 
 
@@ -77,3 +77,16 @@ def test_on_a_phone_each_run_is_a_card_with_labels_and_nothing_is_clipped(page, 
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= PHONE["width"], f"the page scrolls sideways: {page_width}px"
     screenshots(page, request, "history")
+
+
+def test_on_a_phone_the_filters_start_folded_and_open_on_a_tap(browser, cogmill, request):
+    context = browser.new_context(base_url=cogmill.base_url, viewport=PHONE)
+    page = context.new_page()
+    log_in(page, cogmill, "alice")
+    expect(page.get_by_label("Status")).to_be_hidden()  # folded: the runs come first
+    page.get_by_text("Filters", exact=True).click()
+    expect(page.get_by_label("Status")).to_be_visible()
+    page.select_option("select[name=status]", "failed")
+    expect(page.get_by_label("Status")).to_be_visible()  # in use: it stays open after the swap
+    page.screenshot(path=str(RESULTS / "history-filters-phone.png"), full_page=True)
+    context.close()
