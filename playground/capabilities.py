@@ -66,14 +66,10 @@ def _file_signature(file_id: str, name: str, expires: int, secret: str | None = 
 def signed_file_url(url: str) -> str:
     """A stored file's URL (`PUBLIC_URL/output/<id>/<name>`, as runs keep it) that opens it without
     a token until its expiry; any other string as it is."""
-    prefix = settings.PUBLIC_URL + FILES_PATH
-    if not url.startswith(prefix) or "?" in url:
-        return url
-    file_id, _, name = url.removeprefix(prefix).partition("/")
-    if not file_id or not name:
+    if "?" in url or (parts := file_url_parts(url)) is None:
         return url
     expires = math.ceil((time.time() + settings.COGMILL_FILE_URL_SECONDS) / ROUND_SECONDS) * ROUND_SECONDS
-    return f"{url}?expires={expires}&sig={_file_signature(file_id, unquote(name), expires)}"
+    return f"{url}?expires={expires}&sig={_file_signature(*parts, expires)}"
 
 
 def signed_only(value, urls: set[str]):
@@ -98,6 +94,13 @@ def check_file_signature(file_id: str, name: str, query: str) -> Verdict:
             constant_time_compare(sig, _file_signature(file_id, name, int(expires), key)) for key in keys):
         return Verdict.INVALID
     return Verdict.VALID if int(expires) >= time.time() else Verdict.EXPIRED
+
+
+def check_file_url(url: str) -> Verdict:
+    """check_file_signature for a whole URL of a stored file, as someone hands it over."""
+    if (parts := file_url_parts(url)) is None:
+        return Verdict.INVALID
+    return check_file_signature(*parts, urlsplit(url).query)
 
 
 def file_url_parts(url: str) -> tuple[str, str] | None:

@@ -5,7 +5,6 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, TextField
@@ -318,19 +317,14 @@ def check_file_urls(user, data: dict, kinds: dict[str, str]) -> None:
     422 naming the field otherwise. (In a text input a URL is only text: nothing fetches it.)"""
     errors = []
     file_inputs = {name: data[name] for name, kind in kinds.items() if kind in ("file", "files") and name in data}
-    for field, (file_id, name, url) in files.string_refs(file_inputs, _stored_file_ref):
+    for field, url in files.string_refs(file_inputs, lambda s: s if capabilities.file_url_parts(s) else None):
         f = files.stored_file(url)
-        signed = capabilities.check_file_signature(file_id, name, urlsplit(url).query) is capabilities.Verdict.VALID
+        signed = capabilities.check_file_url(url) is capabilities.Verdict.VALID
         if f is None or not (signed or can_read_file(user, f)):
             errors.append(FieldError(field, f"{url} cannot be read: it expired, was removed or is not shared with "
                                             "you; GET its prediction for a fresh URL", "file"))
     if errors:
         raise Invalid(errors)
-
-
-def _stored_file_ref(value: str) -> tuple[str, str, str] | None:
-    parts = capabilities.file_url_parts(value)
-    return (*parts, value) if parts else None
 
 
 def can_change(user, prediction: Prediction) -> bool:
