@@ -101,12 +101,18 @@ def read_only_auth(alice) -> dict:
     return bearer(alice, read_only=True)
 
 
+def ready_version(owner: User, name: str, schema: dict, letter: str, **model_fields) -> Version:
+    """A new model owner/name (with `model_fields`) and a version of it, built and ready, that takes
+    and returns what `schema` says; its id is `letter` 64 times."""
+    model = Model.objects.create(owner=owner, name=name, **model_fields)
+    return Version.objects.create(model=model, version_id=letter * 64, build_status=BuildStatus.READY,
+                                  openapi_schema=schema, cog_version="0.23.1")
+
+
 @pytest.fixture
 def version(alice) -> Version:
     """alice/echo, built and ready: `text` in, a string out."""
-    model = Model.objects.create(owner=alice, name="echo")
-    return Version.objects.create(model=model, version_id="a" * 64, build_status=BuildStatus.READY,
-                                  openapi_schema=ECHO_SCHEMA, cog_version="0.23.1")
+    return ready_version(alice, "echo", ECHO_SCHEMA, "a")
 
 
 @pytest.fixture

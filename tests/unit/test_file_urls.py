@@ -12,9 +12,9 @@ from django.core.files.base import ContentFile
 from django.test import Client
 
 from playground import capabilities
-from playground.models import BuildStatus, File, Model, Status, Version
+from playground.models import File, Status
 from playground.services import files, runs
-from tests.unit.conftest import bearer, client_for
+from tests.unit.conftest import bearer, client_for, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +27,7 @@ FILE_OUTPUT = {"components": {"schemas": {
 @pytest.fixture
 def shared(alice, make_prediction):
     """alice's prediction whose output is a stored image (not shared)."""
-    model = Model.objects.create(owner=alice, name="painter")
-    version = Version.objects.create(model=model, version_id="e" * 64, build_status=BuildStatus.READY,
-                                     openapi_schema=FILE_OUTPUT, cog_version="0.23.1")
+    version = ready_version(alice, "painter", FILE_OUTPUT, "e")
     prediction = make_prediction(of=version, input={}, status=Status.SUCCEEDED)
     f = File(kind=File.Kind.OUTPUT, owner=alice, prediction=prediction, name="out.png", content_type="image/png",
              size=5, sha256="0" * 64, md5="0" * 32)
@@ -116,9 +114,7 @@ FILE_INPUT = {"components": {"schemas": {
 def test_a_file_url_as_an_input_must_be_one_the_caller_may_read(shared, alice, mallory):
     """The worker copies a stored file straight from storage: an old unsigned URL of a run that is
     not shared with the caller must not open it that way either."""
-    model = Model.objects.create(owner=mallory, name="reader")
-    Version.objects.create(model=model, version_id="f" * 64, build_status=BuildStatus.READY,
-                           openapi_schema=FILE_INPUT, cog_version="0.23.1")
+    model = ready_version(mallory, "reader", FILE_INPUT, "f").model
 
     def run(who, image):
         return Client().post("/v1/models/mallory/reader/predictions", {"input": {"image": image}},
@@ -143,9 +139,7 @@ TEXT_IN_OUT = {"components": {"schemas": {
 @pytest.fixture
 def mallorys(mallory, make_prediction):
     """mallory/echo, her own model, which takes and returns text; and a factory of her predictions of it."""
-    model = Model.objects.create(owner=mallory, name="echo")
-    version = Version.objects.create(model=model, version_id="9" * 64, build_status=BuildStatus.READY,
-                                     openapi_schema=TEXT_IN_OUT, cog_version="0.23.1")
+    version = ready_version(mallory, "echo", TEXT_IN_OUT, "9")
     return lambda **fields: make_prediction(owner=mallory, of=version, status=Status.SUCCEEDED, **fields)
 
 

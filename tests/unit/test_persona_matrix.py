@@ -36,7 +36,7 @@ from playground.models import (
     Visibility,
 )
 from playground.services import deployments, files
-from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for
+from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -60,11 +60,9 @@ class World:
         self.version = Version.objects.create(model=self.model, version_id="c" * 64, openapi_schema=TRAINABLE_SCHEMA,
                                               build_status=BuildStatus.READY, cog_version="0.23.1",
                                               build_log=MARK_ALICE)
-        self.team_model = Model.objects.create(owner=acme, name="team-model", description=f"ours {MARK_ACME}",
-                                               hardware=hardware, visibility=Visibility.PRIVATE)
-        self.team_version = Version.objects.create(model=self.team_model, version_id="d" * 64,
-                                                   openapi_schema=ECHO_SCHEMA, build_status=BuildStatus.READY,
-                                                   cog_version="0.23.1")
+        self.team_version = ready_version(acme, "team-model", ECHO_SCHEMA, "d", description=f"ours {MARK_ACME}",
+                                          hardware=hardware, visibility=Visibility.PRIVATE)
+        self.team_model = self.team_version.model
         done = {"status": Status.SUCCEEDED, "logs": MARK_ALICE}
         self.prediction = Prediction.objects.create(owner=alice, model=self.model, version=self.version,
                                                     input={"text": MARK_ALICE}, output=MARK_ALICE, **done)

@@ -16,8 +16,8 @@ from django.test import AsyncClient, override_settings
 from api import streams
 from cogmill import redis as cogmill_redis
 from playground import capabilities
-from playground.models import BuildStatus, Model, Status, Version
-from tests.unit.conftest import bearer
+from playground.models import Status, Version
+from tests.unit.conftest import bearer, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +43,7 @@ def no_stream_slots():
 @pytest.fixture
 def talker(alice) -> Version:
     """alice/talker: a model whose output streams."""
-    model = Model.objects.create(owner=alice, name="talker")
-    return Version.objects.create(model=model, version_id="b" * 64, build_status=BuildStatus.READY,
-                                  openapi_schema=ITERATOR_SCHEMA, cog_version="0.23.1")
+    return ready_version(alice, "talker", ITERATOR_SCHEMA, "b")
 
 
 @pytest.fixture
