@@ -17,11 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import is_admin
+from playground import capabilities
 from playground.cogschema import UNSHAREABLE_KINDS
 from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
-from playground.services import catalog, deployments, runs
+from playground.services import catalog, deployments, files, runs
 
 SECRET_MASK = "••••••••"
+TEXT_PREVIEW_BYTES = 16 * 1024  # of a text file a run wrote, shown in its page
 PROMPT_FIELDS = ("prompt", "text", "question", "query", "instruction", "message")
 EXCERPT_CHARS = 400
 
@@ -66,6 +68,7 @@ def output_view(prediction: Prediction) -> dict:
     view = {"kind": kind, "empty": out is None or out == [] or out == ""}
     if kind == "text":
         text = "".join(str(c) for c in out) if isinstance(out, list) else ("" if out is None else str(out))
+        text = text.lstrip()  # a continuation's first space (" the cat") is not shown as a stray indent
         view["text"] = text
         if prediction.status == Status.SUCCEEDED and text:
             view["html"] = render_markdown(text)
@@ -74,9 +77,29 @@ def output_view(prediction: Prediction) -> dict:
         entries = [_file_entry(u) for u in urls]
         view["images"] = [f for f in entries if f["kind"] == "image"]
         view["others"] = [f for f in entries if f["kind"] != "image"]
+        _add_text_previews(prediction, view["others"])
     else:
         view["json"] = "" if out is None else json.dumps(out, indent=2, ensure_ascii=False)
     return view
+
+
+def _add_text_previews(prediction: Prediction, entries: list[dict]) -> None:
+    """A text file the run wrote (.txt, .md, .csv, .json) shows its start in the page."""
+    if not any(e["kind"] == "file" and e["url"] for e in entries):
+        return
+    own = {f.id: f for f in prediction.files.all()}
+    for entry in entries:
+        parts = capabilities.file_url_parts(entry["url"]) if entry["kind"] == "file" and entry["url"] else None
+        if parts and (f := own.get(parts[0])) and (preview := files.text_preview(f, TEXT_PREVIEW_BYTES)):
+            entry["preview"], entry["truncated"] = preview
+
+
+def api_json(prediction: Prediction, viewer) -> str:
+    """The prediction as the API answers it, with its input as `viewer` may see it (secrets masked)."""
+    kinds = prediction.schema.input_kinds()
+    shown = {key: SECRET_MASK if kinds.get(key) == "secret" else value
+             for key, value in runs.shown_input(prediction, viewer).items()}
+    return json.dumps({**prediction.to_dict(), "input": shown}, indent=2, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- input, metrics, timings
@@ -143,19 +166,22 @@ def timings(prediction: Prediction) -> list[tuple[str, str]]:
     total = metrics.get("total_time")
     if total is None:
         total = (end - prediction.created_at).total_seconds()
-    rows.append(("Total" if prediction.is_terminal else "Elapsed", format_seconds(total)))
+    rows.append(("Total", format_seconds(total)) if prediction.is_terminal else ("Elapsed", format_clock(total)))
     return rows
 
 
+def format_clock(seconds: float) -> str:
+    """A running clock, as the page's script ticks it on: tenths of a second, then minutes."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes = int(seconds // 60)
+    return f"{minutes}m {int(seconds % 60):02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
 def metrics_rows(prediction: Prediction) -> list[tuple[str, str]]:
+    """Cost and the model's own metrics; the times are the status panel's (timings), shown once."""
     metrics = prediction.metrics or {}
     rows = []
-    if "predict_time" in metrics:
-        rows.append(("Predict time", format_seconds(metrics["predict_time"])))
-    if "cold_start_time" in metrics:
-        rows.append(("Cold start", format_seconds(metrics["cold_start_time"])))
-    if "total_time" in metrics:
-        rows.append(("Total time", format_seconds(metrics["total_time"])))
     cost = runs.cost_of(prediction)
     if cost is not None:
         rows.append(("Cost", format_cost(cost)))
@@ -184,11 +210,15 @@ def prefill_url(prediction) -> str:
 
     Secrets and files are left out: the link may be shown to others, and files can't be prefilled.
     """
-    version = prediction.version
-    kinds = version.schema.input_kinds()
-    kept = {k: v for k, v in (prediction.input or {}).items() if k in kinds and kinds[k] not in UNSHAREABLE_KINDS}
-    query = {"version": version.version_id, **query_from_input(kept)}
+    query = {"version": prediction.version.version_id, **prefill_query(prediction)}
     return f"{reverse('model', args=[prediction.model.owner.username, prediction.model.name])}?{urlencode(query)}"
+
+
+def prefill_query(prediction) -> dict[str, str]:
+    """The GET parameters that fill the run form with a prediction's input, less secrets and files."""
+    kinds = prediction.version.schema.input_kinds()
+    kept = {k: v for k, v in (prediction.input or {}).items() if k in kinds and kinds[k] not in UNSHAREABLE_KINDS}
+    return query_from_input(kept)
 
 
 def query_from_input(data: dict) -> dict[str, str]:

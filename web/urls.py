@@ -31,6 +31,7 @@ urlpatterns = [
     path("history", predictions.history, name="history"),
     path("p/<str:prediction_id>", predictions.prediction_page, name="prediction"),
     path("p/<str:prediction_id>/cancel", predictions.cancel, name="prediction-cancel"),
+    path("p/<str:prediction_id>/again", predictions.run_again, name="prediction-again"),
     path("p/<str:prediction_id>/remove", predictions.remove_data, name="prediction-remove"),
     path("p/<str:prediction_id>/share", galleries.share, name="prediction-share"),
     path("p/<str:prediction_id>/gallery", galleries.gallery_add, name="prediction-gallery-add"),

@@ -332,6 +332,14 @@ def can_change(user, prediction: Prediction) -> bool:
     return user.is_authenticated and prediction.owner_id == user.pk
 
 
+def can_run_again(prediction: Prediction) -> bool:
+    """Whether its input, as kept, makes the same run: not when it was erased, nor when it had a
+    secret (kept sealed for that run only), nor once its version cannot run."""
+    kinds = prediction.schema.input_kinds()
+    has_secret = any(kinds.get(key) == "secret" for key in prediction.input or {})
+    return prediction.is_terminal and not prediction.data_removed and not has_secret and prediction.version.is_ready
+
+
 def viewable_predictions(user) -> QuerySet:
     """What can_view allows, as a query: mine, and my teammates' runs of our organizations' models.
 

@@ -11,10 +11,13 @@ document.addEventListener("click", (event) => {
   });
 });
 
-// Prediction page: while it runs, append its output and logs as the stream delivers them.
-// The stream replays from the first event, so the first event of each kind replaces the snapshot
-// the server rendered; on `done` the stream is closed and htmx reloads the final page body.
+// A running prediction, on its page or in the model page's output panel: append its output and logs
+// as the stream delivers them. The stream replays from the first event, so the first event of each
+// kind replaces the snapshot the server rendered; on `done` the stream is closed and htmx reloads
+// the final body. Whatever replaces or removes the body also closes its stream.
 function streamPrediction(body) {
+  if (body.dataset.streaming) return;
+  body.dataset.streaming = "1";
   const output = body.querySelector("[data-output]");
   const logs = body.querySelector("[data-logs]");
   const kind = body.dataset.kind;
@@ -29,11 +32,15 @@ function streamPrediction(body) {
     }
     body.querySelector(".waiting")?.remove();
   };
+  let leading = true;  // text is shown from its first visible character, as the server renders it
   source.addEventListener("output", (event) => {
     if (!output) return;
     start("output", output);
-    if (kind === "text") output.append(event.data);
-    else if (kind === "files") output.append(imageFigure(event.data));
+    if (kind === "text") {
+      const text = leading ? event.data.trimStart() : event.data;
+      leading = leading && !text;
+      output.append(text);
+    } else if (kind === "files") output.append(imageFigure(event.data));
   });
   source.addEventListener("logs", (event) => {
     if (!logs) return;
@@ -45,7 +52,17 @@ function streamPrediction(body) {
     source.close();
     progress();
   });
-  body.addEventListener("htmx:beforeSwap", () => source.close(), { once: true });
+  const stop = (event) => {
+    if (!event.detail.target?.contains(body)) return;
+    source.close();
+    document.removeEventListener("htmx:beforeSwap", stop);
+  };
+  document.addEventListener("htmx:beforeSwap", stop);
+}
+
+function startStreams(root) {
+  if (root.matches?.("[data-stream]")) streamPrediction(root);
+  root.querySelectorAll?.("[data-stream]").forEach(streamPrediction);
 }
 
 // Only http(s) and raster data: images become links or sources; anything else stays text.
@@ -66,7 +83,37 @@ function imageFigure(url) {
   return figure;
 }
 
-document.querySelectorAll("[data-stream]").forEach(streamPrediction);
+startStreams(document);
+document.addEventListener("htmx:load", (event) => startStreams(event.detail.elt));
+
+// A running prediction's elapsed time ticks smoothly between the status panel's polls. The server
+// renders the seconds so far; the clock counts on from the earliest start that implies, so a poll
+// never moves it back and the machine's own clock does not matter.
+const runStarts = new Map();
+let clockTimer = null;
+function formatElapsed(ms) {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+function tickClocks() {
+  const clocks = document.querySelectorAll("[data-elapsed]");
+  if (!clocks.length) { clearInterval(clockTimer); clockTimer = null; return; }
+  clocks.forEach((clock) => {
+    const estimate = performance.now() - Number(clock.dataset.elapsed) * 1000;
+    const start = Math.min(runStarts.get(clock.dataset.clock) ?? Infinity, estimate);
+    runStarts.set(clock.dataset.clock, start);
+    clock.textContent = formatElapsed(performance.now() - start);
+  });
+}
+function startClocks() {
+  if (!document.querySelector("[data-elapsed]")) return;
+  tickClocks();
+  clockTimer ??= setInterval(tickClocks, 100);
+}
+document.addEventListener("DOMContentLoaded", startClocks);
+document.addEventListener("htmx:load", startClocks);
 
 // Output images open in a lightbox; without this script the link opens the full image.
 document.addEventListener("click", (event) => {
@@ -157,6 +204,7 @@ document.addEventListener("change", (event) => {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
+  if (event.defaultPrevented) return;  // htmx sends it (and reports progress below)
   if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-upload-progress")) return;
   const hasFiles = [...form.querySelectorAll("input[type=file]")].some((i) => i.files.length);
   if (!hasFiles) return;
@@ -179,6 +227,51 @@ document.addEventListener("submit", (event) => {
   if (button) button.disabled = true;
   xhr.send(new FormData(form));
 });
+
+document.addEventListener("htmx:xhr:progress", (event) => {
+  const bar = event.target.querySelector?.(".upload-progress");
+  if (!bar || !event.detail.lengthComputable || !event.target.querySelector("input[type=file]")?.files.length) return;
+  bar.hidden = false;
+  bar.value = (100 * event.detail.loaded) / event.detail.total;
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  const bar = event.target.querySelector?.(".upload-progress");
+  if (bar) bar.hidden = true;
+});
+
+// On a phone the output panel is below the form: a run just started brings it into view.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const panel = event.detail.elt;
+  if (panel.id !== "run-output" || !window.matchMedia("(max-width: 900px)").matches) return;
+  panel.scrollIntoView({ block: "start" });
+});
+
+// Ctrl+Enter (⌘+Enter on a Mac) in the run form runs the model.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest?.("form[data-run-shortcut]");
+  if (!form || form.querySelector("button[type=submit]")?.disabled) return;
+  event.preventDefault();
+  form.requestSubmit();
+});
+
+// A request from the page's script that failed (the server erred, or the network is down) says so
+// where it was made, instead of doing nothing.
+function requestFailed(event) {
+  const form = event.target.closest?.("form");
+  if (!form) return;
+  form.querySelector(".request-failed")?.remove();
+  const status = event.detail.xhr?.status;
+  const note = Object.assign(document.createElement("div"), {
+    className: "message error request-failed",
+    textContent: status ? `That did not work (the server answered ${status}). Try again in a moment.`
+                        : "The server could not be reached. Check the connection and try again.",
+  });
+  note.setAttribute("role", "alert");
+  form.prepend(note);
+}
+document.addEventListener("htmx:responseError", requestFailed);
+document.addEventListener("htmx:sendError", requestFailed);
 
 // Training page: logs as they come, the progress bar and loss from `step N/TOTAL loss X` lines,
 // the time since it was created; the page reloads with the result when the stream is done.

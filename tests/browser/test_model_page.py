@@ -27,8 +27,10 @@ def _shot_dir(name: str):
     return path
 
 
-def expect_prediction_page(page: Page, cogmill) -> None:
-    expect(page).to_have_url(re.compile(re.escape(cogmill.base_url) + r"/p/\w+$"))
+def expect_output_panel(page: Page, model: str) -> None:
+    """The run shows in the output panel, and the address is the model page showing that run."""
+    expect(page.locator("#run-output #status-badge")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/{model}\?version=\w+&prediction=\w+$"))
 
 
 def test_run_hello_world_from_the_form(page: Page, cogmill, new_username):
@@ -38,8 +40,8 @@ def test_run_hello_world_from_the_form(page: Page, cogmill, new_username):
     expect(page.locator("label[for=id_text]")).to_have_class(re.compile(r"\brequired\b"))
     page.get_by_label("Text").fill("from the browser")
     page.get_by_role("button", name="Run").click()
-    expect_prediction_page(page, cogmill)
-    expect(page.get_by_text("hello from the browser").first).to_be_visible(timeout=90_000)
+    expect_output_panel(page, "cogmill/hello-world")
+    expect(page.locator("#run-output").get_by_text("hello from the browser").first).to_be_visible(timeout=90_000)
 
 
 def test_anonymous_visitors_see_the_form_and_are_asked_to_log_in(page: Page, cogmill):
@@ -82,8 +84,8 @@ def test_upload_a_file_input_and_run(page: Page, cogmill, new_username, tmp_path
     page.get_by_label("File").set_input_files(str(note))
     expect(page.locator(".file-preview")).to_contain_text("note.txt")
     page.get_by_role("button", name="Run").click()
-    expect_prediction_page(page, cogmill)
-    expect(page.get_by_text("words from an uploaded file").first).to_be_visible(timeout=90_000)
+    expect_output_panel(page, "testers/reader")
+    expect(page.locator("#run-output").get_by_text("words from an uploaded file").first).to_be_visible(timeout=90_000)
 
 
 def _too_big(tmp_path):

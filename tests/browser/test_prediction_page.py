@@ -1,10 +1,13 @@
 """The prediction page at /p/<id>: live status and streamed output, cancel, results, errors, access."""
 
+import json
+import re
+
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import RESULTS
+from tests.browser.conftest import RESULTS, screenshots
 from tests.browser.prediction_steps import api_prediction, log_in, run
 from tests.server import wait_until
 
@@ -52,8 +55,10 @@ def test_text_streams_into_the_page_as_it_is_generated(alice_page, cogmill, toke
     seen = page.evaluate("window.__seen")
     partial = {n for n, status in seen if 0 < n < len(text) and status == "processing"}
     assert len(partial) >= 2, seen[-20:]
-    expect(page.locator("#metrics")).to_contain_text("Predict time")
+    expect(page.locator(".timings")).to_contain_text("Predict time")
     expect(page.locator(".status-panel [hx-trigger]")).to_have_count(0)  # polling stopped
+    expect(page.locator("#logs")).to_be_visible()  # the logs, with the seed used, stay open after the run
+    expect(page.locator("#logs")).to_contain_text("Using seed: 7")
 
 
 def test_cancel_a_running_prediction_from_its_page(alice_page, cogmill, token, gate):
@@ -75,9 +80,11 @@ def test_hello_world_shows_its_output_input_and_metrics(alice_page, cogmill, tok
     expect(page.locator("#status-badge")).to_have_text("succeeded")
     expect(page.locator("#output-markdown")).to_have_text("hello x")
     expect(page.locator("#inputs")).to_contain_text("text")
+    for label in ("Predict time", "Total"):  # the times, once: in the status panel
+        expect(page.locator(".timings")).to_contain_text(label)
     metrics = page.locator("#metrics")
-    for label in ("Predict time", "Total time", "Cost"):
-        expect(metrics).to_contain_text(label)
+    expect(metrics).to_contain_text("Cost")
+    expect(metrics).not_to_contain_text("Predict time")
     expect(metrics).to_contain_text("$")
     tweak = page.get_by_role("link", name="Tweak it")
     expect(tweak).to_have_attribute("href", f"/cogmill/hello-world?version={prediction['version']}&text=x")
@@ -135,3 +142,58 @@ def test_without_javascript_a_running_page_refreshes_itself(browser, cogmill, to
 
 def api_wait_for_output(cogmill, token: str, prediction_id: str) -> None:
     wait_until(lambda: api_prediction(cogmill, token, prediction_id)["output"], 120, 0.1, "first output")
+
+
+# Records each value the running clock shows.
+WATCH_CLOCK = """
+document.addEventListener("DOMContentLoaded", () => {
+  window.__clock = [];
+  setInterval(() => {
+    const shown = document.querySelector("[data-elapsed]")?.textContent;
+    if (shown && shown !== window.__clock.at(-1)) window.__clock.push(shown);
+  }, 20);
+});
+"""
+
+
+def test_the_elapsed_time_ticks_smoothly_between_polls(alice_page, cogmill, token, gate, request):
+    page = alice_page
+    page.add_init_script(WATCH_CLOCK)
+    prediction = run(cogmill, token, "testers/gated", {"gate": str(gate)}, wait=False)
+    page.goto(f"/p/{prediction['id']}")
+    page.wait_for_function("() => (window.__clock || []).length >= 12", timeout=60_000)
+    shown = page.evaluate("window.__clock")
+    assert all(re.fullmatch(r"\d+\.\ds", value) for value in shown), shown  # tenths of a second
+    seconds = [float(value[:-1]) for value in shown]
+    assert seconds == sorted(seconds), shown  # a poll never moves it back
+    screenshots(page, request, "running")
+    gate.write_text("go")
+    expect(page.locator("#status-badge")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("[data-elapsed]")).to_have_count(0)
+
+
+def test_a_finished_prediction_has_its_json_logs_and_run_again(alice_page, cogmill, token, request):
+    page = alice_page
+    prediction = run(cogmill, token, "cogmill/hello-world", {"text": "twice"})
+    page.goto(f"/p/{prediction['id']}")
+    page.locator("#json-view summary").click()
+    body = json.loads(page.locator("#prediction-json").text_content())
+    assert body["id"] == prediction["id"] and body["output"] == "hello twice" and body["status"] == "succeeded"
+    assert body["input"] == {"text": "twice"}
+    screenshots(page, request, "finished")
+
+    page.get_by_role("button", name="Run again").click()
+    expect(page).to_have_url(re.compile(r"/p/\w+$"))
+    assert prediction["id"] not in page.url
+    expect(page.locator("#status-badge")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#output-markdown")).to_have_text("hello twice")
+
+
+def test_a_text_file_output_is_shown_in_place(alice_page, cogmill, token, request):
+    page = alice_page
+    prediction = run(cogmill, token, "testers/files", {"text": "a line of text\nand <b>another</b>"})
+    page.goto(f"/p/{prediction['id']}")
+    preview = page.locator("pre[data-preview]")
+    expect(preview).to_have_text("a line of text\nand <b>another</b>", use_inner_text=False)
+    expect(page.get_by_role("link", name=re.compile(r"\.txt$"))).to_be_visible()
+    screenshots(page, request, "text-file")

@@ -61,8 +61,7 @@ def test_drop_a_zip_train_watch_it_and_run_the_new_model(page: Page, cogmill, ne
     page.get_by_label("Prompt").fill("A ")
     page.locator("#id_seed").fill("5")
     page.get_by_role("button", name="Run").click()
-    page.wait_for_url("**/p/*")
-    expect(page.locator("#status-badge")).to_have_text("succeeded", timeout=120_000)
+    expect(page.locator("#run-output #status-badge")).to_have_text("succeeded", timeout=120_000)
     text = page.locator("#output-text").inner_text()
     assert text.strip(), "the trained model wrote something"
     page.goto("/history")

@@ -44,8 +44,10 @@ def test_public_model_page_shows_header_form_and_versions(client, textgen):
     html = response.content.decode()
     assert "Writes titles" in html and "https://github.com/x/textgen" in html
     assert 'name="prompt"' in html and "I just found out that" in html
-    assert textgen.version_id[:12] in html and "0.23.1" in html
+    assert 'id="run-output"' in html and "Log in to run the model; its output shows here" in html
     assert "Log in to run" in html and "/login?next=" in html
+    versions = client.get("/alice/textgen?tab=versions").content.decode()
+    assert textgen.version_id[:12] in versions and "0.23.1" in versions
 
 
 def test_private_models_are_404_to_others(client, alice, bob, bundles):
@@ -69,7 +71,8 @@ def test_readme_is_rendered_and_sanitized(client, textgen, bundles):
     src.mkdir(parents=True)
     (src / "README.md").write_text("# Textgen\n\nSome **bold**.<script>alert(1)</script>"
                                    '<a href="javascript:alert(2)">x</a>\n')
-    html = client.get("/alice/textgen").content.decode()
+    assert "<strong>bold</strong>" not in client.get("/alice/textgen").content.decode()  # its own tab
+    html = client.get("/alice/textgen?tab=readme").content.decode()
     assert "<h1>Textgen</h1>" in html and "<strong>bold</strong>" in html
     assert "<script>alert(1)" not in html and "javascript:alert" not in html
 
@@ -88,6 +91,67 @@ def test_htmx_tab_switch_returns_only_the_tabs(client, textgen):
     html = response.content.decode()
     assert 'id="tabbed"' in html and "<html" not in html
     assert "not picked any examples" in html
+
+
+def test_tab_links_carry_no_form_values_and_other_tabs_keep_them_once(client, textgen):
+    """Switching tabs sends the typed values along from the page, so a link never holds them and the
+    URL never repeats them; a tab without the form keeps them as hidden fields for the next switch."""
+    html = client.get("/alice/textgen?tab=api&prompt=Once+upon", headers={"HX-Request": "true"}).content.decode()
+    links = [part.split('"')[0] for part in html.split('hx-get="')[1:]]
+    assert links and all("prompt" not in link and "tab=" in link for link in links)
+    assert html.count('class="prefill" name="prompt" value="Once upon"') == 1
+    playground = client.get("/alice/textgen?tab=playground&prompt=Once+upon").content.decode()
+    assert 'class="prefill" name="prompt"' not in playground  # the form itself holds it
+    assert "Once upon</textarea>" in playground
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_a_run_from_the_page_script_answers_the_output_panel(client, bob, textgen):
+    """From htmx the run form stays where it is: the answer is the output panel following the new run,
+    with its permalink, and the address moves to the model page showing that run."""
+    client.force_login(bob)
+    response = client.post(f"/alice/textgen/predict?version={textgen.version_id}", {"prompt": "Once"}, headers=HX)
+    prediction = Prediction.objects.get()
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="run-output"' in html and f'href="/p/{prediction.id}"' in html
+    assert f'data-stream="/v1/predictions/{prediction.id}/stream"' in html and 'id="status"' in html
+    assert response["HX-Push-Url"] == f"/alice/textgen?version={textgen.version_id}&prediction={prediction.id}"
+    assert 'id="run-form"' not in html
+
+
+def test_refused_runs_from_the_page_script_swap_only_the_form(client, bob, textgen):
+    client.force_login(bob)
+    response = client.post("/alice/textgen/predict", {"prompt": "Keep me", "temperature": "99"}, headers=HX)
+    html = response.content.decode()
+    assert response.status_code == 422 and response["HX-Retarget"] == "#run-form"
+    assert html.lstrip().startswith("<form") and "Must be at most 2." in html and "Keep me" in html
+    assert 'id="run-output"' not in html and not Prediction.objects.exists()
+
+
+def test_an_anonymous_run_from_the_page_script_goes_to_log_in_as_a_page(client, textgen):
+    response = client.post("/alice/textgen/predict", {"prompt": "x"}, headers=HX)
+    assert response.status_code == 204 and response["HX-Redirect"].startswith("/login?next=%2Falice%2Ftextgen")
+
+
+def test_the_page_shows_a_run_of_its_model_with_the_form_that_made_it(client, alice, bob, textgen):
+    """Reloading after a run shows it again, the form filled with its input. Someone else's private
+    run, or a run of another model, is not shown."""
+    theirs = Prediction.objects.create(owner=bob, version=textgen, model=textgen.model, input={"prompt": "Bob's"},
+                                       status=Status.SUCCEEDED, output=["bob wrote this"])
+    client.force_login(bob)
+    html = client.get(f"/alice/textgen?prediction={theirs.id}").content.decode()
+    assert "bob wrote this" in html and f'href="/p/{theirs.id}"' in html and "Bob&#x27;s</textarea>" in html
+    client.force_login(alice)
+    html = client.get(f"/alice/textgen?prediction={theirs.id}").content.decode()
+    assert "bob wrote this" not in html and "Bob&#x27;s" not in html and 'id="run-output-empty"' in html
+    other = Model.objects.create(owner=bob, name="other")
+    elsewhere = Prediction.objects.create(owner=bob, version=make_version(other, "textgen", "c" * 64), model=other,
+                                          input={"prompt": "x"}, status=Status.SUCCEEDED, output=["elsewhere"])
+    client.force_login(bob)
+    assert "elsewhere" not in client.get(f"/alice/textgen?prediction={elsewhere.id}").content.decode()
 
 
 def test_anonymous_run_is_sent_to_log_in(client, textgen):
@@ -163,9 +227,9 @@ def test_the_owner_turns_internet_access_on_and_off_and_everyone_sees_which(clie
     """Off by default: the model page says its code has no network. Only its owner may change that;
     anyone else is refused and nothing changes."""
     model = textgen.model
-    assert "Internet access: <strong>off</strong>" in client.get("/alice/textgen").content.decode()
+    assert "Internet access: <strong>off</strong>" in client.get("/alice/textgen?tab=versions").content.decode()
     client.force_login(bob)
-    assert "Allow internet access" not in client.get("/alice/textgen").content.decode()
+    assert "Allow internet access" not in client.get("/alice/textgen?tab=versions").content.decode()
     assert client.post("/alice/textgen/network", {"internet_access": "on"}).status_code == 403
     model.refresh_from_db()
     assert model.internet_access is False

@@ -1,12 +1,13 @@
-"""Explore (the models grid) and a model's page: README, versions, and tabs to run it (form), call
-it (API snippets), see its examples or, when it has a train(), fine-tune it."""
+"""Explore (the models grid) and a model's page: tabs to run it (the form beside an output panel that
+follows the run), call it (API snippets), see its examples, its README and versions or, when it has a
+train(), fine-tune it."""
 
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -19,11 +20,14 @@ from web.forms.run import form_class, initial_values
 from web.forms.training import DestinationForm
 from web.snippets import FileArg
 from web.throttle import create_refusal
+from web.views.predictions import run_panel_context
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
-MODEL_TABS = ("playground", "api", "examples", "train")
-TAB_LABELS = {"playground": "Playground", "api": "API", "examples": "Examples", "train": "Train"}
+MODEL_TABS = ("playground", "api", "examples", "train", "readme", "versions")
+TAB_LABELS = {"playground": "Playground", "api": "API", "examples": "Examples", "train": "Train", "readme": "README",
+              "versions": "Versions"}
+NOT_CARRIED = ("tab", "version", "part", "prediction")  # the query's keys that are not run-form values
 VERSIONS_SHOWN = 20
 BUILDS_SHOWN = 5
 
@@ -72,10 +76,27 @@ def model_page(request, owner: str, name: str):
         form, destination = _train_forms(request, version)
         return _render_model(request, model, version, form, tab, destination_form=destination)
     form = None
+    shown = _shown_run(request, model) if tab == "playground" else None
     if version is not None and version.is_ready:
         form_cls = form_class(version.schema)
-        form = form_cls(initial=initial_values(version.schema, form_cls, request.GET))
-    return _render_model(request, model, version, form, tab)
+        values = request.GET
+        if shown is not None and not any(key not in NOT_CARRIED for key in request.GET):
+            values = QueryDict(urlencode(presenters.prefill_query(shown)))  # the form that made the run shown
+        form = form_cls(initial=initial_values(version.schema, form_cls, values))
+    return _render_model(request, model, version, form, tab, shown=shown)
+
+
+def _shown_run(request, model: Model):
+    """`?prediction=<id>`: a run of this model the viewer may see, shown in the output panel (the URL the
+    page moves to once the form has started a run, so a reload shows it again)."""
+    prediction_id = request.GET.get("prediction")
+    if not prediction_id:
+        return None
+    try:
+        prediction = runs.get_viewable(request.user, prediction_id)
+    except NotFound:
+        return None
+    return prediction if prediction.model_id == model.pk else None
 
 
 @require_POST
@@ -120,7 +141,7 @@ def network(request, owner: str, name: str):
     catalog.update_model(model, {"internet_access": allowed})
     messages.success(request, f"Internet access for {model.full_name} is {'on' if allowed else 'off'}: "
                               "it applies from its next run.")
-    return redirect(_model_url(model) + "#network")
+    return redirect(_page_path(model, None, tab="versions") + "#network")
 
 
 def _tabs(version: Version | None) -> tuple[str, ...]:
@@ -160,23 +181,49 @@ def _page_path(model: Model, version: Version | None, **params: str) -> str:
 
 
 def _run(request, model: Model, version: Version | None):
-    """Validate with the API's validator, upload the files, create the prediction, go to its page."""
+    """Validate with the API's validator, upload the files and create the prediction. From the page's
+    script (htmx) the answer is the output panel, following the run, and the form stays as it was;
+    a plain form post goes to the prediction's page."""
     if not request.user.is_authenticated:
-        return redirect(f"{reverse('login')}?{urlencode({'next': _page_path(model, version)})}")
+        return _go(request, f"{reverse('login')}?{urlencode({'next': _page_path(model, version)})}")
     if version is None or not version.is_ready:
         messages.error(request, f"{model.full_name} has no version ready to run yet.")
-        return redirect(_page_path(model, version))
+        return _go(request, _page_path(model, version))
     form = form_class(version.schema)(request.POST, request.FILES)
     if form.is_valid() and (limited := create_refusal(request.user, settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE)):
         form.add_error(None, limited)
-        return _render_model(request, model, version, form, "playground", status=429)
+        return _refused(request, model, version, form, status=429)
     if form.is_valid():
         prediction = _created(form, lambda: runs.create_prediction(
             request.user, version, form.to_input(_uploader(request)), source=Source.WEB,
         ))
+        if prediction is not None and request.htmx:
+            response = render(request, "playground/_run_panel.html", run_panel_context(request, prediction))
+            response["HX-Push-Url"] = _page_path(model, version, prediction=prediction.id)
+            return response
         if prediction is not None:
             return redirect("prediction", prediction_id=prediction.id)
-    return _render_model(request, model, version, form, "playground", status=422)
+    return _refused(request, model, version, form, status=422)
+
+
+def _refused(request, model: Model, version: Version, form, status: int):
+    """The run form again with its errors: from htmx only the form is swapped (the output panel keeps
+    the last run), otherwise the whole page."""
+    if not request.htmx:
+        return _render_model(request, model, version, form, "playground", status=status)
+    response = render(request, "playground/_model_playground.html#run-form",
+                      {"model": model, "version": version, "form": form, "run_action": _run_action(model, version)},
+                      status=status)
+    response["HX-Retarget"] = "#run-form"
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _go(request, url: str):
+    """A redirect the browser follows as a page, also when asked from htmx."""
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
 
 
 def _uploader(request):
@@ -197,7 +244,7 @@ def _created(form, create):
 
 
 def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200,
-                  destination_form=None):
+                  destination_form=None, shown=None):
     context = {
         "nav": "explore",
         "model": model,
@@ -209,17 +256,30 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
         "run_action": _run_action(model, version),
         "train_action": _run_action(model, version, "model-train"),
         "login_url": f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}",
+        "carried": _carried(request, tab),
     }
+    if shown is not None:
+        context.update(run_panel_context(request, shown))
     if tab == "api" and form is not None:
         context["snippets"] = _snippets(model, version, form)
     if tab == "examples":
         context["examples"] = presenters.examples(model)
+    if tab == "versions":
+        context["versions"] = catalog.listed_versions(model)[:VERSIONS_SHOWN]
+    if tab == "readme":
+        context["readme_html"] = _readme_html(model)
     if request.htmx and request.method == "GET":
         return render(request, "playground/model.html#tabbed", context, status=status)
-    context["versions"] = catalog.listed_versions(model)[:VERSIONS_SHOWN]
     context.update(_builds(request, model))
-    context["readme_html"] = _readme_html(model)
     return render(request, "playground/model.html", context, status=status)
+
+
+def _carried(request, tab: str) -> list[tuple[str, str]]:
+    """The run form's values while another tab is shown, kept as hidden fields that the tab links send
+    along (so the API tab's snippets, and the form when one comes back, keep what was typed)."""
+    if tab == "playground" or request.method != "GET":
+        return []
+    return [(key, value) for key, values in request.GET.lists() if key not in NOT_CARRIED for value in values]
 
 
 def _builds(request, model: Model) -> dict:
@@ -238,15 +298,9 @@ def _run_action(model: Model, version: Version | None, view: str = "model-predic
 
 
 def _tab_links(request, model: Model, version: Version | None) -> list[tuple[str, str, str]]:
-    """(tab, label, href): the page's own GET parameters (a prefilled form) ride along."""
-    params = request.GET.copy() if request.method == "GET" else QueryDict(mutable=True)
-    if version is not None:
-        params["version"] = version.version_id
-    links = []
-    for tab in _tabs(version):
-        params["tab"] = tab
-        links.append((tab, TAB_LABELS[tab], f"{_model_url(model)}?{params.urlencode()}"))
-    return links
+    """(tab, label, href). The form's values are not in the links: the page's script sends them from
+    the form (or from the fields carried while another tab shows), so they appear once in the URL."""
+    return [(tab, TAB_LABELS[tab], _page_path(model, version, tab=tab)) for tab in _tabs(version)]
 
 
 def _readme_html(model: Model) -> str | None:

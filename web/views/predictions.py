@@ -2,27 +2,35 @@
 
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from playground.errors import Conflict
-from playground.models import Prediction
+from playground.errors import Conflict, DomainError
+from playground.models import Prediction, Source
 from playground.services import runs, trainings
 from web import presenters
 from web.forms.history import HistoryFilters
 from web.redirects import safe_next
+from web.throttle import create_refusal
 
 HISTORY_PAGE_SIZE = 25
 TRAININGS_SHOWN = 10
 
 
 def prediction_context(request, prediction: Prediction) -> dict:
+    return {"nav": "history", **run_panel_context(request, prediction)}
+
+
+def run_panel_context(request, prediction: Prediction) -> dict:
+    """What shows a run: on its page, and in the model page's output panel."""
     return {
-        "nav": "history",
         "prediction": prediction,
         "status_label": presenters.status_label(prediction),
         "waiting_for": presenters.waiting_for(prediction),
@@ -31,9 +39,12 @@ def prediction_context(request, prediction: Prediction) -> dict:
         "output": presenters.output_view(prediction),
         "inputs": presenters.input_rows(prediction, request.user),
         "timings": presenters.timings(prediction),
+        "elapsed_seconds": (timezone.now() - prediction.created_at).total_seconds(),
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),
         "stream_url": prediction.stream_path,
+        "can_run_again": runs.can_change(request.user, prediction) and runs.can_run_again(prediction),
+        "api_json": presenters.api_json(prediction, request.user) if prediction.is_terminal else None,
     }
 
 
@@ -51,12 +62,37 @@ def prediction_page(request, prediction_id: str):
         return response
     if request.htmx and part == "body":
         return render(request, "playground/prediction.html#body", context)
+    if request.htmx and part == "panel":  # the model page's output panel, once the run has ended
+        return render(request, "playground/_run_panel.html#panel-body", context)
     return render(request, "playground/prediction.html", context)
+
+
+@require_POST
+def run_again(request, prediction_id: str):
+    """The owner runs the same version with the same input again, and goes to the new run's page.
+    A refusal (the version is gone, an uploaded file has expired, a limit) is said on this page."""
+    prediction = runs.get_changeable(request.user, prediction_id)
+    if not runs.can_run_again(prediction):
+        messages.error(request, "This prediction cannot be run again as it was: use “Tweak it” to run its model "
+                                "with a new form.")
+        return redirect("prediction", prediction_id=prediction.id)
+    if limited := create_refusal(request.user, settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE):
+        messages.error(request, limited)
+        return redirect("prediction", prediction_id=prediction.id)
+    try:
+        again = runs.create_prediction(request.user, prediction.version, prediction.input, source=Source.WEB)
+    except DomainError as exc:
+        messages.error(request, f"It could not run again: {exc}")
+    else:
+        return redirect("prediction", prediction_id=again.id)
+    return redirect("prediction", prediction_id=prediction.id)
 
 
 @require_POST
 def cancel(request, prediction_id: str):
     prediction = runs.cancel(runs.get_changeable(request.user, prediction_id))
+    if request.htmx:  # from the output panel or the page's status: it polls, and looks again at once
+        return HttpResponse(status=204, headers={"HX-Trigger": "progress"})
     return redirect("prediction", prediction_id=prediction.id)
 
 
