@@ -23,6 +23,7 @@ from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance
 from playground.services import catalog, deployments, files, runs
 
 SECRET_MASK = "••••••••"
+SCROLLING_TABLE = '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table>'
 TEXT_PREVIEW_BYTES = 16 * 1024  # of a text file a run wrote, shown in its page
 PROMPT_FIELDS = ("prompt", "text", "question", "query", "instruction", "message")
 EXCERPT_CHARS = 400
@@ -58,7 +59,9 @@ def _file_entry(url: object) -> dict:
 def render_markdown(text: str, line_breaks: bool = True) -> str:
     """Markdown (a model's output, a README), sanitized: never raw HTML from a model or an owner."""
     extensions = ["fenced_code", "tables", *(["nl2br"] if line_breaks else [])]
-    return nh3.clean(markdown.markdown(text, extensions=extensions))
+    html = nh3.clean(markdown.markdown(text, extensions=extensions))
+    # A wide table scrolls sideways in a region the keyboard can reach.
+    return html.replace("<table>", SCROLLING_TABLE).replace("</table>", "</table></div>")
 
 
 def output_view(prediction: Prediction) -> dict:

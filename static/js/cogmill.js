@@ -1,4 +1,23 @@
 // Small progressive enhancements; every page works without this file.
+
+// The menu on a phone: a button that opens and closes it (Escape or a click elsewhere closes it,
+// and the keyboard goes back to the button). Without this script the menu is always shown.
+function setMenu(button, open) {
+  button.setAttribute("aria-expanded", String(open));
+  document.getElementById(button.getAttribute("aria-controls"))?.classList.toggle("open", open);
+}
+document.addEventListener("click", (event) => {
+  const button = document.querySelector(".nav-toggle");
+  if (!button) return;
+  if (event.target.closest(".nav-toggle")) setMenu(button, button.getAttribute("aria-expanded") !== "true");
+  else if (!event.target.closest("#site-nav")) setMenu(button, false);
+});
+document.addEventListener("keydown", (event) => {
+  const button = document.querySelector(".nav-toggle[aria-expanded=true]");
+  if (event.key !== "Escape" || !button) return;
+  setMenu(button, false);
+  button.focus();
+});
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;

@@ -70,11 +70,13 @@ def test_readme_is_rendered_and_sanitized(client, textgen, bundles):
     src = textgen.src_dir
     src.mkdir(parents=True)
     (src / "README.md").write_text("# Textgen\n\nSome **bold**.<script>alert(1)</script>"
-                                   '<a href="javascript:alert(2)">x</a>\n')
+                                   '<a href="javascript:alert(2)">x</a>\n\n| a | b |\n|---|---|\n| 1 | 2 |\n')
     assert "<strong>bold</strong>" not in client.get("/alice/textgen").content.decode()  # its own tab
     html = client.get("/alice/textgen?tab=readme").content.decode()
     assert "<h1>Textgen</h1>" in html and "<strong>bold</strong>" in html
     assert "<script>alert(1)" not in html and "javascript:alert" not in html
+    # a wide table scrolls in a region the keyboard can reach
+    assert '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table>' in html
 
 
 def test_get_parameters_prefill_the_form_and_the_api_snippets(client, textgen):
