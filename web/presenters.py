@@ -12,9 +12,12 @@ from urllib.parse import urlencode, urlparse
 
 import markdown
 import nh3
+import pygments
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
 
 from accounts.services import is_admin
 from playground import capabilities
@@ -54,6 +57,12 @@ def _file_entry(url: object) -> dict:
     if not safe_url(url):
         return {"url": None, "kind": "text", "name": url}  # shown as text, never as a link
     return {"url": url, "kind": media_kind(url), "name": name}
+
+
+def highlight(code: str, language: str) -> str:
+    """`code` as HTML with Pygments' token classes (static/css/highlight.css colours them); every
+    character of it escaped, whatever it holds."""
+    return pygments.highlight(code, get_lexer_by_name(language), HtmlFormatter(nowrap=True))
 
 
 def render_markdown(text: str, line_breaks: bool = True) -> str:

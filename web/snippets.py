@@ -1,8 +1,21 @@
-"""Ready-to-copy API calls for one version and input, as the model page's API tab shows them."""
+"""Ready-to-copy API calls for one version and input, as the model page's API tab shows them: for
+each language, how to install and authenticate, then the call."""
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
+
+TOKEN_LINE = "export REPLICATE_API_TOKEN=YOUR_TOKEN  # create one on {base_url}/account"
+
+
+@dataclass(frozen=True)
+class Snippet:
+    key: str  # python, javascript, curl or http
+    label: str
+    setup: str  # shell lines: install the client, set the token ("" when there is nothing to do)
+    code: str
+    lexer: str  # the Pygments lexer that highlights `code`
 
 
 @dataclass(frozen=True)
@@ -13,7 +26,13 @@ class FileArg:
 
     @property
     def path(self) -> str:
-        return f"path/to/{self.name}"
+        """A local path to stand for the file: the input's name, kept to plain characters (a model
+        chooses its input names, and the snippet is pasted into a shell)."""
+        return f"path/to/{self.safe_name}"
+
+    @property
+    def safe_name(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.name).strip("._") or "file"
 
 
 def _py(value: object, indent: int = 0) -> str:
@@ -46,9 +65,14 @@ def _js(value: object, indent: int = 0) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _file_id(value: FileArg) -> str:
+    """The placeholder for the id of the upload that a file input takes, in cURL and HTTP."""
+    return f"{value.safe_name.replace('.', '_').replace('-', '_').upper()}_FILE_ID"
+
+
 def _http_input(value: object, base_url: str) -> object:
     if isinstance(value, FileArg):
-        return f"{base_url}/v1/files/FILE_ID"
+        return f"{base_url}/v1/files/{_file_id(value)}"
     if isinstance(value, dict):
         return {k: _http_input(v, base_url) for k, v in value.items()}
     if isinstance(value, list):
@@ -56,12 +80,12 @@ def _http_input(value: object, base_url: str) -> object:
     return value
 
 
-def _has_files(value: object) -> bool:
+def _files(value: object) -> list[FileArg]:
     if isinstance(value, FileArg):
-        return True
+        return [value]
     if isinstance(value, dict):
-        return any(_has_files(v) for v in value.values())
-    return isinstance(value, list) and any(_has_files(v) for v in value)
+        return [f for v in value.values() for f in _files(v)]
+    return [f for v in value for f in _files(v)] if isinstance(value, list) else []
 
 
 def python(ref: str, data: dict, base_url: str) -> str:
@@ -78,7 +102,7 @@ def python(ref: str, data: dict, base_url: str) -> str:
 
 
 def javascript(ref: str, data: dict, base_url: str) -> str:
-    files = 'import { openAsBlob } from "node:fs";\n' if _has_files(data) else ""
+    files = 'import { openAsBlob } from "node:fs";\n' if _files(data) else ""
     return (
         'import Replicate from "replicate";\n'
         f"{files}\n"
@@ -98,8 +122,15 @@ def http_body(version_id: str, data: dict, base_url: str) -> str:
 
 
 def curl(version_id: str, data: dict, base_url: str) -> str:
+    uploads = "".join(
+        f"# Upload {f.path}: the id it answers replaces {_file_id(f)} below.\n"
+        f"curl -s -X POST {base_url}/v1/files \\\n"
+        '  -H "Authorization: Bearer $REPLICATE_API_TOKEN" \\\n'
+        f"  -F {shlex.quote('content=@' + f.path)}\n\n"
+        for f in _files(data)
+    )
     body = json.dumps({"version": version_id, "input": _http_input(data, base_url)}, ensure_ascii=False)
-    return (
+    return uploads + (
         f"curl -s -X POST {base_url}/v1/predictions \\\n"
         '  -H "Authorization: Bearer $REPLICATE_API_TOKEN" \\\n'
         '  -H "Content-Type: application/json" \\\n'
@@ -108,12 +139,28 @@ def curl(version_id: str, data: dict, base_url: str) -> str:
     )
 
 
-def all_snippets(model_name: str, version_id: str, data: dict, base_url: str) -> list[tuple[str, str, str]]:
-    """(key, title, code) for each way to call the version with `data`."""
+def http_request(version_id: str, data: dict, base_url: str) -> str:
+    """The request itself, as any HTTP library sends it."""
+    host = base_url.split("://", 1)[-1]
+    return (
+        "POST /v1/predictions HTTP/1.1\n"
+        f"Host: {host}\n"
+        "Authorization: Bearer YOUR_TOKEN\n"
+        "Content-Type: application/json\n"
+        "Prefer: wait\n"
+        "\n"
+        f"{http_body(version_id, data, base_url)}\n"
+    )
+
+
+def all_snippets(model_name: str, version_id: str, data: dict, base_url: str) -> list[Snippet]:
+    """Each way to call the version with `data`, in the order the tab shows them."""
     ref = f"{model_name}:{version_id}"
+    token = TOKEN_LINE.format(base_url=base_url)
     return [
-        ("python", "Python", python(ref, data, base_url)),
-        ("javascript", "JavaScript", javascript(ref, data, base_url)),
-        ("curl", "cURL", curl(version_id, data, base_url)),
-        ("http", "HTTP request body (POST /v1/predictions)", http_body(version_id, data, base_url)),
+        Snippet("python", "Python", f"pip install replicate\n{token}\n", python(ref, data, base_url), "python"),
+        Snippet("javascript", "JavaScript", f"npm install replicate  # Node.js 20 or later\n{token}\n",
+                javascript(ref, data, base_url), "javascript"),
+        Snippet("curl", "cURL", f"{token}\n", curl(version_id, data, base_url), "bash"),
+        Snippet("http", "HTTP", "", http_request(version_id, data, base_url), "http"),
     ]

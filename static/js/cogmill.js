@@ -352,6 +352,45 @@ function syncShownWhen(root) {
 document.addEventListener("DOMContentLoaded", () => syncShownWhen(document));
 document.addEventListener("htmx:load", (event) => syncShownWhen(event.detail.elt));
 
+// Tabs inside a page (the API tab's languages): without this script every panel shows, one under the
+// other. With it, one at a time, chosen by click or arrow keys; the language is remembered.
+function enhanceTabs(root) {
+  root.querySelectorAll("[data-tabs]").forEach((box) => {
+    if (box.dataset.enhanced) return;
+    box.dataset.enhanced = "1";
+    const list = box.querySelector("[role=tablist]");
+    const tabs = [...list.querySelectorAll("[role=tab]")];
+    const select = (tab, focus) => {
+      tabs.forEach((t) => {
+        const on = t === tab;
+        t.setAttribute("aria-selected", String(on));
+        t.tabIndex = on ? 0 : -1;
+        document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
+      });
+      if (focus) tab.focus();
+      try { localStorage.setItem("cogmill:lang", tab.dataset.lang); } catch { /* private mode */ }
+    };
+    list.hidden = false;
+    box.classList.add("tabbed");
+    let saved = null;
+    try { saved = localStorage.getItem("cogmill:lang"); } catch { /* private mode */ }
+    select(tabs.find((t) => t.dataset.lang === saved) || tabs[0], false);
+    list.addEventListener("click", (event) => {
+      const tab = event.target.closest("[role=tab]");
+      if (tab) select(tab, true);
+    });
+    list.addEventListener("keydown", (event) => {
+      const at = tabs.indexOf(document.activeElement);
+      const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (at < 0 || next === undefined) return;
+      event.preventDefault();
+      select(tabs[(next + tabs.length) % tabs.length], true);
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => enhanceTabs(document));
+document.addEventListener("htmx:load", (event) => enhanceTabs(event.detail.elt));
+
 // A form that came back with errors: focus goes to the first field that has one, so a keyboard or
 // screen-reader user lands where the problem is.
 function focusFirstError(root) {

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import RESULTS
+from tests.browser.conftest import RESULTS, screenshots
 from tests.server import UPLOAD_LIMIT
 
 PASSWORD = "model-page-pass-phrase-7"
@@ -116,23 +116,44 @@ def test_a_file_over_the_limit_is_refused_without_javascript(browser, cogmill, n
         context.close()
 
 
-def test_api_tab_shows_snippets_with_the_typed_input(page: Page, cogmill, new_username):
+def test_api_tab_shows_one_language_at_a_time_with_the_typed_input(page: Page, cogmill, new_username, request):
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, cogmill, new_username)
     version = cogmill.versions["hello-world"]
     page.goto("/cogmill/hello-world")
     page.get_by_label("Text").fill("typed for the snippet")
     page.get_by_role("navigation", name="Model tabs").get_by_role("link", name="API").click()
+    languages = page.get_by_role("tablist", name="Language")
     python = page.locator("#snippet-python")
+    expect(languages.get_by_role("tab", name="Python")).to_have_attribute("aria-selected", "true")
+    expect(python).to_be_visible()
+    expect(page.locator("#snippet-javascript")).to_be_hidden()  # one language at a time
     expect(python).to_contain_text(f"cogmill/hello-world:{version}")
     expect(python).to_contain_text('"text": "typed for the snippet"')
     expect(python).to_contain_text(f'base_url="{cogmill.base_url}"')
-    expect(page.locator("#snippet-javascript")).to_contain_text(f'baseUrl: "{cogmill.base_url}/v1"')
-    expect(page.locator("#snippet-curl")).to_contain_text(version)
-    expect(page.get_by_role("button", name="Copy")).to_have_count(4)
+    expect(page.locator("#setup-python")).to_contain_text("pip install replicate")
+    expect(python.locator("span").first).to_be_visible()  # highlighted
+    expect(page.get_by_role("button", name="Copy")).to_have_count(2)  # the setup and the code
     expect(page).to_have_url(re.compile(r"tab=api"))
     expect(page).to_have_url(re.compile(r"text=typed(\+|%20)for(\+|%20)the(\+|%20)snippet"))
-    page.screenshot(path=str(_shot_dir("test_api_tab_shows_snippets_with_the_typed_input") / "api-tab.png"),
-                    full_page=True)
+    screenshots(page, request, "api-python")
+
+    languages.get_by_role("tab", name="Python").focus()
+    page.keyboard.press("ArrowRight")  # the keyboard moves between languages
+    expect(languages.get_by_role("tab", name="JavaScript")).to_be_focused()
+    expect(page.locator("#snippet-javascript")).to_contain_text(f'baseUrl: "{cogmill.base_url}/v1"')
+    expect(python).to_be_hidden()
+    languages.get_by_role("tab", name="cURL").click()
+    expect(page.locator("#snippet-curl")).to_contain_text(version)
+    screenshots(page, request, "api-curl")
+    page.reload()  # the language chosen is remembered
+    expect(page.get_by_role("tablist", name="Language").get_by_role("tab", name="cURL")).to_have_attribute(
+        "aria-selected", "true")
+    page.get_by_role("tablist", name="Language").get_by_role("tab", name="HTTP").click()
+    expect(page.locator("#snippet-http")).to_contain_text("POST /v1/predictions HTTP/1.1")
+    assert not errors, errors
 
     page.get_by_role("navigation", name="Model tabs").get_by_role("link", name="Playground").click()
     expect(page.get_by_label("Text")).to_have_value("typed for the snippet")

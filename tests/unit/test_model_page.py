@@ -1,6 +1,8 @@
 """The model page /<owner>/<name>: who sees it, the README, tabs, and running the form."""
 
+import html as html_module
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,13 +81,23 @@ def test_readme_is_rendered_and_sanitized(client, textgen, bundles):
     assert '<div class="table-wrap" tabindex="0" role="region" aria-label="Table"><table>' in html
 
 
+def snippet_text(page: str, element_id: str) -> str:
+    """What a highlighted code block of the page reads as text."""
+    block = page.split(f'id="{element_id}"')[1].split(">", 1)[1].split("</pre>")[0]
+    return html_module.unescape(re.sub(r"<[^>]+>", "", block))
+
+
 def test_get_parameters_prefill_the_form_and_the_api_snippets(client, textgen):
-    html = client.get("/alice/textgen?tab=api&prompt=Once+upon&temperature=0.9").content.decode()
-    assert "replicate.Client(base_url=" in html
-    assert f"alice/textgen:{textgen.version_id}" in html
-    assert "&quot;prompt&quot;: &quot;Once upon&quot;" in html and "0.9" in html
-    assert 'baseUrl: &quot;http' in html and "/v1&quot;" in html
-    assert "curl -s -X POST" in html
+    page = client.get("/alice/textgen?tab=api&prompt=Once+upon&temperature=0.9").content.decode()
+    python = snippet_text(page, "snippet-python")
+    assert "replicate.Client(base_url=" in python and f"alice/textgen:{textgen.version_id}" in python
+    assert '"prompt": "Once upon"' in python and '"temperature": 0.9' in python
+    assert 'baseUrl: "http' in snippet_text(page, "snippet-javascript")
+    assert "curl -s -X POST" in snippet_text(page, "snippet-curl")
+    assert snippet_text(page, "snippet-http").startswith("POST /v1/predictions HTTP/1.1\n")
+    assert snippet_text(page, "setup-python").startswith("pip install replicate\nexport REPLICATE_API_TOKEN=")
+    assert snippet_text(page, "setup-javascript").startswith("npm install replicate")
+    assert 'class="highlight"' in page and '<span class="' in page  # highlighted
 
 
 def test_htmx_tab_switch_returns_only_the_tabs(client, textgen):
@@ -257,10 +269,26 @@ def test_an_input_name_cannot_inject_code_into_the_api_snippets(client, alice, b
     model = Model.objects.create(owner=alice, name="evil")
     Version.objects.create(model=model, version_id="e" * 64, build_status=BuildStatus.READY,
                            openapi_schema=schema, cog_version="0.23.1")
-    html = client.get("/alice/evil?tab=api").content.decode()
-    assert '__import__(&quot;os&quot;).system(&quot;id&quot;), (&quot;&quot;, &quot;rb&quot;)' not in html
-    assert 'open(&quot;path/to/x\\&quot;), __import__' in html  # escaped inside one string literal
-    assert 'openAsBlob(&quot;path/to/x\\&quot;), __import__' in html
+    page = client.get("/alice/evil?tab=api").content.decode()
+    python, javascript = snippet_text(page, "snippet-python"), snippet_text(page, "snippet-javascript")
+    assert '__import__("os").system("id"), ("' not in python + javascript
+    assert '"x\\"), __import__(\\"os\\").system(\\"id\\"), (\\"": open("path/to/x___import___os_.system_id", "rb")' in python
+    assert 'openAsBlob("path/to/x___import___os_.system_id")' in javascript  # the stand-in path is plain
+    curl = snippet_text(page, "snippet-curl")
+    assert "-F content=@path/to/x___import___os_.system_id" in curl
+    assert all(line.startswith(("#", "curl", "  -")) or not line for line in curl.splitlines())
+
+
+def test_a_newline_in_an_input_name_cannot_start_a_command_in_the_curl_snippet(client, alice, bundles):
+    schema = real_schema("reader")
+    props = schema["components"]["schemas"]["Input"]["properties"]
+    props["x\nrm -rf ~"] = props.pop("file")
+    schema["components"]["schemas"]["Input"]["required"] = ["x\nrm -rf ~"]
+    model = Model.objects.create(owner=alice, name="sly")
+    Version.objects.create(model=model, version_id="e" * 64, build_status=BuildStatus.READY,
+                           openapi_schema=schema, cog_version="0.23.1")
+    curl = snippet_text(client.get("/alice/sly?tab=api").content.decode(), "snippet-curl")
+    assert not any(line.startswith("rm") for line in curl.splitlines())
 
 
 def test_a_failed_build_says_why_to_its_owner_only(client, alice, bob, bundles):

@@ -327,5 +327,9 @@ def _snippet_input(form) -> dict:
     return data
 
 
-def _snippets(model: Model, version: Version, form) -> list[tuple[str, str, str]]:
-    return snippets.all_snippets(model.full_name, version.version_id, _snippet_input(form), settings.PUBLIC_URL)
+def _snippets(model: Model, version: Version, form) -> list[dict]:
+    """Each language's snippet, its setup and its code highlighted for the API tab."""
+    return [{"key": s.key, "label": s.label, "setup": s.setup, "setup_html": presenters.highlight(s.setup, "bash"),
+             "code": s.code, "code_html": presenters.highlight(s.code, s.lexer)}
+            for s in snippets.all_snippets(model.full_name, version.version_id, _snippet_input(form),
+                                           settings.PUBLIC_URL)]

@@ -44,7 +44,8 @@ def run_panel_context(request, prediction: Prediction) -> dict:
         "tweak_url": presenters.prefill_url(prediction),
         "stream_url": prediction.stream_path,
         "can_run_again": runs.can_change(request.user, prediction) and runs.can_run_again(prediction),
-        "api_json": presenters.api_json(prediction, request.user) if prediction.is_terminal else None,
+        "api_json": presenters.highlight(presenters.api_json(prediction, request.user), "json")  # escaped
+                    if prediction.is_terminal else None,
     }
 
 
