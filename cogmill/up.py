@@ -163,10 +163,11 @@ def wait_for_worker(timeout: float = 60) -> None:
 
 
 def push_examples() -> None:
+    """Each example pushed, built and described (examples/catalog.yaml), with its default example run."""
     wait_for_worker()
     for folder in sorted(p for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()):
         try:
-            call_command("push_model", str(folder), f"cogmill/{folder.name}")
+            call_command("load_examples", folder.name)
         except Exception as exc:  # one broken example must not stop the server
             print(f"example {folder.name} did not build: {exc}", file=sys.stderr)
     print(f"Cogmill is ready at {settings.PUBLIC_URL}", flush=True)

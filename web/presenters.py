@@ -336,6 +336,29 @@ def _card(item: GalleryItem, user, runnable: bool, admin: bool) -> Card:
 
 # ---------------------------------------------------------------- model examples
 
+def model_cards(models) -> list[dict]:
+    """Explore's cards: each model with its cover, or else a glimpse of its default example's output."""
+    cards = []
+    for model in models:
+        cover = model.shown_cover_url
+        example = model.default_example if not cover and model.default_example_id else None
+        cards.append({"model": model, "cover": cover, "sample": output_preview(example) if example else None})
+    return cards
+
+
+def cover_choices(predictions) -> list[dict]:
+    """The images these runs wrote, as covers to pick: the stored URL to keep (value), and a signed
+    one to show (src)."""
+    choices = []
+    for prediction in predictions:
+        own = {f.url for f in prediction.files.all()}
+        for url in capabilities.file_urls_in(prediction.output) & own:
+            if media_kind(url) == "image":
+                name = urlparse(url).path.rsplit("/", 1)[-1]
+                choices.append({"value": url, "name": f"{name} ({prediction.id[:8]})", "src": prediction.signed(url)})
+    return choices
+
+
 def summary(value: object, joined: bool) -> str:
     if value is None:
         return ""
@@ -380,6 +403,11 @@ def training_progress(logs: str) -> dict | None:
 
 INSTANCE_STATES = ("requested", "booting", "ready", "busy", "stopping")
 CHART_WIDTH, CHART_HEIGHT, CHART_GAP = 360, 100, 4
+
+
+def hardware_choices() -> list[tuple[str, str]]:
+    """(sku, label) of every hardware, with its price, for a form's select."""
+    return [(hw.sku, f"{hw.name} · {format_cost(hw.price_per_hour)}/hour") for hw in Hardware.objects.all()]
 
 
 def hourly_cost(release: DeploymentRelease) -> dict:

@@ -50,5 +50,6 @@ urlpatterns = [
     path("<str:owner>/<str:name>/predict", models.predict, name="model-predict"),
     path("<str:owner>/<str:name>/train", models.train, name="model-train"),
     path("<str:owner>/<str:name>/network", models.network, name="model-network"),
+    path("<str:owner>/<str:name>/settings", models.model_settings, name="model-settings"),
     path("<str:owner>/<str:name>", models.model_page, name="model"),
 ]

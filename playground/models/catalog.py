@@ -8,9 +8,10 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from playground import durations
+from playground import capabilities, durations
 from playground.cogschema import CogSchema
 from playground.models.base import absolute, iso
+from playground.models.files import File
 from playground.models.runs import Prediction
 
 
@@ -150,6 +151,16 @@ class Model(models.Model):
         ready = self.versions.filter(build_status=BuildStatus.READY, hidden=False)
         return ready.order_by("-created_at").first()
 
+    @property
+    def shown_cover_url(self) -> str:
+        """The cover as pages show it and the API sends it: an image that one of its owner's runs wrote
+        is signed, so it opens for whoever sees the model; any other URL as it is. ("" for none.)"""
+        url = self.cover_image_url
+        parts = capabilities.file_url_parts(url) if url and "?" not in url else None
+        if parts and File.objects.filter(pk=parts[0], name=parts[1], owner_id=self.owner_id).exists():
+            return capabilities.signed_file_url(url)
+        return url
+
     def run_count(self) -> int:
         return self.num_runs if hasattr(self, "num_runs") else self.predictions.count()
 
@@ -165,7 +176,7 @@ class Model(models.Model):
             "github_url": self.github_url or None,
             "paper_url": self.paper_url or None,
             "license_url": self.license_url or None,
-            "cover_image_url": self.cover_image_url or None,
+            "cover_image_url": self.shown_cover_url or None,
             "weights_url": self.weights_url or None,
             "max_run_time": durations.spell(self.max_run_time) if self.max_run_time else None,
             "is_official": self.is_official,

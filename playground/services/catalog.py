@@ -358,6 +358,16 @@ def examples_of(model: Model):
     return model.examples.select_related("model__owner", "version")
 
 
+def example_candidates(model: Model, limit: int):
+    """What its owner may choose examples from: their succeeded runs of it (the latest `limit`), and
+    the examples it has."""
+    own = model.predictions.filter(owner=model.owner_id, status=Status.SUCCEEDED, data_removed=False)
+    latest = list(own.order_by("-created_at").values_list("pk", flat=True)[:limit])
+    chosen = list(model.examples.values_list("pk", flat=True))
+    return (Prediction.objects.filter(pk__in=latest + chosen).select_related("model__owner", "version")
+            .order_by("-created_at"))
+
+
 def readme(model: Model) -> str:
     """The README set on the model, else the README.md at the top of its latest version's folder."""
     if model.readme:

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, RESULTS, screenshots
 from tests.browser.prediction_steps import PASSWORD, log_in, run
+from tests.server import ROOT
 
 AXE = Path(__file__).parent / "vendor" / "axe-4.11.0.min.js"
 BLOCKING = ("serious", "critical")
@@ -35,6 +36,7 @@ def site(cogmill):
         "Membership.objects.get_or_create(organization=o, member=u, defaults={'role': 'admin'})\n"
     ))
     token = cogmill.token(username)
+    cogmill.push(ROOT / "examples" / "hello-world", f"{username}/greeter")  # a model of theirs, for Settings
     runs = {
         "text": run(cogmill, token, "cogmill/textgen", {"prompt": "A", "max_tokens": 60, "seed": 1})["id"],
         "hello": run(cogmill, token, "cogmill/hello-world", {"text": "axe"})["id"],
@@ -49,7 +51,7 @@ def site(cogmill):
         *(f"/p/{pid}" for pid in runs.values()), f"/p/{runs['hello']}/remove",
         "/history", "/galleries", f"/galleries/{team}", "/deployments", "/deployments/new",
         "/account", "/account/password", "/account/spend", f"/orgs/{team}", f"/orgs/{team}/spend",
-        "/admin/billing/", "/nobody/nothing",
+        "/admin/billing/", "/nobody/nothing", f"/{username}/greeter?tab=settings",
     ]
     return {"username": username, "pages": pages}
 

@@ -55,9 +55,7 @@ class DeploymentForm(forms.Form):
             self.initial = {"owner": user.username, "hardware": "cpu", "min_instances": 0, "max_instances": 1,
                             **self.initial}
         self.hardware = list(Hardware.objects.all())
-        self.fields["hardware"].choices = [
-            (hw.sku, f"{hw.name} · {presenters.format_cost(hw.price_per_hour)}/hour") for hw in self.hardware
-        ]
+        self.fields["hardware"].choices = presenters.hardware_choices()
         self.fields["version"].choices = self._version_choices()
 
     # ------------------------------------------------------------ what the fields offer

@@ -16,6 +16,7 @@ from playground.errors import DomainError, Invalid, NotFound
 from playground.models import BuildStatus, Model, Source, Version
 from playground.services import catalog, files, runs, trainings
 from web import presenters, snippets
+from web.forms.model_settings import VISIBILITY_HELP, ExamplesForm, ModelDetailsForm
 from web.forms.run import form_class, initial_values
 from web.forms.training import DestinationForm
 from web.snippets import FileArg
@@ -24,9 +25,10 @@ from web.views.predictions import run_panel_context
 
 EXPLORE_PAGE_SIZE = 24
 FILTERS = ("all", "public", "mine")
-MODEL_TABS = ("playground", "api", "examples", "train", "readme", "versions")
+MODEL_TABS = ("playground", "api", "examples", "train", "readme", "versions", "settings")
 TAB_LABELS = {"playground": "Playground", "api": "API", "examples": "Examples", "train": "Train", "readme": "README",
-              "versions": "Versions"}
+              "versions": "Versions", "settings": "Settings"}
+EXAMPLE_CANDIDATES = 24
 NOT_CARRIED = ("tab", "version", "part", "prediction")  # the query's keys that are not run-form values
 VERSIONS_SHOWN = 20
 BUILDS_SHOWN = 5
@@ -48,6 +50,7 @@ def explore(request):
     context = {
         "nav": "explore",
         "page": page,
+        "cards": presenters.model_cards(page.object_list),
         "q": text,
         "filter": chosen,
         "filters": FILTERS,
@@ -70,7 +73,7 @@ def model_page(request, owner: str, name: str):
     if request.method == "POST":
         return _run(request, model, version)
     tab = request.GET.get("tab", "playground")
-    if tab not in _tabs(version):
+    if tab not in _tabs(version, model, request.user):
         tab = "playground"
     if tab == "train":
         form, destination = _train_forms(request, version)
@@ -113,7 +116,7 @@ def train(request, owner: str, name: str):
     version = _selected_version(request, model)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': _page_path(model, version, tab='train')})}")
-    if "train" not in _tabs(version):
+    if "train" not in _tabs(version, model, request.user):
         messages.error(request, f"{model.full_name} has no version ready to train.")
         return redirect(_page_path(model, version))
     form, destination = _train_forms(request, version, request.POST, request.FILES)
@@ -141,13 +144,54 @@ def network(request, owner: str, name: str):
     catalog.update_model(model, {"internet_access": allowed})
     messages.success(request, f"Internet access for {model.full_name} is {'on' if allowed else 'off'}: "
                               "it applies from its next run.")
-    return redirect(_page_path(model, None, tab="versions") + "#network")
+    return redirect(_page_path(model, None, tab="settings") + "#network")
 
 
-def _tabs(version: Version | None) -> tuple[str, ...]:
-    """The tabs a version has: Train only when it is ready and has a train()."""
+@require_POST
+def model_settings(request, owner: str, name: str):
+    """The Settings tab's forms: the details (or a preview of the README typed), or the examples. Saved,
+    it goes back to the tab with a message; refused, the tab shows the errors beside their fields."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': reverse('model', args=[owner, name])})}")
+    model = catalog.owned_model(request.user, f"{owner}/{name}")
+    version = model.latest_version()
+    section = request.POST.get("section")
+    forms = _settings_forms(model, request.POST if section == "details" else None,
+                            request.POST if section == "examples" else None)
+    form = forms["details_form"] if section == "details" else forms["examples_form"]
+    if section == "details" and request.POST.get("action") == "preview":
+        forms["readme_preview"] = presenters.render_markdown(request.POST.get("readme", ""), line_breaks=False)
+        return _render_model(request, model, version, None, "settings", settings_forms=forms)
+    if form.is_valid():
+        try:
+            catalog.update_model(model, form.changes())
+        except Invalid as exc:
+            form.add_domain_errors(exc.errors)
+        else:
+            messages.success(request, f"Saved the {'details' if section == 'details' else 'examples'} of "
+                                      f"{model.full_name}.")
+            return redirect(_page_path(model, None, tab="settings"))
+    return _render_model(request, model, version, None, "settings", status=422, settings_forms=forms)
+
+
+def _settings_forms(model: Model, details=None, examples=None) -> dict:
+    """The Settings tab's two forms, bound to what was posted for the one being saved."""
+    candidates = list(catalog.example_candidates(model, EXAMPLE_CANDIDATES))
+    covers = presenters.cover_choices(candidates)
+    return {
+        "details_form": ModelDetailsForm(model, covers, details),
+        "examples_form": ExamplesForm(model, candidates, examples),
+        "example_rows": [{"prediction": p, "preview": presenters.output_preview(p)} for p in candidates],
+        "visibility_help": VISIBILITY_HELP,
+    }
+
+
+def _tabs(version: Version | None, model: Model, user) -> tuple[str, ...]:
+    """The tabs a version has: Train only when it is ready and has a train(); Settings for the owner."""
     trainable = version is not None and version.is_ready and version.schema.trainable
-    return MODEL_TABS if trainable else tuple(tab for tab in MODEL_TABS if tab != "train")
+    owner = user.is_authenticated and model.owner_id == user.pk
+    return tuple(tab for tab in MODEL_TABS
+                 if (tab != "train" or trainable) and (tab != "settings" or owner))
 
 
 def _train_forms(request, version: Version, data=None, file_data=None):
@@ -244,7 +288,7 @@ def _created(form, create):
 
 
 def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200,
-                  destination_form=None, shown=None):
+                  destination_form=None, shown=None, settings_forms=None):
     context = {
         "nav": "explore",
         "model": model,
@@ -268,6 +312,8 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
         context["versions"] = catalog.listed_versions(model)[:VERSIONS_SHOWN]
     if tab == "readme":
         context["readme_html"] = _readme_html(model)
+    if tab == "settings":
+        context.update(settings_forms or _settings_forms(model))
     if request.htmx and request.method == "GET":
         return render(request, "playground/model.html#tabbed", context, status=status)
     context.update(_builds(request, model))
@@ -300,7 +346,8 @@ def _run_action(model: Model, version: Version | None, view: str = "model-predic
 def _tab_links(request, model: Model, version: Version | None) -> list[tuple[str, str, str]]:
     """(tab, label, href). The form's values are not in the links: the page's script sends them from
     the form (or from the fields carried while another tab shows), so they appear once in the URL."""
-    return [(tab, TAB_LABELS[tab], _page_path(model, version, tab=tab)) for tab in _tabs(version)]
+    return [(tab, TAB_LABELS[tab], _page_path(model, version, tab=tab))
+            for tab in _tabs(version, model, request.user)]
 
 
 def _readme_html(model: Model) -> str | None:

@@ -1,0 +1,43 @@
+"""`manage.py load_examples` (what `make run` does at start): each example is pushed, built, and given
+the description and cover examples/catalog.yaml says, and a default example made by running it, so
+Explore shows no blank card. Loading again changes nothing, and an owner's own edits are kept."""
+
+import httpx
+
+
+def _model(cogmill, token: str, ref: str) -> dict:
+    response = httpx.get(f"{cogmill.base_url}/v1/models/{ref}", headers={"Authorization": f"Bearer {token}"},
+                         timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_an_example_is_loaded_with_its_description_cover_and_default_example(cogmill, token):
+    done = cogmill.manage("load_examples", "--owner", "showcase", "hello-world")
+    assert "showcase/hello-world: default example" in done.stdout, done.stderr
+    model = _model(cogmill, token, "showcase/hello-world")
+    assert model["description"].startswith("The smallest Cog model")
+    assert model["cover_image_url"] == f"{cogmill.base_url}/static/img/covers/hello-world.svg"
+    cover = httpx.get(model["cover_image_url"], timeout=30)
+    assert cover.status_code == 200 and cover.headers["content-type"].startswith("image/svg+xml")
+    example = model["default_example"]
+    assert example["status"] == "succeeded" and example["output"] == "hello Cogmill"
+
+    explore = httpx.get(f"{cogmill.base_url}/?q=showcase", timeout=30).text
+    card = explore.split('href="/showcase/hello-world"')[1].split("</a>")[0]
+    assert "/static/img/covers/hello-world.svg" in card and "The smallest Cog model" in card
+    assert "No description yet" not in card
+
+    httpx.patch(f"{cogmill.base_url}/v1/models/showcase/hello-world", timeout=30,
+                headers={"Authorization": f"Bearer {cogmill.token('showcase')}"},
+                json={"description": "Edited by its owner"}).raise_for_status()
+    again = cogmill.manage("load_examples", "--owner", "showcase", "hello-world")
+    assert "default example" not in again.stdout  # it has one: no second run
+    reloaded = _model(cogmill, token, "showcase/hello-world")
+    assert reloaded["description"] == "Edited by its owner"
+    assert reloaded["default_example"]["id"] == example["id"]
+
+
+def test_an_unknown_example_is_refused(cogmill):
+    done = cogmill.manage("load_examples", "--owner", "showcase", "no-such-model", check=False)
+    assert done.returncode != 0 and "no example named no-such-model" in done.stderr
