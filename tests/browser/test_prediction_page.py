@@ -98,6 +98,8 @@ def test_a_failed_prediction_shows_its_error(alice_page, cogmill, token):
     expect(page.locator("#status-badge")).to_have_text("failed")
     expect(page.locator("#prediction-error")).to_contain_text("the flux capacitor broke")
     expect(page.locator("#logs")).to_contain_text("about to fail")
+    expect(page.locator("#logs")).to_contain_text("Traceback (most recent call last):")  # where it failed
+    expect(page.locator("#logs")).to_be_visible()
 
 
 def test_another_users_prediction_is_not_found(alice_page, cogmill, other_token):

@@ -58,6 +58,20 @@ def test_hello(start: Callable[[str], CogInstance], model: Callable[[str], Any],
     assert served == model("hello").result.schema
 
 
+def test_a_run_that_raises_leaves_its_traceback_in_the_logs(start: Callable[[str], CogInstance]) -> None:
+    """coglet keeps only `ValueError: kaput`; the logs also say where, as Python would, and the output
+    made before the error stays."""
+    instance = start("raising")
+    result = instance.predict("p-raise", {"reason": "kaput"})
+    assert result["status"] == "failed" and model_error(result["error"]) == "ValueError: kaput"
+    logs = result["logs"]
+    assert "about to fail" in logs and "Traceback (most recent call last):" in logs
+    assert 'predict.py", line 7, in check' in logs and "raise ValueError(reason)" in logs
+    assert logs.rstrip().endswith("ValueError: kaput")
+    assert result["output"] == ["before "]
+    assert instance.predict("p-again", {"reason": "again"})["status"] == "failed"  # it serves on
+
+
 def test_back_to_back_predictions_share_the_slot(start: Callable[[str], CogInstance]) -> None:
     instance = start("hello")
     outputs = [instance.predict(f"p-{i}", {"text": str(i)})["output"] for i in range(30)]
@@ -367,6 +381,7 @@ def test_a_venv_cannot_choose_what_of_the_host_is_mounted(tmp_path):
 @pytest.mark.parametrize(("reported", "shown"), [
     ("Prediction failed: Prediction failed: ValueError: kaput", "ValueError: kaput"),
     ("prediction failed: Async prediction failed: RuntimeError: no", "RuntimeError: no"),
+    ("Prediction failed: Generator iteration error: ValueError: kaput", "ValueError: kaput"),
     ("ValueError: Prediction failed: is what it said", "ValueError: Prediction failed: is what it said"),
     ("Prediction failed: ", "Prediction failed:"),
 ])
