@@ -391,6 +391,41 @@ function enhanceTabs(root) {
 document.addEventListener("DOMContentLoaded", () => enhanceTabs(document));
 document.addEventListener("htmx:load", (event) => enhanceTabs(event.detail.elt));
 
+// Required inputs of a run form are checked here before anything is sent, and said as the server
+// says them; the server checks again (and everything else) on its own.
+function markMissing(input) {
+  const field = input.closest(".field");
+  if (!field || field.querySelector(".errorlist.required-missing")) return;
+  const errors = document.createElement("ul");
+  errors.className = "errorlist required-missing";
+  errors.id = `${input.id}_missing`;
+  errors.append(Object.assign(document.createElement("li"), { textContent: "This field is required." }));
+  field.classList.add("has-error");
+  field.append(errors);
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") || ""} ${errors.id}`.trim());
+}
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.classList.contains("run-form")) return;
+  const missing = [...form.querySelectorAll("input[required], textarea[required], select[required]")].filter((input) =>
+    !input.closest("[hidden]") && input.type !== "checkbox" && input.type !== "radio"
+    && (input.type === "file" ? !input.files.length : input.value === ""));
+  if (!missing.length) return;
+  event.preventDefault();
+  event.stopImmediatePropagation();  // nor htmx nor the upload sends it
+  missing.forEach(markMissing);
+  missing[0].focus();
+}, true);
+document.addEventListener("input", (event) => {
+  const field = event.target.closest?.(".field");
+  const note = field?.querySelector(".errorlist.required-missing");
+  if (!note || event.target.value === "") return;
+  note.remove();
+  field.classList.remove("has-error");
+  event.target.removeAttribute("aria-invalid");
+});
+
 // A form that came back with errors: focus goes to the first field that has one, so a keyboard or
 // screen-reader user lands where the problem is.
 function focusFirstError(root) {

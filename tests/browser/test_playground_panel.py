@@ -67,12 +67,18 @@ def test_ctrl_enter_runs_and_a_refusal_keeps_the_last_output(page: Page, cogmill
     expect(output.get_by_text("hello by keyboard").first).to_be_visible(timeout=RUN_MS)
     expect(output.locator("#status-badge")).to_have_text("succeeded", timeout=RUN_MS)
 
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
     box.fill("")
     page.get_by_role("button", name="Run").click()
     expect(page.locator('[data-field="text"] .errorlist')).to_contain_text("This field is required.")
     expect(box).to_be_focused()
+    expect(box).to_have_attribute("aria-invalid", "true")
     expect(output.get_by_text("hello by keyboard").first).to_be_visible()  # still the last run
+    assert sent == []  # checked in the browser: nothing was sent
     screenshots(page, request, "refused")
+    box.fill("again")  # typing clears the note
+    expect(page.locator('[data-field="text"] .errorlist')).to_have_count(0)
 
 
 def test_on_a_phone_a_run_brings_the_panel_below_the_form_into_view(page: Page, cogmill, new_username):
