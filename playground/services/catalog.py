@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.deletion import ProtectedError
 
-from playground import bundles, dispatch, durations
+from playground import bundles, capabilities, dispatch, durations
 from playground.bundles import bundle_id
 from playground.errors import BadRequest, Conflict, FieldError, Forbidden, Invalid, NotFound
 from playground.models import (
@@ -234,7 +234,9 @@ def _details(values: dict, errors: list[FieldError]) -> dict[str, str]:
         if not isinstance(value, str):
             errors.append(FieldError(field, f"{field} must be a string", "type"))
             continue
-        if value and field.endswith("_url"):
+        if field == "cover_image_url" and capabilities.file_url_parts(value):
+            value = value.split("?", 1)[0]  # a stored file is kept unsigned, and signed where it is shown
+        if value and field.endswith("_url") and not value.startswith(settings.PUBLIC_URL + "/"):
             try:
                 _check_url(value)
             except DjangoValidationError:

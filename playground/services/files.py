@@ -100,10 +100,13 @@ TEXT_TYPES = ("text/plain", "text/markdown", "text/csv", "application/json")
 def text_preview(f: File, limit: int) -> tuple[str, bool] | None:
     """The start of a text file (at most `limit` bytes, as text) and whether there is more; None for
     a file that is not text."""
-    if f.content_type.split(";", 1)[0].strip().lower() not in TEXT_TYPES:
+    if not f.content or f.content_type.split(";", 1)[0].strip().lower() not in TEXT_TYPES:
         return None
-    with f.content.open("rb") as stream:
-        head = stream.read(limit + 1)
+    try:
+        with f.content.open("rb") as stream:
+            head = stream.read(limit + 1)
+    except OSError:  # its bytes are gone: the page still shows the link
+        return None
     return head[:limit].decode("utf-8", errors="replace"), len(head) > limit
 
 

@@ -332,12 +332,15 @@ def can_change(user, prediction: Prediction) -> bool:
     return user.is_authenticated and prediction.owner_id == user.pk
 
 
-def can_run_again(prediction: Prediction) -> bool:
-    """Whether its input, as kept, makes the same run: not when it was erased, nor when it had a
-    secret (kept sealed for that run only), nor once its version cannot run."""
+def can_run_again(user, prediction: Prediction) -> bool:
+    """Whether `user` may make the same run again from its input as kept: not when it was erased, nor
+    when it had a secret (kept sealed for that run only), nor once its version is deleted or cannot
+    run, nor once its model is hidden from them (made private, or they left its organization)."""
     kinds = prediction.schema.input_kinds()
     has_secret = any(kinds.get(key) == "secret" for key in prediction.input or {})
-    return prediction.is_terminal and not prediction.data_removed and not has_secret and prediction.version.is_ready
+    version = prediction.version
+    return (prediction.is_terminal and not prediction.data_removed and not has_secret and version.is_ready
+            and not version.hidden and Model.objects.visible_to(user).filter(pk=prediction.model_id).exists())
 
 
 def viewable_predictions(user) -> QuerySet:

@@ -72,7 +72,8 @@ function streamPrediction(body) {
     progress();
   });
   const stop = (event) => {
-    if (!event.detail.target?.contains(body)) return;
+    // htmx announces a swap it will not make too (a failed request): only a real one ends the stream.
+    if (!event.detail.shouldSwap || !event.detail.target?.contains(body)) return;
     source.close();
     document.removeEventListener("htmx:beforeSwap", stop);
   };

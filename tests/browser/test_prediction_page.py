@@ -98,7 +98,6 @@ def test_a_failed_prediction_shows_its_error(alice_page, cogmill, token):
     expect(page.locator("#status-badge")).to_have_text("failed")
     expect(page.locator("#prediction-error")).to_contain_text("the flux capacitor broke")
     expect(page.locator("#logs")).to_contain_text("about to fail")
-    expect(page.locator("#logs")).to_contain_text("Traceback (most recent call last):")  # where it failed
     expect(page.locator("#logs")).to_be_visible()
 
 
@@ -185,8 +184,8 @@ def test_a_finished_prediction_has_its_json_logs_and_run_again(alice_page, cogmi
     screenshots(page, request, "finished")
 
     page.get_by_role("button", name="Run again").click()
+    expect(page).not_to_have_url(re.compile(prediction["id"]))
     expect(page).to_have_url(re.compile(r"/p/\w+$"))
-    assert prediction["id"] not in page.url
     expect(page.locator("#status-badge")).to_have_text("succeeded", timeout=60_000)
     expect(page.locator("#output-markdown")).to_have_text("hello twice")
 

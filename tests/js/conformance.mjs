@@ -354,7 +354,7 @@ check("models-list-public-latest-version-first", async () => {
   const names = page.results.map((m) => `${m.owner}/${m.name}`);
   assert.ok(names.includes("cogmill/hello-world"), names.join(","));
   assert.ok(page.results.every((m) => m.visibility === "public"), "only public models");
-  const hello = page.results.find((m) => m.name === "hello-world");
+  const hello = page.results.find((m) => m.owner === "cogmill" && m.name === "hello-world");
   assert.equal(hello.is_official, true);
   // newest latest version first; a model with none yet sorts by its own creation
   const stamps = page.results.map((m) => Date.parse(m.latest_version ? m.latest_version.created_at : m.created_at));

@@ -84,7 +84,6 @@ def test_the_owner_saves_details_and_visibility(painter):
     ("cover_image_url", "ftp://example.com/x.png", "Enter a valid URL."),
     ("visibility", "everyone", "Select a valid choice."),
     ("hardware", "quantum", "Select a valid choice."),
-    ("description", "x" * 1001, "at most 1000 characters"),
 ])
 def test_bad_details_are_refused_beside_their_field_and_change_nothing(painter, field, value, error):
     client = client_for(painter.owner)
@@ -106,6 +105,41 @@ def test_a_model_trained_from_someone_elses_private_model_cannot_go_public(paint
     assert response.status_code == 422 and "it stays private" in response.content.decode()
     painter.refresh_from_db()
     assert painter.visibility == Visibility.PRIVATE
+
+
+def test_a_rule_about_a_field_left_alone_does_not_stop_a_save(painter, bob):
+    """A public model whose base was made private since may not go public again, but its owner still
+    saves its description: only what changed is applied."""
+    theirs = ready_version(bob, "later-private", IMAGE_OUTPUT, "s")
+    painter.versions.update(base=theirs)
+    theirs.model.visibility = Visibility.PRIVATE
+    theirs.model.save()
+    response = client_for(painter.owner).post("/alice/painter/settings", _details(painter, description="Still mine"))
+    assert response.status_code == 302, [line for line in response.content.decode().splitlines() if "error" in line]
+    painter.refresh_from_db()
+    assert painter.description == "Still mine" and painter.visibility == Visibility.PUBLIC
+
+
+def test_covers_and_links_on_this_sites_own_host_are_kept(painter, settings):
+    """A site whose address has no top-level domain (http://cogmill:8000) still takes its own URLs."""
+    settings.PUBLIC_URL = "http://cogmill:8000"
+    cover = "http://cogmill:8000/static/img/covers/hello-world.svg"
+    response = client_for(painter.owner).post("/alice/painter/settings", _details(painter, cover_image_url=cover))
+    assert response.status_code == 302, [l for l in response.content.decode().splitlines() if "errorlist" in l]
+    painter.refresh_from_db()
+    assert painter.cover_image_url == cover
+
+
+def test_a_signed_cover_given_back_is_kept_unsigned(painter):
+    """A client that GETs the model and PATCHes it back sends the signed cover; what is kept is the
+    file's own URL, signed again wherever it is shown (a kept signature would expire)."""
+    stored = painter.predictions.get().output
+    signed = capabilities.signed_file_url(stored)
+    response = client_for(None).patch("/v1/models/alice/painter", {"cover_image_url": signed},
+                                      content_type="application/json", **bearer(painter.owner))
+    assert response.status_code == 200, response.content
+    painter.refresh_from_db()
+    assert painter.cover_image_url == stored and _signed(painter.shown_cover_url)
 
 
 def test_a_readme_preview_is_rendered_safely_and_not_saved(painter):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from playground.models import File, Prediction, Status
 from playground.services import runs
-from tests.unit.conftest import client_for, ready_version
+from tests.unit.conftest import bearer, client_for, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -58,16 +58,19 @@ def test_text_output_is_shown_from_its_first_visible_character(make_prediction, 
     assert 'id="output-text">the cat sat</div>' in page
 
 
-def test_the_json_view_is_the_api_object_with_secrets_masked(alice):
+def test_the_json_view_is_the_api_object_for_its_owner_only(alice, bob):
     version = ready_version(alice, "keyed", WITH_SECRET, "k")
     prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED,
-                                           input={"text": "hi", "api_key": "**********"}, output="done")
+                                           input={"text": "hi", "api_key": "**********"}, output="done",
+                                           is_public=True)
     page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
     shown = page.split('id="prediction-json">')[1].split("</pre>")[0]
     body = json.loads(html.unescape(re.sub(r"<[^>]+>", "", shown)))  # highlighted: the spans' text
-    assert body["id"] == prediction.id and body["status"] == "succeeded" and body["output"] == "done"
-    assert body["input"] == {"text": "hi", "api_key": "••••••••"}
-    assert body["urls"]["get"].endswith(f"/v1/predictions/{prediction.id}")
+    api = client_for(None).get(f"/v1/predictions/{prediction.id}", **bearer(alice)).json()
+    assert {k: v for k, v in body.items() if k != "urls"} == {k: v for k, v in api.items() if k != "urls"}
+    assert body["input"] == {"text": "hi", "api_key": "**********"}  # the secret as the API masks it
+    shared = client_for(bob).get(f"/p/{prediction.id}").content.decode()  # shared by link: no API object
+    assert "done" in shared and 'id="prediction-json"' not in shared
 
 
 def test_no_json_view_while_it_runs(make_prediction, alice):
@@ -128,6 +131,26 @@ def test_only_the_owner_may_run_it_again(make_prediction, alice, bob):
     assert Prediction.objects.count() == 1
 
 
+def test_run_again_is_refused_once_the_model_is_hidden_or_the_version_deleted(alice, bob):
+    """bob ran alice's public model; once she makes it private, or deletes that version, his old run is
+    no way to run it again."""
+    version = ready_version(alice, "public-then-not", TEXT_FILE_OUTPUT, "v")
+    done = Prediction.objects.create(owner=bob, model=version.model, version=version, status=Status.SUCCEEDED,
+                                     input={"text": "x"})
+    client = client_for(bob)
+    assert "Run again" in client.get(f"/p/{done.id}").content.decode()
+    version.model.visibility = "private"
+    version.model.save()
+    assert "Run again" not in client.get(f"/p/{done.id}").content.decode()
+    assert "cannot be run again" in client.post(f"/p/{done.id}/again", follow=True).content.decode()
+    version.model.visibility = "public"
+    version.model.save()
+    version.hidden = True
+    version.save()
+    assert "cannot be run again" in client.post(f"/p/{done.id}/again", follow=True).content.decode()
+    assert Prediction.objects.count() == 1
+
+
 def test_runs_that_cannot_be_repeated_say_why_and_make_nothing(make_prediction, alice):
     """A run with a secret (sealed for that run only) or with its data erased is not offered again; a
     crafted post is refused with a message and makes no run."""
@@ -137,7 +160,7 @@ def test_runs_that_cannot_be_repeated_say_why_and_make_nothing(make_prediction, 
     erased = make_prediction(status=Status.SUCCEEDED, data_removed=True, input={})
     client = client_for(alice)
     for prediction in (keyed, erased):
-        assert not runs.can_run_again(prediction)
+        assert not runs.can_run_again(alice, prediction)
         assert "Run again" not in client.get(f"/p/{prediction.id}").content.decode()
         page = client.post(f"/p/{prediction.id}/again", follow=True).content.decode()
         assert "cannot be run again as it was" in page

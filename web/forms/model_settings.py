@@ -4,6 +4,7 @@ The forms only turn posted strings into values; the rules are the catalogue's (`
 and its refusals land on these fields under the same names."""
 
 from django import forms
+from django.conf import settings
 from django.core.validators import URLValidator
 
 from playground.errors import FieldError
@@ -18,23 +19,32 @@ VISIBILITY_HELP = {
 }
 
 
-def _web_url(label: str, **kwargs) -> forms.URLField:
-    """An http(s) URL, as the catalogue keeps them: not ftp:, not javascript:."""
-    return forms.URLField(required=False, label=label, assume_scheme="https",
-                          validators=[URLValidator(schemes=["http", "https"])], **kwargs)
+class WebURLField(forms.URLField):
+    """An http(s) URL, as the catalogue keeps them (not ftp:, not javascript:); one on this site counts
+    whatever its host is called (`http://cogmill:8000/...` has no top-level domain)."""
+
+    default_validators = []
+
+    def __init__(self, label: str, **kwargs):
+        super().__init__(required=False, label=label, assume_scheme="https", **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not value.startswith(settings.PUBLIC_URL + "/"):
+            URLValidator(schemes=["http", "https"])(value)
 
 
 class ModelDetailsForm(forms.Form):
-    description = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                   help_text="One or two sentences: shown under its name here and on Explore.")
     visibility = forms.ChoiceField(choices=[(v, v.label) for v in Visibility], widget=forms.RadioSelect)
     hardware = forms.ChoiceField(help_text="What its runs are placed on, and priced at.")
-    cover_image_url = _web_url("Cover image URL",
-                               help_text="An image for its card on Explore; or pick one of your runs' images.")
+    cover_image_url = WebURLField("Cover image URL",
+                                  help_text="An image for its card on Explore; or pick one of your runs' images.")
     cover_pick = forms.ChoiceField(required=False, widget=forms.RadioSelect, label="Or an image from your runs")
-    github_url = _web_url("GitHub URL")
-    paper_url = _web_url("Paper URL")
-    license_url = _web_url("License URL")
+    github_url = WebURLField("GitHub URL")
+    paper_url = WebURLField("Paper URL")
+    license_url = WebURLField("License URL")
     readme = forms.CharField(required=False, label="README", widget=forms.Textarea(attrs={"rows": 12}),
                              help_text="Markdown. Leave it empty to show the README.md of its latest version.")
 
@@ -43,16 +53,19 @@ class ModelDetailsForm(forms.Form):
         self.model = model
         self.covers = covers
         self.fields["hardware"].choices = presenters.hardware_choices()
+        if not model.hardware_id:  # none chosen (its hardware was deleted): say so rather than show the first
+            self.fields["hardware"].choices.insert(0, ("", "Not set: choose one"))
         self.fields["cover_pick"].choices = [("", "None of these")] + [(c["value"], c["name"]) for c in covers]
-        if not self.is_bound:
+        if not self.initial:  # what it is now: shown unbound, and what changed_data compares a post with
             self.initial = {"description": model.description, "visibility": model.visibility,
                             "hardware": model.hardware.sku if model.hardware_id else "",
                             "cover_image_url": model.cover_image_url, "github_url": model.github_url,
                             "paper_url": model.paper_url, "license_url": model.license_url, "readme": model.readme}
 
     def changes(self) -> dict:
-        """What update_model is asked to apply; a picked image replaces the cover URL."""
-        data = {name: self.cleaned_data[name] for name in self.fields if name != "cover_pick"}
+        """What the owner changed, for update_model (so a rule about a field left alone, such as a
+        model that may not go public, does not stop the save); a picked image replaces the cover URL."""
+        data = {name: self.cleaned_data[name] for name in self.changed_data if name != "cover_pick"}
         if self.cleaned_data["cover_pick"]:
             data["cover_image_url"] = self.cleaned_data["cover_pick"]
         return data

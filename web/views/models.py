@@ -7,10 +7,11 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse, QueryDict
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
 
 from playground.errors import DomainError, Invalid, NotFound
 from playground.models import BuildStatus, Model, Source, Version
@@ -80,6 +81,8 @@ def model_page(request, owner: str, name: str):
         return _render_model(request, model, version, form, tab, destination_form=destination)
     form = None
     shown = _shown_run(request, model) if tab == "playground" else None
+    if shown is not None and "version" not in request.GET and not shown.version.hidden:
+        version = shown.version  # the form that made it, not the latest one's
     if version is not None and version.is_ready:
         form_cls = form_class(version.schema)
         values = request.GET
@@ -243,8 +246,7 @@ def _run(request, model: Model, version: Version | None):
         ))
         if prediction is not None and request.htmx:
             response = render(request, "playground/_run_panel.html", run_panel_context(request, prediction))
-            response["HX-Push-Url"] = _page_path(model, version, prediction=prediction.id)
-            return response
+            return push_url(response, _page_path(model, version, prediction=prediction.id))
         if prediction is not None:
             return redirect("prediction", prediction_id=prediction.id)
     return _refused(request, model, version, form, status=422)
@@ -258,16 +260,12 @@ def _refused(request, model: Model, version: Version, form, status: int):
     response = render(request, "playground/_model_playground.html#run-form",
                       {"model": model, "version": version, "form": form, "run_action": _run_action(model, version)},
                       status=status)
-    response["HX-Retarget"] = "#run-form"
-    response["HX-Reswap"] = "outerHTML"
-    return response
+    return reswap(retarget(response, "#run-form"), "outerHTML")
 
 
 def _go(request, url: str):
     """A redirect the browser follows as a page, also when asked from htmx."""
-    if request.htmx:
-        return HttpResponse(status=204, headers={"HX-Redirect": url})
-    return redirect(url)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _uploader(request):
@@ -323,7 +321,7 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
 def _carried(request, tab: str) -> list[tuple[str, str]]:
     """The run form's values while another tab is shown, kept as hidden fields that the tab links send
     along (so the API tab's snippets, and the form when one comes back, keep what was typed)."""
-    if tab == "playground" or request.method != "GET":
+    if tab in ("playground", "train") or request.method != "GET":  # these tabs' forms hold their own values
         return []
     return [(key, value) for key, values in request.GET.lists() if key not in NOT_CARRIED for value in values]
 

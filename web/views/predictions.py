@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from playground.errors import Conflict, DomainError
 from playground.models import Prediction, Source
@@ -25,7 +25,8 @@ TRAININGS_SHOWN = 10
 
 
 def prediction_context(request, prediction: Prediction) -> dict:
-    return {"nav": "history", **run_panel_context(request, prediction)}
+    return {"nav": "history", **run_panel_context(request, prediction),
+            "can_run_again": runs.can_change(request.user, prediction) and runs.can_run_again(request.user, prediction)}
 
 
 def run_panel_context(request, prediction: Prediction) -> dict:
@@ -43,10 +44,14 @@ def run_panel_context(request, prediction: Prediction) -> dict:
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),
         "stream_url": prediction.stream_path,
-        "can_run_again": runs.can_change(request.user, prediction) and runs.can_run_again(prediction),
-        "api_json": presenters.highlight(presenters.api_json(prediction, request.user), "json")  # escaped
-                    if prediction.is_terminal else None,
     }
+
+
+def _api_json(request, prediction: Prediction) -> str | None:
+    """For its owner, once it has ended: the prediction as the API answers them, highlighted (escaped)."""
+    if not prediction.is_terminal or not runs.can_change(request.user, prediction):
+        return None
+    return presenters.highlight(presenters.api_json(prediction), "json")
 
 
 def prediction_page(request, prediction_id: str):
@@ -61,10 +66,11 @@ def prediction_page(request, prediction_id: str):
             response.status_code = HttpResponseStopPolling.status_code
             response["HX-Trigger"] = "prediction-ended"
         return response
-    if request.htmx and part == "body":
-        return render(request, "playground/prediction.html#body", context)
     if request.htmx and part == "panel":  # the model page's output panel, once the run has ended
         return render(request, "playground/_run_panel.html#panel-body", context)
+    context["api_json"] = _api_json(request, prediction)
+    if request.htmx and part == "body":
+        return render(request, "playground/prediction.html#body", context)
     return render(request, "playground/prediction.html", context)
 
 
@@ -73,7 +79,7 @@ def run_again(request, prediction_id: str):
     """The owner runs the same version with the same input again, and goes to the new run's page.
     A refusal (the version is gone, an uploaded file has expired, a limit) is said on this page."""
     prediction = runs.get_changeable(request.user, prediction_id)
-    if not runs.can_run_again(prediction):
+    if not runs.can_run_again(request.user, prediction):
         messages.error(request, "This prediction cannot be run again as it was: use “Tweak it” to run its model "
                                 "with a new form.")
         return redirect("prediction", prediction_id=prediction.id)
@@ -93,7 +99,7 @@ def run_again(request, prediction_id: str):
 def cancel(request, prediction_id: str):
     prediction = runs.cancel(runs.get_changeable(request.user, prediction_id))
     if request.htmx:  # from the output panel or the page's status: it polls, and looks again at once
-        return HttpResponse(status=204, headers={"HX-Trigger": "progress"})
+        return trigger_client_event(HttpResponse(status=204), "progress")
     return redirect("prediction", prediction_id=prediction.id)
 
 

@@ -37,6 +37,11 @@ class Command(BaseCommand):
             self._describe(owner, folder.name, described.get(folder.name) or {})
 
     def _describe(self, owner: str, name: str, details: dict) -> None:
+        """Once per model (a mark under the data folder says it was done): what its owner clears or
+        changes later stays so, and a failing example is not run again at every start."""
+        mark = Path(settings.DATA_DIR) / "examples-described" / f"{owner}--{name}"
+        if mark.exists():
+            return
         user = User.objects.get(username=owner)
         model = catalog.get_model(user, f"{owner}/{name}")
         changes = {}
@@ -48,6 +53,8 @@ class Command(BaseCommand):
             catalog.update_model(model, changes)
         if details.get("example") is not None and model.default_example_id is None:
             self._make_example(user, model, details["example"])
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
 
     def _make_example(self, user, model, data: dict) -> None:
         """Run the example input as the owner and make it the default example once it has succeeded."""
