@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, User
 from cogmill import redis as cogmill_redis
-from playground.models import BuildStatus, Model, Prediction, Version, Worker
+from playground.models import BuildStatus, File, Model, Prediction, Version, Worker
 
 PASSWORD = "a-long-pass-phrase-42"
 
@@ -107,6 +108,18 @@ def ready_version(owner: User, name: str, schema: dict, letter: str, **model_fie
     model = Model.objects.create(owner=owner, name=name, **model_fields)
     return Version.objects.create(model=model, version_id=letter * 64, build_status=BuildStatus.READY,
                                   openapi_schema=schema, cog_version="0.23.1")
+
+
+def stored_output(prediction, name: str, content: bytes, content_type: str, output: bool = True) -> File:
+    """A file `prediction` wrote (stored as its output files are); with `output`, it is the output."""
+    f = File(kind=File.Kind.OUTPUT, owner=prediction.owner, prediction=prediction, name=name,
+             content_type=content_type, size=len(content), sha256="0" * 64, md5="0" * 32)
+    f.content.save(name, ContentFile(content), save=False)
+    f.save()
+    if output:
+        prediction.output = f.url
+        prediction.save()
+    return f
 
 
 @pytest.fixture

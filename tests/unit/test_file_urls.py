@@ -14,7 +14,7 @@ from django.test import Client
 from playground import capabilities
 from playground.models import File, Status
 from playground.services import files, runs
-from tests.unit.conftest import bearer, client_for, ready_version
+from tests.unit.conftest import bearer, client_for, ready_version, stored_output
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,7 @@ def shared(alice, make_prediction):
     """alice's prediction whose output is a stored image (not shared)."""
     version = ready_version(alice, "painter", FILE_OUTPUT, "e")
     prediction = make_prediction(of=version, input={}, status=Status.SUCCEEDED)
-    f = File(kind=File.Kind.OUTPUT, owner=alice, prediction=prediction, name="out.png", content_type="image/png",
-             size=5, sha256="0" * 64, md5="0" * 32)
-    f.content.save("out.png", ContentFile(b"\x89PNG!"), save=False)
-    f.save()
-    prediction.output = f.url
-    prediction.save()
+    stored_output(prediction, "out.png", b"\x89PNG!", "image/png")
     return prediction
 
 

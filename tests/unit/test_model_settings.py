@@ -5,11 +5,10 @@ the owner's runs. Bad input gets the error beside its field and changes nothing.
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.files.base import ContentFile
 
 from playground import capabilities
-from playground.models import File, Hardware, Model, Prediction, Status, Visibility
-from tests.unit.conftest import bearer, client_for, ready_version
+from playground.models import Hardware, Model, Prediction, Status, Visibility
+from tests.unit.conftest import bearer, client_for, ready_version, stored_output
 
 pytestmark = pytest.mark.django_db
 
@@ -37,12 +36,7 @@ def painter(alice, cpu):
     version = ready_version(alice, "painter", IMAGE_OUTPUT, "p", hardware=cpu)
     prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, input={"text": "a"},
                                            status=Status.SUCCEEDED)
-    f = File(kind=File.Kind.OUTPUT, owner=alice, prediction=prediction, name="out.png", content_type="image/png",
-             size=5, sha256="0" * 64, md5="0" * 32)
-    f.content.save("out.png", ContentFile(b"\x89PNG!"), save=False)
-    f.save()
-    prediction.output = f.url
-    prediction.save()
+    stored_output(prediction, "out.png", b"\x89PNG!", "image/png")
     return version.model
 
 
@@ -175,10 +169,7 @@ def test_a_cover_url_of_someone_elses_file_is_never_signed(painter, bob):
     pointing the cover at another person's private output does not open it to anyone."""
     version = ready_version(bob, "bobs", IMAGE_OUTPUT, "b")
     theirs = Prediction.objects.create(owner=bob, model=version.model, version=version, status=Status.SUCCEEDED)
-    f = File(kind=File.Kind.OUTPUT, owner=bob, prediction=theirs, name="private.png", content_type="image/png",
-             size=1, sha256="0" * 64, md5="0" * 32)
-    f.content.save("private.png", ContentFile(b"x"), save=False)
-    f.save()
+    f = stored_output(theirs, "private.png", b"x", "image/png", output=False)
     painter.cover_image_url = f.url
     painter.save()
     assert painter.shown_cover_url == f.url and not capabilities.check_file_url(painter.shown_cover_url) is \

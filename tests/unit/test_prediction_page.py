@@ -6,12 +6,11 @@ import json
 import re
 
 import pytest
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from playground.models import File, Prediction, Status
+from playground.models import Prediction, Status
 from playground.services import runs
-from tests.unit.conftest import bearer, client_for, ready_version
+from tests.unit.conftest import bearer, client_for, ready_version, stored_output
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +25,13 @@ WITH_SECRET = {"components": {"schemas": {
 }}}
 
 
-def _stored(prediction: Prediction, name: str, content: bytes, content_type: str) -> File:
-    f = File(kind=File.Kind.OUTPUT, owner=prediction.owner, prediction=prediction, name=name,
-             content_type=content_type, size=len(content), sha256="0" * 64, md5="0" * 32)
-    f.content.save(name, ContentFile(content), save=False)
-    f.save()
-    return f
+def _writer_run(alice, name: str, content: bytes, content_type: str) -> Prediction:
+    """A succeeded run of alice/writer whose output is the file `name` it wrote."""
+    version = ready_version(alice, "writer", TEXT_FILE_OUTPUT, "w")
+    prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED,
+                                           input={"text": "x"})
+    stored_output(prediction, name, content, content_type)
+    return prediction
 
 
 def test_times_are_shown_once_in_the_status_panel(make_prediction, alice):
@@ -79,35 +79,20 @@ def test_no_json_view_while_it_runs(make_prediction, alice):
 
 
 def test_a_text_file_the_run_wrote_is_shown_in_place(alice):
-    version = ready_version(alice, "writer", TEXT_FILE_OUTPUT, "w")
-    prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED,
-                                           input={"text": "x"})
-    note = _stored(prediction, "notes.txt", b"<b>first line</b>\nsecond line\n", "text/plain")
-    prediction.output = note.url
-    prediction.save()
+    prediction = _writer_run(alice, "notes.txt", b"<b>first line</b>\nsecond line\n", "text/plain")
     page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
     assert 'data-preview="notes.txt">&lt;b&gt;first line&lt;/b&gt;\nsecond line\n</pre>' in page  # escaped
     assert "download it for the rest" not in page
 
 
 def test_a_long_text_file_shows_its_start_and_says_so(alice, settings):
-    version = ready_version(alice, "writer", TEXT_FILE_OUTPUT, "w")
-    prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED,
-                                           input={"text": "x"})
-    long = _stored(prediction, "long.txt", b"a" * 20_000 + b"THE END", "text/plain")
-    prediction.output = long.url
-    prediction.save()
+    prediction = _writer_run(alice, "long.txt", b"a" * 20_000 + b"THE END", "text/plain")
     page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
     assert "download it for the rest" in page and "THE END" not in page
 
 
 def test_a_binary_file_gets_no_preview(alice):
-    version = ready_version(alice, "writer", TEXT_FILE_OUTPUT, "w")
-    prediction = Prediction.objects.create(owner=alice, model=version.model, version=version, status=Status.SUCCEEDED,
-                                           input={"text": "x"})
-    blob = _stored(prediction, "weights.bin", b"\x00\x01secret-ish", "application/octet-stream")
-    prediction.output = blob.url
-    prediction.save()
+    prediction = _writer_run(alice, "weights.bin", b"\x00\x01secret-ish", "application/octet-stream")
     page = client_for(alice).get(f"/p/{prediction.id}").content.decode()
     assert "data-preview" not in page and "weights.bin" in page
 
