@@ -20,7 +20,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
 from accounts.services import is_admin
-from playground import capabilities
+from playground import capabilities, sealing
 from playground.cogschema import UNSHAREABLE_KINDS
 from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
 from playground.services import catalog, deployments, files, runs
@@ -107,8 +107,13 @@ def _add_text_previews(prediction: Prediction, entries: list[dict]) -> None:
 
 
 def api_json(prediction: Prediction) -> str:
-    """The prediction as the API answers its owner (secrets are kept masked in its input)."""
-    return json.dumps(prediction.to_dict(), indent=2, ensure_ascii=False)
+    """The prediction as the API answers its owner. Its secrets are stored masked already; they are
+    masked here again, as the API masks them, whatever the row holds."""
+    body = prediction.to_dict()
+    kinds = prediction.schema.input_kinds()
+    body["input"] = {key: sealing.MASK if kinds.get(key) == "secret" else value
+                     for key, value in (body["input"] or {}).items()}
+    return json.dumps(body, indent=2, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- input, metrics, timings

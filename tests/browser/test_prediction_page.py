@@ -98,6 +98,7 @@ def test_a_failed_prediction_shows_its_error(alice_page, cogmill, token):
     expect(page.locator("#status-badge")).to_have_text("failed")
     expect(page.locator("#prediction-error")).to_contain_text("the flux capacitor broke")
     expect(page.locator("#logs")).to_contain_text("about to fail")
+    expect(page.locator("#logs")).to_contain_text("Traceback (most recent call last):")  # where it failed
     expect(page.locator("#logs")).to_be_visible()
 
 
@@ -129,7 +130,7 @@ def test_without_javascript_a_running_page_refreshes_itself(browser, cogmill, to
         page.goto(f"/p/{prediction['id']}")
         expect(page.locator("#output-text")).to_have_text("first ")
         expect(page.locator("#status-badge")).to_have_text("processing")
-        expect(page.locator("noscript")).to_have_count(1)
+        assert page.content().count('<noscript><meta http-equiv="refresh"') == 1
         assert 'http-equiv="refresh"' in page.content()
         gate.write_text("go")
         wait_until(lambda: api_prediction(cogmill, token, prediction["id"])["status"] == "succeeded", 60)
