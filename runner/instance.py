@@ -128,7 +128,8 @@ class CogInstance:
                 inside += ["--forward", str(sandboxes.HOOK_PORT), f"{sandboxes.RUN_INSIDE}/{sandboxes.HOOK_SOCKET}"]
             if self.egress is not None:
                 inside += self.sandbox.allow_egress(self.egress)
-            command = self.sandbox.command([*inside, "--", "--host", "127.0.0.1", *self._mode_args()], self._env())
+            command = self.sandbox.command([*inside, "--", "--host", "127.0.0.1", *self._mode_args()],
+                                           self._env(sandboxes.SITE_INSIDE))
             env = sandboxes.CLEAN_ENV
         else:
             self.port, self.files_port = _free_port(self.host), _free_port(self.host)
@@ -137,7 +138,7 @@ class CogInstance:
             command = [str(self.venv / "bin" / "python"), str(sandboxes.LAUNCHER), "--watch", str(os.getpid()), log_path,
                        "--files", str(self._inputs), str(self.files_port),
                        "--", "--host", self.host, *self._mode_args()]
-            env = self._env()
+            env = self._env(str(sandboxes.SITE))
         self.output_log = Path(log_path)
         with os.fdopen(fd, "wb") as log_file:
             self.process = spawn(
@@ -195,9 +196,12 @@ class CogInstance:
         if self._inputs is not None:
             shutil.rmtree(self._inputs / run_id, ignore_errors=True)
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, site: str) -> dict[str, str]:
+        """The server's environment; `site` (runner/_site, as the server sees it) goes first on its
+        PYTHONPATH, so a run that raises leaves its traceback in the logs."""
         env = venv_env(self.venv, {**dict(self.spec.environment), **self.extra_env})
         env.update(PORT=str(self.port), COG_PREDICT_TYPE_STUB=self.spec.predict, COG_MAX_CONCURRENCY=str(self.slots))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (site, env.get("PYTHONPATH", "")) if p)
         if self.mode == TRAIN and self.spec.train:
             env["COG_TRAIN_TYPE_STUB"] = self.spec.train
         return env

@@ -48,7 +48,11 @@ CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 LAUNCHER = Path(__file__).with_name("_cog_server.py")
 LAUNCHER_INSIDE = "/opt/cogmill/cog_server.py"
 SCHEMA_HELPER_INSIDE = "/opt/cogmill/schema_helper.py"
-_SCRIPTS = {LAUNCHER: LAUNCHER_INSIDE, Path(__file__).with_name("_schema_helper.py"): SCHEMA_HELPER_INSIDE}
+# The folder a Cog server's Pythons find on PYTHONPATH: its sitecustomize prints a failed run's traceback.
+SITE = Path(__file__).with_name("_site")
+SITE_INSIDE = "/opt/cogmill/site"
+_SCRIPTS = {LAUNCHER: LAUNCHER_INSIDE, Path(__file__).with_name("_schema_helper.py"): SCHEMA_HELPER_INSIDE,
+            SITE / "sitecustomize.py": f"{SITE_INSIDE}/sitecustomize.py"}
 RUN_INSIDE = "/run/cogmill"  # the worker's sockets (its folder, read-only inside)
 WORK_INSIDE = "/run/model"  # a folder the program inside may write and the worker reads (a build's result)
 INPUTS_INSIDE = "/inputs"
@@ -277,7 +281,7 @@ class Sandbox:
         args += mounts.bind(self.src_dir)
         for path in (*self.files, *self.config.shared):
             args += mounts.bind(path)
-        args += ["--perms", "0755", "--dir", str(Path(LAUNCHER_INSIDE).parent)]
+        args += ["--perms", "0755", "--dir", str(Path(LAUNCHER_INSIDE).parent), "--perms", "0755", "--dir", SITE_INSIDE]
         for script, inside in _SCRIPTS.items():
             args += ["--ro-bind", str(script), inside]
         args += ["--ro-bind", str(self.inputs_dir), INPUTS_INSIDE, "--perms", "0755", "--dir", "/run",

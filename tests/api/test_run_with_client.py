@@ -25,6 +25,9 @@ def test_run_failing_model_raises_model_error(client):
         client.run("testers/failing", input={"reason": "kaput"})
     assert str(info.value) == "ValueError: kaput"  # what the model raised, said once
     assert info.value.prediction.status == "failed"
+    logs = info.value.prediction.logs  # and where, as Python says it
+    assert "about to fail" in logs and "Traceback (most recent call last):" in logs
+    assert 'predict.py", line 7, in predict' in logs and logs.rstrip().endswith("ValueError: kaput")
 
 
 def test_create_and_reload_until_succeeded(client, cogmill):
