@@ -367,7 +367,7 @@ def example_candidates(model: Model, limit: int):
     latest = list(own.order_by("-created_at").values_list("pk", flat=True)[:limit])
     chosen = list(model.examples.values_list("pk", flat=True))
     return (Prediction.objects.filter(pk__in=latest + chosen).select_related("model__owner", "version")
-            .order_by("-created_at"))
+            .prefetch_related("files").order_by("-created_at"))  # files: read for covers and previews alike
 
 
 def readme(model: Model) -> str:

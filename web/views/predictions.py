@@ -29,18 +29,25 @@ def prediction_context(request, prediction: Prediction) -> dict:
             "can_run_again": runs.can_change(request.user, prediction) and runs.can_run_again(request.user, prediction)}
 
 
-def run_panel_context(request, prediction: Prediction) -> dict:
-    """What shows a run: on its page, and in the model page's output panel."""
+def status_context(request, prediction: Prediction) -> dict:
+    """What the status panel shows (polled each second while a run goes): its state and its times."""
     return {
         "prediction": prediction,
         "status_label": presenters.status_label(prediction),
         "waiting_for": presenters.waiting_for(prediction),
         "live": not prediction.is_terminal,
         "can_change": runs.can_change(request.user, prediction),
-        "output": presenters.output_view(prediction),
-        "inputs": presenters.input_rows(prediction, request.user),
         "timings": presenters.timings(prediction),
         "elapsed_seconds": (timezone.now() - prediction.created_at).total_seconds(),
+    }
+
+
+def run_panel_context(request, prediction: Prediction) -> dict:
+    """What shows a run: on its page, and in the model page's output panel."""
+    return {
+        **status_context(request, prediction),
+        "output": presenters.output_view(prediction),
+        "inputs": presenters.input_rows(prediction, request.user),
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),
         "stream_url": prediction.stream_path,
@@ -57,15 +64,15 @@ def _api_json(request, prediction: Prediction) -> str | None:
 def prediction_page(request, prediction_id: str):
     """One prediction; while it runs, htmx polls `?part=status` and a script streams the output."""
     prediction = runs.get_viewable(request.user, prediction_id)
-    context = prediction_context(request, prediction)
     part = request.GET.get("part")
-    if request.htmx and part == "status":
-        response = render(request, "playground/prediction.html#status", context)
+    if request.htmx and part == "status":  # each second: no output, files or inputs read for it
+        response = render(request, "playground/prediction.html#status", status_context(request, prediction))
         if prediction.is_terminal:
             # The final status replaces the polling element, and the body reloads once with the result.
             response.status_code = HttpResponseStopPolling.status_code
             response["HX-Trigger"] = "prediction-ended"
         return response
+    context = prediction_context(request, prediction)
     if request.htmx and part == "panel":  # the model page's output panel, once the run has ended
         return render(request, "playground/_run_panel.html#panel-body", context)
     context["api_json"] = _api_json(request, prediction)
