@@ -11,13 +11,19 @@ BROWSER := $(VENV)/.chromium
 # The model sandbox (Debian's bubblewrap): every Cog server and build runs inside it.
 SANDBOX := $(VENV)/.bwrap
 
+# The Debian packages the examples' cog.yaml files ask for (build.system_packages), e.g. flite.
+EXAMPLE_PACKAGES := $(VENV)/.example-packages
+# `make run EXAMPLES=all` builds every example before saying it is ready; by default only the first
+# two, the rest in the background.
+EXAMPLES ?=
+
 .PHONY: run test fuzz install install-dev bench clean
 
-run: $(VENV)/.installed $(SANDBOX)
-	$(PY) -m cogmill.up
+run: $(VENV)/.installed $(SANDBOX) $(EXAMPLE_PACKAGES)
+	EXAMPLES=$(EXAMPLES) $(PY) -m cogmill.up
 
 # The layout's import contracts (pyproject.toml: tool.importlinter) first, then every test.
-test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX)
+test: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX) $(EXAMPLE_PACKAGES)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -32,8 +38,8 @@ fuzz: $(VENV)/.installed-dev $(SANDBOX)
 bench: $(VENV)/.installed-dev
 	$(PY) bench/overhead.py
 
-install: $(VENV)/.installed $(SANDBOX)
-install-dev: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX)
+install: $(VENV)/.installed $(SANDBOX) $(EXAMPLE_PACKAGES)
+install-dev: $(VENV)/.installed-dev $(JS_CLIENT) $(BROWSER) $(SANDBOX) $(EXAMPLE_PACKAGES)
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found and none could be installed" >&2; exit 1; }
@@ -60,6 +66,10 @@ $(BROWSER): $(VENV)/bin/python
 
 $(SANDBOX): $(VENV)/bin/python
 	@scripts/find-bwrap >/dev/null
+	touch $@
+
+$(EXAMPLE_PACKAGES): $(VENV)/.installed $(wildcard examples/*/cog.yaml)
+	$(PY) scripts/example-packages
 	touch $@
 
 clean:

@@ -71,7 +71,7 @@ def parse_cog_yaml(src_dir: Path) -> BuildSpec:
         concurrency_max=_concurrency(config.get("concurrency")),
         gpu=_flag(build.get("gpu"), "build.gpu"),
         environment=_environment(config.get("environment")),
-        system_packages=_strings(build.get("system_packages"), "build.system_packages"),
+        system_packages=_package_names(build.get("system_packages")),
         pre_install=_commands(build.get("pre_install"), "build.pre_install"),
         run_commands=_commands(build.get("run"), "build.run"),
     )
@@ -123,6 +123,19 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
         raise BuildError(f"cog.yaml field {where} must be a list of strings")
     return tuple(str(v).strip() for v in value)
+
+
+# Debian's rule for a package's name (Policy 5.6.1), with an optional `=version` as apt takes it: a
+# name can never be read as an option of dpkg-query or apt-get.
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?")
+
+
+def _package_names(value: Any) -> tuple[str, ...]:
+    names = _strings(value, "build.system_packages")
+    for name in names:
+        if not _PACKAGE.fullmatch(name):
+            raise BuildError(f"cog.yaml field build.system_packages: {name!r} is not a Debian package name")
+    return names
 
 
 def _commands(value: Any, where: str) -> tuple[str, ...]:

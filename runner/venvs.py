@@ -71,15 +71,49 @@ def ensure_venv(
 
 
 def check_root_steps(spec: BuildSpec, allowed: bool) -> None:
+    """Steps that need root are refused unless the operator allows them; system packages that are
+    installed on this machine already need nothing, so they pass either way."""
     if allowed:
         return
+    if missing := missing_system_packages(spec.system_packages):
+        them = "it" if len(missing) == 1 else "them"
+        raise BuildError(
+            f"cog.yaml field build.system_packages: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed on this worker, and this Cogmill may not "
+            f"install system packages (COGMILL_ALLOW_ROOT_BUILD_STEPS is off): ask its operator to install {them}"
+        )
     for field, value in (
-        ("build.system_packages", spec.system_packages),
         ("build.pre_install", spec.pre_install),
         ("build.run", spec.run_commands),
     ):
         if value:
             raise BuildError(f"unsupported cog.yaml field {field}: {ROOT_HINT}")
+
+
+def missing_system_packages(packages: Sequence[str]) -> list[str]:
+    """Those of ``packages`` (Debian names, as ``name`` or ``name=version``) that dpkg does not list as
+    installed here, at that version where one is given; all of them where there is no dpkg."""
+    if not packages:
+        return []
+    names = [package.split("=")[0] for package in packages]
+    try:
+        listed = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Status}\n", "--", *names],
+            capture_output=True, text=True, timeout=60,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return list(packages)
+    installed = {}
+    for line in listed.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[2] == "installed":
+            installed[fields[0]] = fields[1]
+    missing = []
+    for package in packages:
+        name, _, version = package.partition("=")
+        if name not in installed or (version and installed[name] != version):
+            missing.append(package)
+    return missing
 
 
 def _interpreter(spec: BuildSpec, strict: bool) -> Interpreter:
@@ -121,7 +155,11 @@ def _build(spec: BuildSpec, interpreter: Interpreter, venv: Path, log: Log, src_
     env = venv_env(venv, dict(spec.environment), for_build=True)
     cwd = Path(src_dir) if src_dir else venv
     if spec.system_packages:
-        _install_system_packages(spec.system_packages, log)
+        missing = missing_system_packages(spec.system_packages)
+        if present := [package for package in spec.system_packages if package not in missing]:
+            log(f"System packages already installed: {' '.join(present)}\n")
+        if missing:
+            _install_system_packages(missing, log)
     for command in spec.pre_install:
         run_logged(["sh", "-c", command], log, f"running {command!r}", env=env, cwd=cwd)
     _pip_install(spec, venv, log, env, cwd, sandbox, timeout)

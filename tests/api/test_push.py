@@ -68,7 +68,7 @@ BAD_MODELS = {
     "missing-predictor": ({"cog.yaml": 'predict: "nothere.py:Predictor"\n'}, "nothere.py"),
     "import-error": ({"cog.yaml": 'predict: "predict.py:Predictor"\n',
                       "predict.py": "import not_a_module_anywhere\n"}, "not_a_module_anywhere"),
-    "unsupported-field": ({"cog.yaml": 'build:\n  system_packages: ["ffmpeg"]\npredict: "predict.py:Predictor"\n',
+    "unsupported-field": ({"cog.yaml": 'build:\n  system_packages: ["cogmill-no-such-package"]\npredict: "predict.py:Predictor"\n',
                            "predict.py": (HELLO / "predict.py").read_text()}, "system_packages"),
     "bad-yaml": ({"cog.yaml": "predict: [unclosed\n"}, "cog.yaml"),
 }

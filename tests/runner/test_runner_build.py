@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from runner import BuildError, BuildSpec, build, ensure_venv, parse_cog_yaml, spec_hash
+from runner.venvs import check_root_steps, missing_system_packages
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,11 +31,29 @@ def test_missing_cog_yaml(fixture_copy: Callable[[str], Path], venvs_dir: Path) 
     assert "cog.yaml not found in the bundle" in error.log
 
 
-def test_system_packages_need_root(fixture_copy: Callable[[str], Path], venvs_dir: Path) -> None:
+def test_system_packages_missing_here_are_refused_without_root(fixture_copy: Callable[[str], Path],
+                                                               venvs_dir: Path) -> None:
     error = build_error(fixture_copy("system-packages"), venvs_dir)
     assert str(error) == (
-        "unsupported cog.yaml field build.system_packages: needs root; Cogmill runs models in a virtualenv"
+        "cog.yaml field build.system_packages: cogmill-no-such-package is not installed on this worker, and "
+        "this Cogmill may not install system packages (COGMILL_ALLOW_ROOT_BUILD_STEPS is off): ask its "
+        "operator to install it"
     )
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs a Debian-like machine")
+def test_system_packages_installed_here_need_no_root() -> None:
+    """coreutils is on every Debian machine: it passes without root; a version that is not the one
+    installed does not."""
+    check_root_steps(BuildSpec(system_packages=("coreutils",)), allowed=False)
+    assert missing_system_packages(["coreutils", "coreutils=0.0-not-this-one"]) == ["coreutils=0.0-not-this-one"]
+
+
+def test_system_package_names_are_checked(tmp_path: Path) -> None:
+    """A name that dpkg-query or apt-get would read as an option never reaches them."""
+    (tmp_path / "cog.yaml").write_text('build:\n  system_packages: ["--force-all"]\npredict: "p.py:P"\n')
+    with pytest.raises(BuildError, match="'--force-all' is not a Debian package name"):
+        parse_cog_yaml(tmp_path)
 
 
 def test_missing_predictor_file(fixture_copy: Callable[[str], Path], venvs_dir: Path) -> None:
