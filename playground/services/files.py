@@ -37,8 +37,9 @@ MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-
 
 
 def create_upload(owner, upload, metadata_text: str | None, filename: str | None = None,
-                  content_type: str | None = None) -> File:
-    """Store an uploaded file (kept COGMILL_FILE_TTL_HOURS) that can be passed as a model input.
+                  content_type: str | None = None, kept: bool = False) -> File:
+    """Store an uploaded file (kept COGMILL_FILE_TTL_HOURS, or until deleted when `kept`: an example's
+    input) that can be passed as a model input.
 
     `filename` and `content_type` (the form fields `filename` and `type`) replace what the part's
     own headers say.
@@ -67,7 +68,7 @@ def create_upload(owner, upload, metadata_text: str | None, filename: str | None
         content_type=(content_type.strip() if content_type else None) or upload.content_type
         or mimetypes.guess_type(name)[0] or "application/octet-stream",
         size=upload.size, sha256=sha256.hexdigest(), md5=md5.hexdigest(), metadata=metadata,
-        created_at=now, expires_at=now + dt.timedelta(hours=settings.COGMILL_FILE_TTL_HOURS),
+        created_at=now, expires_at=None if kept else now + dt.timedelta(hours=settings.COGMILL_FILE_TTL_HOURS),
     )
     upload.seek(0)
     f.content.save(name, upload, save=False)
@@ -230,6 +231,19 @@ def with_upload_files(data: dict, owner) -> dict:
 
 # ---------------------------------------------------------------- outputs
 
+# Media types that Python's mimetypes knows by another name only, as models' tools send them
+# (coglet sends a .wav as audio/wav): without these, a WAV output would be saved as output.bin.
+EXTENSIONS = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav", "audio/x-flac": ".flac",
+              "audio/flac": ".flac", "audio/x-m4a": ".m4a", "audio/mp4": ".m4a", "audio/x-aiff": ".aiff",
+              "image/x-png": ".png", "image/jpg": ".jpg", "video/x-matroska": ".mkv"}
+
+
+def extension_for(media_type: str) -> str:
+    """The file extension of a media type (".bin" when none is known)."""
+    media_type = media_type.split(";")[0].strip().lower()
+    return EXTENSIONS.get(media_type) or mimetypes.guess_extension(media_type) or ".bin"
+
+
 DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?)(?P<b64>;base64)?,(?P<data>.*)$", re.S)
 
 
@@ -273,7 +287,7 @@ class OutputFiles:
         if decoded is None:
             return uri
         mime, data = decoded
-        ext = mimetypes.guess_extension(mime) or ".bin"
+        ext = extension_for(mime)
         n = len(self._files)
         name = f"output{'' if n == 0 else f'_{n}'}{ext}"
         f = File(

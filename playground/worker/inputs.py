@@ -10,7 +10,6 @@ only). `data:` URIs go as they are (Cog decodes them without a network). Anythin
 when the run was created (services.files).
 """
 
-import mimetypes
 import re
 import shutil
 import time
@@ -125,5 +124,5 @@ def _safe_name(name: str, content_type: str) -> str:
     """A file name the model may see: the URL's or upload's own, cleaned, with an extension."""
     stem = _UNSAFE.sub("_", name).strip("._")[:100] or "input"
     if "." not in stem:
-        stem += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+        stem += files.extension_for(content_type).removesuffix(".bin")
     return stem

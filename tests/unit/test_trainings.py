@@ -269,3 +269,16 @@ def test_a_training_ends_and_publishes_together_or_not_at_all(trainable, destina
     assert not Version.objects.filter(model=destination).exists()
     training.refresh_from_db()
     assert training.status == "canceled" and training.output is None
+
+
+@pytest.mark.parametrize(("uri", "name"), [
+    ("data:audio/wav;base64,UklGRg==", "output.wav"),  # what coglet calls a .wav
+    ("data:audio/x-wav;base64,UklGRg==", "output.wav"),
+    ("data:audio/wave;base64,UklGRg==", "output.wav"),
+    ("data:image/png;base64,iVBORw==", "output.png"),
+    ("data:application/x-cogmill-unknown;base64,AA==", "output.bin"),
+])
+def test_an_output_file_is_named_by_its_media_type(trainable, destination, alice, uri, name):
+    training = trainings.create_training(alice, trainable, "alice/tuned", {"data": "https://example.com/a.txt"})
+    url = files.OutputFiles(training).convert(uri)
+    assert url.endswith(f"/{name}")
