@@ -163,14 +163,24 @@ def wait_for_worker(timeout: float = 60) -> None:
 
 
 def push_examples() -> None:
-    """Each example pushed, built and described (examples/catalog.yaml), with its default example run."""
+    """The examples pushed, built and described (examples/catalog.yaml), each with its default example
+    run: the catalogue's `first` ones before Cogmill says it is ready, the rest after, while it serves
+    (all before, with EXAMPLES=all). Explore shows the builds still going."""
     wait_for_worker()
-    for folder in sorted(p for p in EXAMPLES.iterdir() if (p / "cog.yaml").exists()):
-        try:
-            call_command("load_examples", folder.name)
-        except Exception as exc:  # one broken example must not stop the server
-            print(f"example {folder.name} did not build: {exc}", file=sys.stderr)
+    everything = os.environ.get("EXAMPLES", "").strip().lower() == "all"
+    load_examples(first=not everything)
     print(f"Cogmill is ready at {settings.PUBLIC_URL}", flush=True)
+    if not everything:
+        say("building the other examples in the background (Explore shows their progress)")
+        load_examples(rest=True)
+        say("every example is built")
+
+
+def load_examples(**which: bool) -> None:
+    try:
+        call_command("load_examples", **which)
+    except Exception as exc:  # a broken example must not stop the server: it says what failed
+        say(f"examples: {exc}")
 
 
 def main() -> int:

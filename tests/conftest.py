@@ -31,6 +31,26 @@ def cogmill():
 
 
 @pytest.fixture(scope="session")
+def catalogue(cogmill) -> dict[str, dict]:
+    """Every example beyond the first two (examples/catalog.yaml), loaded as `make run` loads them:
+    built, described, collected, each with its default example run; their models as the API shows
+    them. Building them takes minutes the first time (their venvs are cached across runs)."""
+    import httpx
+    import yaml
+
+    listed = yaml.safe_load((ROOT / "examples" / "catalog.yaml").read_text())
+    done = cogmill.manage("load_examples", "--rest", check=False, timeout=3000)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{cogmill.log_tail('worker')}"
+    headers = {"Authorization": f"Bearer {cogmill.token('cogmill')}"}
+    models = {}
+    for name in sorted(set(listed["models"]) - set(listed["first"])):
+        response = httpx.get(f"{cogmill.base_url}/v1/models/cogmill/{name}", headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+        models[name] = response.json()
+    return models
+
+
+@pytest.fixture(scope="session")
 def token(cogmill) -> str:
     return cogmill.token("alice")
 

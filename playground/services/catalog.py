@@ -394,6 +394,15 @@ def builds_of(model: Model):
     return model.versions.filter(hidden=False).exclude(build_status=BuildStatus.READY).order_by("-created_at")
 
 
+def coming(user) -> QuerySet:
+    """Versions waiting or building of models `user` may see that have no version ready yet: the
+    models Explore lists as on their way (make run's examples while they build), oldest first."""
+    ready = Exists(Version.objects.filter(model=OuterRef("model"), build_status=BuildStatus.READY, hidden=False))
+    return (Version.objects.filter(build_status__in=[BuildStatus.PENDING, BuildStatus.BUILDING], hidden=False,
+                                   model__in=Model.objects.visible_to(user))
+            .exclude(ready).select_related("model__owner").order_by("created_at"))
+
+
 def get_listed_version(model: Model, version_id: str) -> Version:
     version = model.versions.filter(version_id=version_id, hidden=False).first()
     if version is None:
@@ -466,6 +475,13 @@ def get_collection(slug: str) -> Collection:
     collection = find_collection(slug)
     if collection is None:
         raise NotFound(f"collection {slug} not found")
+    return collection
+
+
+def add_to_collection(model: Model, slug: str, name: str, description: str) -> Collection:
+    """Put `model` in the collection `slug`, made with this name and description if there is none."""
+    collection, _ = Collection.objects.get_or_create(slug=slug, defaults={"name": name, "description": description})
+    collection.models.add(model)
     return collection
 
 
