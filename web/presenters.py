@@ -22,7 +22,16 @@ from pygments.lexers import get_lexer_by_name
 from accounts.services import is_admin
 from playground import capabilities, sealing
 from playground.cogschema import UNSHAREABLE_KINDS
-from playground.models import DeploymentRelease, GalleryItem, Hardware, Instance, Model, Prediction, Status
+from playground.models import (
+    BuildStatus,
+    DeploymentRelease,
+    GalleryItem,
+    Hardware,
+    Instance,
+    Model,
+    Prediction,
+    Status,
+)
 from playground.services import catalog, deployments, files, runs
 
 SECRET_MASK = "••••••••"
@@ -73,9 +82,11 @@ def render_markdown(text: str, line_breaks: bool = True) -> str:
     return html.replace("<table>", SCROLLING_TABLE).replace("</table>", "</table></div>")
 
 
-def output_view(prediction: Prediction) -> dict:
-    """What the template needs to show the output as it is now."""
-    kind = prediction.version.schema.output_kind()
+def output_view(prediction: Prediction, inputs: list[dict] = ()) -> dict:
+    """What the template needs to show the output as it is now. `inputs` (input_rows) lets one image
+    made from one image be shown as a before/after comparison."""
+    schema = prediction.version.schema
+    kind = schema.output_kind()
     out = prediction.signed(prediction.output)
     view = {"kind": kind, "empty": out is None or out == [] or out == ""}
     if kind == "text":
@@ -86,13 +97,70 @@ def output_view(prediction: Prediction) -> dict:
             view["html"] = render_markdown(text)
     elif kind in ("file", "files"):
         urls = out if isinstance(out, list) else ([] if out is None else [out])
-        entries = [_file_entry(u) for u in urls]
-        view["images"] = [f for f in entries if f["kind"] == "image"]
-        view["others"] = [f for f in entries if f["kind"] != "image"]
-        _add_text_previews(prediction, view["others"])
+        _add_files(prediction, view, urls)
     else:
         view["json"] = "" if out is None else json.dumps(out, indent=2, ensure_ascii=False)
+        # An object's file fields (an annotated image beside the numbers) show as files too.
+        _add_files(prediction, view, _uri_fields(schema.output(), out))
+        view["vectors"] = vectors(out)
+    if prediction.status == Status.SUCCEEDED and kind in ("file", "files"):
+        view["compare"] = _comparison(view, inputs)
     return view
+
+
+def _add_files(prediction: Prediction, view: dict, urls: list) -> None:
+    entries = [_file_entry(u) for u in urls]
+    view["images"] = [f for f in entries if f["kind"] == "image"]
+    view["others"] = [f for f in entries if f["kind"] != "image"]
+    _add_text_previews(prediction, view["others"])
+
+
+def _uri_fields(output_schema: dict, out: object) -> list[str]:
+    """The file URLs in an object output's top-level fields that its schema types as files."""
+    if not isinstance(out, dict):
+        return []
+    urls = []
+    for key, prop in (output_schema.get("properties") or {}).items():
+        value = out.get(key)
+        items = prop.get("items") or {}
+        if prop.get("format") == "uri" and isinstance(value, str):
+            urls.append(value)
+        elif items.get("format") == "uri" and isinstance(value, list):
+            urls += [v for v in value if isinstance(v, str)]
+    return urls
+
+
+VECTOR_MIN_LENGTH = 8  # shorter lists of numbers are read, not copied
+
+
+def vectors(out: object) -> list[dict]:
+    """Lists of numbers in an output (an embedding, or a list of them, bare or in objects beside their
+    text), each with a label, its length, its first numbers and the JSON to copy."""
+    def numbers(value: object) -> bool:
+        return (isinstance(value, list) and len(value) >= VECTOR_MIN_LENGTH
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value))
+
+    found = []
+    items = out if isinstance(out, list) and not numbers(out) else [out]
+    for index, item in enumerate(items):
+        if numbers(item):
+            found.append((f"#{index}" if len(items) > 1 else "vector", item))
+        elif isinstance(item, dict):
+            label = next((str(v) for v in item.values() if isinstance(v, str)), f"#{index}")
+            found += [(label, v) for v in item.values() if numbers(v)]
+    return [{"label": label, "length": len(v), "head": ", ".join(f"{x:.4g}" for x in v[:4]),
+             "json": json.dumps(v)} for label, v in found]
+
+
+def _comparison(view: dict, inputs: list[dict]) -> dict | None:
+    """Before and after, when a run made one image from the one image it was given (an upscale, a cut
+    out background): the two shown over each other with a slider."""
+    if len(view.get("images", [])) != 1 or view.get("others"):
+        return None
+    given = [f for row in inputs if row["kind"] == "files" for f in row["files"]]
+    if len(given) != 1 or given[0]["kind"] != "image" or not given[0]["url"]:
+        return None
+    return {"before": given[0]["url"], "after": view["images"][0]["url"], "name": view["images"][0]["name"]}
 
 
 def _add_text_previews(prediction: Prediction, entries: list[dict]) -> None:
@@ -135,6 +203,13 @@ def input_rows(prediction: Prediction, viewer) -> list[dict]:
         else:
             rows.append({"name": key, "kind": "text", "value": json.dumps(value) if value is None or isinstance(value, bool) else value})
     return rows
+
+
+def single_file_inputs(rows: list[dict]) -> dict[str, str]:
+    """{input: URL} of the inputs (input_rows) that were one file the viewer's browser can open: what a
+    run form offers again beside the run."""
+    return {row["name"]: row["files"][0]["url"] for row in rows
+            if row["kind"] == "files" and len(row["files"]) == 1 and row["files"][0]["url"]}
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -346,6 +421,17 @@ def model_cards(models) -> list[dict]:
         example = model.default_example if not cover and model.default_example_id else None
         cards.append({"model": model, "cover": cover, "sample": output_preview(example) if example else None})
     return cards
+
+
+def coming_builds(versions, user) -> list[dict]:
+    """Explore's list of models on their way: name, state, and for the owner the build log's last line."""
+    shown = []
+    for version in versions:
+        mine = user.is_authenticated and version.model.owner_id == user.pk
+        lines = version.build_log.strip().splitlines() if mine else []
+        shown.append({"model": version.model, "building": version.build_status == BuildStatus.BUILDING,
+                      "since": version.created_at, "last_line": lines[-1][:160] if lines else ""})
+    return shown
 
 
 def cover_choices(predictions) -> list[dict]:

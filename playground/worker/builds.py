@@ -1,6 +1,7 @@
 """Building a version: its environment (venv per build spec) and its schema, recorded on the row."""
 
 import logging
+import time
 
 from django.conf import settings
 
@@ -13,19 +14,38 @@ from runner.build import BuildError, build
 log = logging.getLogger(__name__)
 
 
+class LiveLog(list):
+    """A build's log lines, written to its row as they come (at most every FLUSH_SECONDS), so its owner
+    can follow a long build: the model page's Builds and Explore's list of models on their way."""
+
+    FLUSH_SECONDS = 2.0
+
+    def __init__(self, version_pk: int) -> None:
+        super().__init__()
+        self.version_pk = version_pk
+        self.flushed = time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+        if time.monotonic() - self.flushed >= self.FLUSH_SECONDS:
+            self.flushed = time.monotonic()
+            Version.objects.filter(pk=self.version_pk, build_status=BuildStatus.BUILDING).update(
+                build_log="".join(self))
+
+
 def build_version(version_pk: int) -> None:
     version = Version.objects.select_related("model").get(pk=version_pk)
     if version.build_status == BuildStatus.READY:
         return
     Version.objects.filter(pk=version_pk).update(build_status=BuildStatus.BUILDING)
-    lines: list[str] = []
+    lines = LiveLog(version_pk)
     try:
         if version.base_id is None:
             unpack(version.bundle_path.read_bytes(), version.src_dir)  # afresh: a rebuild starts clean
         result = build(
             version.src_dir,
             settings.COGMILL_VENVS_DIR,
-            log=lines.append,
+            log=lines,
             allow_root_steps=settings.COGMILL_ALLOW_ROOT_BUILD_STEPS,
             sandbox=sandbox_config(),
             timeout=settings.COGMILL_BUILD_TIMEOUT,

@@ -21,13 +21,31 @@ document.addEventListener("keydown", (event) => {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;
-  const target = document.querySelector(button.dataset.copy);
+  const target = button.dataset.copy ? document.querySelector(button.dataset.copy) : null;
   const text = target ? (target.value ?? target.textContent) : button.dataset.copyText;
   navigator.clipboard?.writeText(text).then(() => {
     const label = button.textContent;
     button.textContent = "Copied";
     setTimeout(() => (button.textContent = label), 1500);
   });
+});
+
+// A file field that offers the example run's file: Remove drops it (the field asks for a file again if
+// it must have one); choosing a file replaces it (the preview shows the new file instead).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-drop-example]");
+  if (!button) return;
+  const example = button.closest("[data-example-file]");
+  const input = example?.closest(".dropzone")?.querySelector("input[type=file]");
+  if (input && example.hasAttribute("data-required")) input.required = true;
+  example?.remove();
+  input?.focus();
+});
+
+// Before and after: the slider under an image made from an image uncovers the input over the output.
+document.addEventListener("input", (event) => {
+  const range = event.target.closest("input[data-compare]");
+  range?.closest(".compare")?.querySelector(".compare-frame")?.style.setProperty("--split", `${range.value}%`);
 });
 
 // A running prediction, on its page or in the model page's output panel: append its output and logs

@@ -63,3 +63,24 @@ def page(browser, cogmill, request):
 @pytest.fixture
 def new_username() -> str:
     return f"u{uuid.uuid4().hex[:10]}"
+
+
+# axe-core (vendored, MPL-2.0, licence beside it), run in the page: what the accessibility tests check.
+AXE = Path(__file__).parent / "vendor" / "axe-4.11.0.min.js"
+BLOCKING = ("serious", "critical")
+RUN_AXE = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " — " + n.failureSummary.split("\\n")[1]),
+  }));
+}"""
+
+
+def axe_violations(page, path: str) -> list[str]:
+    """The serious and critical accessibility problems axe-core finds on `path`, as lines to read."""
+    page.goto(path)
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(RUN_AXE)
+    return [f"{path}: [{v['impact']}] {v['id']}: {v['help']}\n      " + "\n      ".join(v["nodes"])
+            for v in found if v["impact"] in BLOCKING]

@@ -2,24 +2,14 @@
 desktop and phone widths, light and dark: no serious or critical violation. And the phone menu works
 from the keyboard and tells a screen reader whether it is open."""
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, RESULTS, screenshots
+from tests.browser.conftest import DESKTOP, PHONE, RESULTS, axe_violations, screenshots
 from tests.browser.prediction_steps import PASSWORD, log_in, run
 from tests.server import ROOT
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.11.0.min.js"
-BLOCKING = ("serious", "critical")
-RUN_AXE = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  return result.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " — " + n.failureSummary.split("\\n")[1]),
-  }));
-}"""
 ANONYMOUS_PAGES = ("/login", "/signup", "/", "/cogmill/textgen", "/nobody/nothing")
 
 
@@ -56,14 +46,6 @@ def site(cogmill):
     return {"username": username, "pages": pages}
 
 
-def _violations(page: Page, path: str) -> list[str]:
-    page.goto(path)
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(RUN_AXE)
-    return [f"{path}: [{v['impact']}] {v['id']}: {v['help']}\n      " + "\n      ".join(v["nodes"])
-            for v in found if v["impact"] in BLOCKING]
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_no_page_has_a_serious_accessibility_violation(browser, cogmill, site, scheme, viewport, request):
@@ -71,9 +53,9 @@ def test_no_page_has_a_serious_accessibility_violation(browser, cogmill, site, s
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        problems = [problem for path in ANONYMOUS_PAGES for problem in _violations(page, path)]
+        problems = [problem for path in ANONYMOUS_PAGES for problem in axe_violations(page, path)]
         log_in(page, cogmill, site["username"])
-        problems += [problem for path in site["pages"] for problem in _violations(page, path)]
+        problems += [problem for path in site["pages"] for problem in axe_violations(page, path)]
         assert not problems, "\n".join(problems)
         if scheme == "dark" and viewport == DESKTOP:
             for name, path in (("model", "/cogmill/textgen"), ("prediction", site["pages"][8]), ("history", "/history")):

@@ -1,6 +1,6 @@
 """Builds on the model page: its owner follows versions that are waiting, building or failed (with
-the log and the error); nobody else sees a build, and a model with no version ready to run is not
-on Explore for anyone but its owner."""
+the log and the error); nobody else reads a build, and a model with no version ready to run has no
+card on Explore for anyone but its owner (a public one is listed as on its way, by name)."""
 
 import pytest
 
@@ -49,9 +49,36 @@ def test_nobody_else_sees_a_build(unbuilt, mallory, who):
     assert "No matching distribution" not in client.get("/alice/fresh", {"part": "builds"}, **HTMX).content.decode()
 
 
-def test_a_model_with_nothing_ready_is_on_explore_only_for_its_owner(unbuilt, alice, mallory):
-    assert "alice/fresh" in client_for(alice).get("/").content.decode()
-    assert "alice/fresh" not in client_for(mallory).get("/").content.decode()
-    assert "alice/fresh" not in client_for(None).get("/").content.decode()
+CARD = 'class="card model-card" href="/alice/fresh"'
+
+
+def test_a_model_with_nothing_ready_has_a_card_on_explore_only_for_its_owner(unbuilt, alice, mallory):
+    assert CARD in client_for(alice).get("/").content.decode()
+    assert CARD not in client_for(mallory).get("/").content.decode()
+    assert CARD not in client_for(None).get("/").content.decode()
     unbuilt.versions.filter(build_status=BuildStatus.BUILDING).update(build_status=BuildStatus.READY)
-    assert "alice/fresh" in client_for(None).get("/").content.decode()
+    assert CARD in client_for(None).get("/").content.decode()
+
+
+def test_explore_lists_public_models_on_their_way_and_only_their_owner_reads_the_log(unbuilt, alice, mallory):
+    """What `make run` shows while its examples build: each model waiting or building, by name; the
+    build log's last line for its owner alone; nothing of a private model to others."""
+    for viewer in (None, mallory):
+        page = client_for(viewer).get("/").content.decode()
+        coming = page.split('id="coming"')[1].split("</ul>")[0]
+        assert 'href="/alice/fresh"' in coming and "Building…" in coming
+        assert "Installing numpy" not in page and "No matching distribution" not in page
+    assert "Installing numpy" in client_for(alice).get("/").content.decode().split('id="coming"')[1]
+    hidden = Model.objects.create(owner=alice, name="secret", visibility=Visibility.PRIVATE)
+    Version.objects.create(model=hidden, version_id="3" * 64, build_status=BuildStatus.PENDING)
+    assert "alice/secret" not in client_for(mallory).get("/").content.decode()
+    assert "Waiting to build" in client_for(alice).get("/").content.decode()
+
+
+def test_the_list_of_models_on_their_way_reloads_explore_when_one_is_ready(unbuilt, mallory):
+    part = client_for(mallory).get("/", {"part": "coming", "count": "1"}, **HTMX)
+    assert part.status_code == 200 and "every 3s" in part.content.decode() and "HX-Refresh" not in part
+    unbuilt.versions.filter(build_status=BuildStatus.BUILDING).update(build_status=BuildStatus.READY)
+    done = client_for(mallory).get("/", {"part": "coming", "count": "1"}, **HTMX)
+    assert done["HX-Refresh"] == "true"  # its card now shows in the grid
+    assert 'id="coming"' not in client_for(mallory).get("/").content.decode()

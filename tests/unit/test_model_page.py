@@ -333,3 +333,53 @@ def test_an_error_about_a_part_of_a_field_keeps_the_validators_words():
 def test_a_type_given_as_a_list_is_worded_by_the_validator():
     assert said_plainly(FieldError("n", "'x' is not of type 'integer', 'null'", "type"),
                         {"type": ["integer", "null"]}) == "'x' is not of type 'integer', 'null'"
+
+
+def test_the_default_example_opens_the_page_and_its_file_is_offered_to_run_again(client, alice, bob, bundles,
+                                                                                   settings, tmp_path):
+    """As Replicate's model pages open: the default example in the output panel, its input in the
+    form, its file offered (signed for the viewer) until another is chosen, so Run needs no typing."""
+    from playground.services import files
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    model = Model.objects.create(owner=alice, name="reader", visibility="public")
+    version = make_version(model, "reader")
+    notes = files.create_upload(alice, SimpleUploadedFile("notes.txt", b"read me", content_type="text/plain"),
+                                None, kept=True)
+    assert notes.expires_at is None  # an example's input stays
+    example = Prediction.objects.create(owner=alice, version=version, model=model, input={"file": notes.api_url},
+                                        status=Status.SUCCEEDED, output="it said: read me")
+    model.default_example = example
+    model.save()
+    assert "it said: read me" in client.get("/alice/reader").content.decode()  # anonymous visitors too
+    client.force_login(bob)
+    html = client.get("/alice/reader").content.decode()
+    assert "it said: read me" in html and 'title="The model\'s default example' in html
+    offered = html_module.unescape(re.search(r'name="file__example" value="([^"]+)"', html)[1])
+    assert "/v1/files/" not in offered and "notes.txt" in offered  # the file's signed URL, not the API's
+    file_input = re.search(r'<input type="file"[^>]*>', html)[0]
+    assert "required" not in file_input  # the browser must not ask for the file it has
+    assert client.post("/alice/reader/predict", {"file__example": offered}).status_code == 302
+    assert Prediction.objects.exclude(pk=example.pk).get().input == {"file": offered}
+
+    # A file chosen instead wins; an example URL that is not http(s) counts for nothing.
+    Prediction.objects.exclude(pk=example.pk).delete()
+    mine = SimpleUploadedFile("mine.txt", b"mine", content_type="text/plain")
+    assert client.post("/alice/reader/predict", {"file": mine, "file__example": offered}).status_code == 302
+    assert Prediction.objects.exclude(pk=example.pk).get().input["file"].endswith(
+        File.objects.get(name="mine.txt").id)
+    refused = client.post("/alice/reader/predict", {"file__example": "javascript:alert(1)"})
+    assert refused.status_code == 422 and "This field is required." in refused.content.decode()
+
+
+def test_a_default_example_of_another_version_is_shown_but_fills_no_form(client, alice, bob, textgen):
+    old = Prediction.objects.create(owner=alice, version=textgen, model=textgen.model, input={"prompt": "Old one"},
+                                    status=Status.SUCCEEDED, output=["from the old version"])
+    textgen.model.default_example = old
+    textgen.model.save()
+    make_version(textgen.model, "textgen", "d" * 64)
+    client.force_login(bob)
+    html = client.get("/alice/textgen").content.decode()
+    assert "from the old version" in html and "Old one</textarea>" not in html
+    asked = client.get(f"/alice/textgen?version={'d' * 64}").content.decode()
+    assert "from the old version" not in asked  # that version's page shows no run of another

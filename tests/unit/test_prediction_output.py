@@ -1,5 +1,6 @@
 """How the prediction page decides to show an output, its inputs and its cost (in-process)."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -77,3 +78,55 @@ def test_a_failed_run_shows_its_error_and_no_empty_boxes(make_prediction, alice)
 def test_a_running_run_keeps_its_boxes_for_the_stream(make_prediction, alice):
     page = client_for(alice).get(f"/p/{make_prediction(status=Status.PROCESSING).id}").content.decode()
     assert 'id="output-text"' in page and 'id="logs"' in page
+
+
+DETECTION = {"type": "object", "properties": {"faces": {"type": "array", "items": {"type": "object"}},
+                                              "image": URI, "crops": {"type": "array", "items": URI}}}
+
+
+def test_an_objects_file_fields_show_as_files_beside_its_json(version, alice):
+    v = _version(version.model, DETECTION, "e")
+    out = {"faces": [{"box": [1, 2, 3, 4]}], "image": "http://x/output/1/faces.png",
+           "crops": ["http://x/output/2/crop.png", "http://x/output/3/crop.txt"]}
+    shown = output_view(Prediction(owner=alice, model=v.model, version=v, output=out, status=Status.SUCCEEDED))
+    assert shown["kind"] == "json" and '"faces"' in shown["json"]
+    assert [f["name"] for f in shown["images"]] == ["faces.png", "crop.png"]
+    assert [f["name"] for f in shown["others"]] == ["crop.txt"]
+    assert "compare" not in shown  # boxes drawn on a photo are read, not compared with it
+    # A string in a field the schema does not call a file is only text: "javascript:" never becomes a link.
+    sneaky = {"faces": [], "image": "javascript:alert(1)", "note": "http://x/output/9/x.png"}
+    shown = output_view(Prediction(owner=alice, model=v.model, version=v, output=sneaky, status=Status.SUCCEEDED))
+    assert shown["images"] == [] and shown["others"] == [{"url": None, "kind": "text", "name": "javascript:alert(1)"}]
+
+
+def test_embeddings_are_offered_as_vectors_to_copy(version, alice):
+    v = _version(version.model, {"type": "array", "items": {"type": "object"}}, "f")
+    out = [{"text": "a cat", "embedding": [0.5] * 384}, {"text": "a dog", "embedding": [-0.25] * 384}]
+    shown = output_view(Prediction(owner=alice, model=v.model, version=v, output=out, status=Status.SUCCEEDED))
+    assert [(x["label"], x["length"]) for x in shown["vectors"]] == [("a cat", 384), ("a dog", 384)]
+    assert shown["vectors"][1]["head"] == "-0.25, -0.25, -0.25, -0.25"
+    assert json.loads(shown["vectors"][0]["json"]) == [0.5] * 384
+    bare = output_view(Prediction(owner=alice, model=v.model, version=v, output=[0.1] * 16, status=Status.SUCCEEDED))
+    assert [x["label"] for x in bare["vectors"]] == ["vector"]
+    # A few numbers, or numbers mixed with text, are read in the JSON, not offered as a vector.
+    for out in ([1, 2, 3], [{"scores": [1, 2]}], [{"row": [1, "a"] * 8}], [True] * 10):
+        shown = output_view(Prediction(owner=alice, model=v.model, version=v, output=out, status=Status.SUCCEEDED))
+        assert shown["vectors"] == [], out
+
+
+def test_one_image_made_from_one_image_is_shown_before_and_after(version, alice):
+    v = _version(version.model, SCHEMAS["file"], "g")
+    given = {"image": "https://example.com/small.png", "prompt": "x"}
+    made = Prediction(owner=alice, model=v.model, version=v, input=given, output="http://x/output/1/big.png",
+                      status=Status.SUCCEEDED)
+    shown = output_view(made, input_rows(made, alice))
+    assert shown["compare"] == {"before": "https://example.com/small.png", "after": "http://x/output/1/big.png",
+                                "name": "big.png"}
+    page_made = Prediction(owner=alice, model=v.model, version=v, input={"prompt": "x"},
+                           output="http://x/output/1/big.png", status=Status.SUCCEEDED)
+    assert output_view(page_made, input_rows(page_made, alice))["compare"] is None  # nothing to compare with
+    audio_in = Prediction(owner=alice, model=v.model, version=v, input={"image": "https://example.com/a.wav"},
+                          output="http://x/output/1/big.png", status=Status.SUCCEEDED)
+    assert output_view(audio_in, input_rows(audio_in, alice))["compare"] is None
+    running = Prediction(owner=alice, model=v.model, version=v, input=given, output=None, status=Status.PROCESSING)
+    assert "compare" not in output_view(running, input_rows(running, alice))

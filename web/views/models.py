@@ -11,10 +11,10 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect, push_url, reswap, retarget
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, push_url, reswap, retarget
 
 from playground.errors import DomainError, Invalid, NotFound
-from playground.models import BuildStatus, Model, Source, Version
+from playground.models import BuildStatus, Model, Prediction, Source, Version
 from playground.services import catalog, files, runs, trainings
 from web import presenters, snippets
 from web.forms.model_settings import VISIBILITY_HELP, ExamplesForm, ModelDetailsForm
@@ -36,7 +36,13 @@ BUILDS_SHOWN = 5
 
 
 def explore(request):
-    """Models grid with search, collections and a public/mine filter (GET form, works without JS)."""
+    """Models grid with search, collections and a public/mine filter (GET form, works without JS), and
+    the models still being built, followed every few seconds."""
+    coming = presenters.coming_builds(catalog.coming(request.user), request.user)
+    if request.htmx and request.GET.get("part") == "coming":
+        if len(coming) < _count(request.GET.get("count")):
+            return HttpResponseClientRefresh()  # one is ready (or failed): the grid changes
+        return render(request, "playground/explore.html#coming", {"coming": coming})
     text = request.GET.get("q", "").strip()
     chosen = request.GET.get("filter", "all")
     if chosen not in FILTERS:
@@ -57,9 +63,17 @@ def explore(request):
         "filters": FILTERS,
         "collections": catalog.all_collections(),
         "collection": collection,
+        "coming": coming,
     }
     template = "playground/explore.html#results" if request.htmx else "playground/explore.html"
     return render(request, template, context)
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
 
 
 def model_page(request, owner: str, name: str):
@@ -80,29 +94,37 @@ def model_page(request, owner: str, name: str):
         form, destination = _train_forms(request, version)
         return _render_model(request, model, version, form, tab, destination_form=destination)
     form = None
-    shown = _shown_run(request, model) if tab == "playground" else None
-    if shown is not None and "version" not in request.GET and not shown.version.hidden:
+    shown, example = _shown_run(request, model, version) if tab == "playground" else (None, False)
+    if shown is not None and not example and "version" not in request.GET and not shown.version.hidden:
         version = shown.version  # the form that made it, not the latest one's
     if version is not None and version.is_ready:
         form_cls = form_class(version.schema)
-        values = request.GET
-        if shown is not None and not any(key not in NOT_CARRIED for key in request.GET):
-            values = QueryDict(urlencode(presenters.prefill_query(shown)))  # the form that made the run shown
-        form = form_cls(initial=initial_values(version.schema, form_cls, values))
-    return _render_model(request, model, version, form, tab, shown=shown)
+        values, example_files = request.GET, {}
+        if shown is not None and shown.version_id == version.pk and not any(k not in NOT_CARRIED for k in request.GET):
+            # The form that made the run shown, its files offered too (run again with one click).
+            values = QueryDict(urlencode(presenters.prefill_query(shown)))
+            example_files = presenters.single_file_inputs(presenters.input_rows(shown, request.user))
+        form = form_cls(initial=initial_values(version.schema, form_cls, values), example_files=example_files)
+    return _render_model(request, model, version, form, tab, shown=shown, example=example)
 
 
-def _shown_run(request, model: Model):
-    """`?prediction=<id>`: a run of this model the viewer may see, shown in the output panel (the URL the
-    page moves to once the form has started a run, so a reload shows it again)."""
+def _shown_run(request, model: Model, version: Version | None) -> tuple[Prediction | None, bool]:
+    """The run shown in the output panel, and whether it is the model's default example: with
+    `?prediction=<id>`, that run of this model if the viewer may see it (the URL the page moves to once
+    the form has started a run, so a reload shows it again); without, the default example, as
+    Replicate's model pages open: whoever sees the model sees it (its Examples tab and the API's
+    `default_example` show it too), unless the page is of another version than the example's."""
     prediction_id = request.GET.get("prediction")
     if not prediction_id:
-        return None
+        example = model.default_example
+        if example is None or "version" in request.GET and version is not None and example.version_id != version.pk:
+            return None, False
+        return example, True
     try:
         prediction = runs.get_viewable(request.user, prediction_id)
     except NotFound:
-        return None
-    return prediction if prediction.model_id == model.pk else None
+        return None, False
+    return (prediction, False) if prediction.model_id == model.pk else (None, False)
 
 
 @require_POST
@@ -286,7 +308,7 @@ def _created(form, create):
 
 
 def _render_model(request, model: Model, version: Version | None, form, tab: str, status: int = 200,
-                  destination_form=None, shown=None, settings_forms=None):
+                  destination_form=None, shown=None, settings_forms=None, example: bool = False):
     context = {
         "nav": "explore",
         "model": model,
@@ -301,7 +323,8 @@ def _render_model(request, model: Model, version: Version | None, form, tab: str
         "carried": _carried(request, tab),
     }
     if shown is not None:
-        context.update(run_panel_context(request, shown))
+        context.update(run_panel_context(request, shown), shown_is_example=example,
+                       can_open=not example or runs.can_view(request.user, shown))
     if tab == "api" and form is not None:
         context["snippets"] = _snippets(model, version, form)
     if tab == "examples":

@@ -44,10 +44,11 @@ def status_context(request, prediction: Prediction) -> dict:
 
 def run_panel_context(request, prediction: Prediction) -> dict:
     """What shows a run: on its page, and in the model page's output panel."""
+    inputs = presenters.input_rows(prediction, request.user)
     return {
         **status_context(request, prediction),
-        "output": presenters.output_view(prediction),
-        "inputs": presenters.input_rows(prediction, request.user),
+        "output": presenters.output_view(prediction, inputs),
+        "inputs": inputs,
         "metrics": presenters.metrics_rows(prediction),
         "tweak_url": presenters.prefill_url(prediction),
         "stream_url": prediction.stream_path,
