@@ -31,7 +31,6 @@ from cogmill.celery import app  # noqa: E402
 from playground.worker import leases, reaper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 FIRST_BACKOFF, MAX_BACKOFF, STABLE_SECONDS = 1.0, 30.0, 60.0
 
 

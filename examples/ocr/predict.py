@@ -33,13 +33,17 @@ class Predictor(BasePredictor):
                                       ge=0.0, le=1.0, default=0.5),
     ) -> Output:
         try:
-            picture = ImageOps.exif_transpose(Image.open(image))
+            picture = Image.open(image)
+        except Exception as exc:
+            raise ValueError(f"image: not an image this model can read ({exc})") from None
+        if max(picture.size) > MAX_SIDE:  # before its pixels are decoded
+            raise ValueError(f"image: {picture.width}×{picture.height} is too large; "
+                             f"at most {MAX_SIDE} pixels a side")
+        try:
+            picture = ImageOps.exif_transpose(picture)
             picture.load()
         except Exception as exc:
             raise ValueError(f"image: not an image this model can read ({exc})") from None
-        if max(picture.size) > MAX_SIDE:
-            raise ValueError(f"image: {picture.width}×{picture.height} is too large; "
-                             f"at most {MAX_SIDE} pixels a side")
         picture = picture.convert("RGB")
         # RapidOCR reads arrays in OpenCV's channel order.
         found, elapsed = self.engine(np.asarray(picture)[:, :, ::-1].copy(), text_score=min_confidence)

@@ -18,14 +18,19 @@ MODELS = {"general": 0, "landscape": 1}  # 256×256 input / 144×256 input, fast
 
 
 def open_rgb(path: Path) -> Image.Image:
-    """The image upright (EXIF orientation applied) in RGB, or a ValueError a person can act on."""
+    """The image upright (EXIF orientation applied) in RGB, or a ValueError a person can act on. Its
+    size is checked before its pixels are decoded."""
     try:
-        picture = ImageOps.exif_transpose(Image.open(path))
-        picture.load()
+        picture = Image.open(path)
     except Exception as exc:
         raise ValueError(f"image: not an image this model can read ({exc})") from None
     if max(picture.size) > MAX_SIDE:
         raise ValueError(f"image: {picture.width}×{picture.height} is too large; at most {MAX_SIDE} pixels a side")
+    try:
+        picture = ImageOps.exif_transpose(picture)
+        picture.load()
+    except Exception as exc:
+        raise ValueError(f"image: not an image this model can read ({exc})") from None
     return picture.convert("RGB")
 
 

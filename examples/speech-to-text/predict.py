@@ -60,7 +60,10 @@ def _read(path: Path) -> np.ndarray:
         raise ValueError("audio: not a sound file this model can read; send WAV, FLAC, OGG or MP3") from None
     if info.duration > MAX_SECONDS:
         raise ValueError(f"audio: {info.duration:.0f} s long; at most {MAX_SECONDS // 60} minutes a run")
-    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise ValueError(f"audio: the file could not be read to its end ({exc})") from None
     mono = data.mean(axis=1)
     if rate != RATE:
         divisor = math.gcd(rate, RATE)

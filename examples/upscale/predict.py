@@ -41,7 +41,7 @@ class Predictor(BasePredictor):
         for name, stem in MODELS.items():
             net = ncnn.Net()
             net.opt.use_vulkan_compute = False
-            net.opt.num_threads = os.cpu_count() or 1
+            net.opt.num_threads = len(os.sched_getaffinity(0))  # the CPUs this process may use
             net.load_param(str(_model_dir() / f"{stem}.param"))
             net.load_model(str(_model_dir() / f"{stem}.bin"))
             self.nets[name] = net
@@ -59,14 +59,19 @@ class Predictor(BasePredictor):
                                    default="png"),
     ) -> Path:
         try:
-            picture = ImageOps.exif_transpose(Image.open(image))
+            picture = Image.open(image)
+        except Exception as exc:
+            raise ValueError(f"image: not an image this model can read ({exc})") from None
+        width, height = picture.size
+        if width * height > MAX_PIXELS:  # before its pixels are decoded
+            raise ValueError(f"image: {width}×{height} is too large; at most {MAX_PIXELS:,} pixels "
+                             f"(1024×1024), or resize it first")
+        try:
+            picture = ImageOps.exif_transpose(picture)
             picture.load()
         except Exception as exc:
             raise ValueError(f"image: not an image this model can read ({exc})") from None
         width, height = picture.size
-        if width * height > MAX_PIXELS:
-            raise ValueError(f"image: {width}×{height} is too large; at most {MAX_PIXELS:,} pixels "
-                             f"(1024×1024), or resize it first")
         alpha = picture.getchannel("A") if "A" in picture.getbands() else None
         rgb = np.asarray(picture.convert("RGB"))
         started = time.monotonic()

@@ -161,7 +161,7 @@ def visible_model_ids(user, model_ids: set[int]) -> set[int]:
 
 def explore(user, text: str = "", which: str = "all") -> QuerySet:
     """Models the user may see, newest first: `text` matches every word; `which` is all, public or mine.
-    A model with no version ready to run shows only to its owner."""
+    A model with no version ready to run is in it for its owner only (others see it in `coming`)."""
     runnable = Exists(Version.objects.filter(model=OuterRef("pk"), build_status=BuildStatus.READY, hidden=False))
     models = Model.objects.visible_to(user).filter(Q(runnable) | Q(owner=user.pk)).for_api()
     if text:

@@ -297,6 +297,18 @@ def can_read_file(user, f: File) -> bool:
     return run is not None and can_view_run(user, run)
 
 
+def offered_input_file(user, model, run_id: str, field: str) -> File | None:
+    """The stored file that input `field` of run `run_id` was given, when a run form of `model` may
+    offer it to `user` to run again (copied as their own upload): the run is of `model`, its data is
+    kept, and it is the model's default example (shown to whoever sees the model) or a run `user`
+    may see."""
+    run = Prediction.objects.select_related("model__owner").filter(pk=run_id, model=model).first()
+    if run is None or run.data_removed or (run.pk != model.default_example_id and not can_view(user, run)):
+        return None
+    value = (run.input or {}).get(field)
+    return files.stored_file(value) if isinstance(value, str) else None
+
+
 def shown_input(run: Run, viewer) -> dict:
     """A run's input as `viewer` sees it on its page: its owner's uploads, and the stored files
     `viewer` may read now, as signed URLs their browser can open; any other file's URL as it was

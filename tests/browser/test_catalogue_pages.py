@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshots
 from tests.browser.prediction_steps import log_in
+from tests.server import ROOT
 
 pytestmark = pytest.mark.catalogue
 RUN_MS = 120_000
@@ -45,6 +46,14 @@ def test_a_chosen_file_replaces_the_example_and_remove_asks_for_one(page: Page, 
     log_in(page, cogmill, new_username)
     page.goto("/cogmill/remove-background")
     file_input = page.locator("input[type=file][name=image]")
+    file_input.set_input_files(str(ROOT / "examples" / "upscale" / "samples" / "coffee.png"))
+    expect(page.locator("[data-example-file]")).to_have_count(0)  # the chosen file's preview instead
+    page.get_by_role("button", name="Run").click()
+    panel = page.locator("#run-output")
+    expect(panel.locator("#status-badge")).to_have_text("succeeded", timeout=RUN_MS)
+    expect(panel.locator("#output-compare img").first).to_have_js_property("naturalWidth", 150)  # the coffee's
+
+    page.goto("/cogmill/remove-background")
     page.get_by_role("button", name="Remove").click()
     expect(page.locator("[data-example-file]")).to_have_count(0)
     page.get_by_role("button", name="Run").click()

@@ -75,10 +75,40 @@ def test_explore_lists_public_models_on_their_way_and_only_their_owner_reads_the
     assert "Waiting to build" in client_for(alice).get("/").content.decode()
 
 
-def test_the_list_of_models_on_their_way_reloads_explore_when_one_is_ready(unbuilt, mallory):
-    part = client_for(mallory).get("/", {"part": "coming", "count": "1"}, **HTMX)
+def test_the_list_of_models_on_their_way_reloads_explore_when_one_it_listed_is_ready(unbuilt, mallory):
+    building = unbuilt.versions.get(build_status=BuildStatus.BUILDING)
+    page = client_for(mallory).get("/").content.decode()
+    assert f"part=coming&amp;seen={building.pk}" in page
+    part = client_for(mallory).get("/", {"part": "coming", "seen": str(building.pk)}, **HTMX)
     assert part.status_code == 200 and "every 3s" in part.content.decode() and "HX-Refresh" not in part
-    unbuilt.versions.filter(build_status=BuildStatus.BUILDING).update(build_status=BuildStatus.READY)
-    done = client_for(mallory).get("/", {"part": "coming", "count": "1"}, **HTMX)
+    # Another starts as this one ends, within one poll: the list it showed has changed all the same.
+    other = Model.objects.create(owner=unbuilt.owner, name="later", visibility=Visibility.PUBLIC)
+    Version.objects.create(model=other, version_id="4" * 64, build_status=BuildStatus.PENDING)
+    building.build_status = BuildStatus.READY
+    building.save()
+    done = client_for(mallory).get("/", {"part": "coming", "seen": str(building.pk)}, **HTMX)
     assert done["HX-Refresh"] == "true"  # its card now shows in the grid
-    assert 'id="coming"' not in client_for(mallory).get("/").content.decode()
+    coming = client_for(mallory).get("/").content.decode().split('id="coming"')[1].split("</ul>")[0]
+    assert 'href="/alice/later"' in coming and 'href="/alice/fresh"' not in coming
+
+
+def test_a_model_with_two_builds_waiting_is_listed_once(unbuilt, mallory):
+    Version.objects.create(model=unbuilt, version_id="5" * 64, build_status=BuildStatus.PENDING)
+    coming = client_for(mallory).get("/").content.decode().split('id="coming"')[1].split("</ul>")[0]
+    assert coming.count('href="/alice/fresh"') == 1
+
+
+def test_a_build_writes_its_log_to_its_row_while_it_builds(unbuilt):
+    """What the owner's Builds panel and Explore read during a long build; nothing once it has ended."""
+    from playground.worker.builds import LiveLog
+
+    version = unbuilt.versions.get(build_status=BuildStatus.BUILDING)
+    log = LiveLog(version.pk)
+    log.FLUSH_SECONDS = 0
+    log("Collecting numpy\n")
+    version.refresh_from_db()
+    assert version.build_log == "Collecting numpy\n"
+    Version.objects.filter(pk=version.pk).update(build_status=BuildStatus.FAILED, build_log="the final log\n")
+    log("late\n")
+    version.refresh_from_db()
+    assert version.build_log == "the final log\n"

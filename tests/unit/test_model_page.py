@@ -338,7 +338,8 @@ def test_a_type_given_as_a_list_is_worded_by_the_validator():
 def test_the_default_example_opens_the_page_and_its_file_is_offered_to_run_again(client, alice, bob, bundles,
                                                                                    settings, tmp_path):
     """As Replicate's model pages open: the default example in the output panel, its input in the
-    form, its file offered (signed for the viewer) until another is chosen, so Run needs no typing."""
+    form, its file offered until another is chosen, so Run needs no typing. Running with it stores a
+    copy of the file as the user's own upload: no signature, nothing that stops working later."""
     from playground.services import files
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -355,21 +356,49 @@ def test_the_default_example_opens_the_page_and_its_file_is_offered_to_run_again
     client.force_login(bob)
     html = client.get("/alice/reader").content.decode()
     assert "it said: read me" in html and 'title="The model\'s default example' in html
-    offered = html_module.unescape(re.search(r'name="file__example" value="([^"]+)"', html)[1])
-    assert "/v1/files/" not in offered and "notes.txt" in offered  # the file's signed URL, not the API's
+    assert f'name="file__example" value="{example.id}"' in html and "<span class=\"mono\">notes.txt</span>" in html
     file_input = re.search(r'<input type="file"[^>]*>', html)[0]
     assert "required" not in file_input  # the browser must not ask for the file it has
-    assert client.post("/alice/reader/predict", {"file__example": offered}).status_code == 302
-    assert Prediction.objects.exclude(pk=example.pk).get().input == {"file": offered}
+    tabbed = client.get("/alice/reader", {"tab": "playground", "file": "ignored"}).content.decode()
+    assert f'name="file__example" value="{example.id}"' in tabbed  # still offered after a tab round trip
 
-    # A file chosen instead wins; an example URL that is not http(s) counts for nothing.
+    assert client.post("/alice/reader/predict", {"file__example": example.id}).status_code == 302
+    copy = File.objects.get(owner=bob)
+    assert (copy.name, copy.content.read(), copy.expires_at is not None) == ("notes.txt", b"read me", True)
+    assert Prediction.objects.exclude(pk=example.pk).get().input == {"file": copy.api_url}
+
+    # A file chosen instead wins.
     Prediction.objects.exclude(pk=example.pk).delete()
     mine = SimpleUploadedFile("mine.txt", b"mine", content_type="text/plain")
-    assert client.post("/alice/reader/predict", {"file": mine, "file__example": offered}).status_code == 302
-    assert Prediction.objects.exclude(pk=example.pk).get().input["file"].endswith(
-        File.objects.get(name="mine.txt").id)
-    refused = client.post("/alice/reader/predict", {"file__example": "javascript:alert(1)"})
-    assert refused.status_code == 422 and "This field is required." in refused.content.decode()
+    assert client.post("/alice/reader/predict", {"file": mine, "file__example": example.id}).status_code == 302
+    assert Prediction.objects.exclude(pk=example.pk).get().input["file"].endswith(File.objects.get(name="mine.txt").id)
+
+
+def test_only_a_file_the_user_may_have_is_copied_from_a_run(client, alice, bob, bundles, settings, tmp_path):
+    """A run that is not the default example and is not theirs to see, a run of another model, or an
+    example whose data was removed gives nothing: the field asks for a file, and nothing leaks."""
+    from playground.services import files
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    model = Model.objects.create(owner=alice, name="reader", visibility="public")
+    version = make_version(model, "reader")
+    secret = files.create_upload(alice, SimpleUploadedFile("diary.txt", b"private", content_type="text/plain"), None)
+    private = Prediction.objects.create(owner=alice, version=version, model=model, input={"file": secret.api_url},
+                                        status=Status.SUCCEEDED, output="x")
+    other = Model.objects.create(owner=alice, name="other", visibility="public")
+    elsewhere = Prediction.objects.create(owner=alice, version=make_version(other, "reader", "e" * 64), model=other,
+                                          input={"file": secret.api_url}, status=Status.SUCCEEDED, output="x")
+    client.force_login(bob)
+    for run in (private, elsewhere, "no-such-run"):
+        refused = client.post("/alice/reader/predict", {"file__example": getattr(run, "id", run)})
+        assert refused.status_code == 422 and "This field is required." in refused.content.decode()
+    model.default_example = private
+    model.save()
+    Prediction.objects.filter(pk=private.pk).update(data_removed=True)
+    assert client.post("/alice/reader/predict", {"file__example": private.id}).status_code == 422
+    html = client.get("/alice/reader").content.decode()
+    assert "file__example" not in html and 'id="run-output-empty"' in html  # a removed example is not shown
+    assert not File.objects.filter(owner=bob).exists()
 
 
 def test_a_default_example_of_another_version_is_shown_but_fills_no_form(client, alice, bob, textgen):

@@ -106,6 +106,9 @@ def test_embeddings_are_offered_as_vectors_to_copy(version, alice):
     assert [(x["label"], x["length"]) for x in shown["vectors"]] == [("a cat", 384), ("a dog", 384)]
     assert shown["vectors"][1]["head"] == "-0.25, -0.25, -0.25, -0.25"
     assert json.loads(shown["vectors"][0]["json"]) == [0.5] * 384
+    many = [{"text": f"t{i}", "embedding": [0.0] * 8} for i in range(80)]
+    shown = output_view(Prediction(owner=alice, model=v.model, version=v, output=many, status=Status.SUCCEEDED))
+    assert (len(shown["vectors"]), shown["vectors_total"]) == (50, 80) and '"t79"' in shown["json"]  # the page lists 50; the JSON has all
     bare = output_view(Prediction(owner=alice, model=v.model, version=v, output=[0.1] * 16, status=Status.SUCCEEDED))
     assert [x["label"] for x in bare["vectors"]] == ["vector"]
     # A few numbers, or numbers mixed with text, are read in the JSON, not offered as a vector.

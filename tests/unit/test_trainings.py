@@ -282,3 +282,11 @@ def test_an_output_file_is_named_by_its_media_type(trainable, destination, alice
     training = trainings.create_training(alice, trainable, "alice/tuned", {"data": "https://example.com/a.txt"})
     url = files.OutputFiles(training).convert(uri)
     assert url.endswith(f"/{name}")
+
+
+def test_a_fetched_input_without_an_extension_gets_one_from_its_media_type():
+    from playground.worker.inputs import _safe_name
+
+    assert _safe_name("speech", "audio/wav") == "speech.wav"  # a model opening it by suffix can
+    assert _safe_name("photo", "image/png; charset=binary") == "photo.png"
+    assert _safe_name("blob", "application/x-cogmill-unknown") == "blob"  # never a made-up ".bin"

@@ -5,10 +5,8 @@ lengths, patterns, enums) is checked by the version's CogSchema.validate, the AP
 so the page and the API report the same errors under the same field names.
 """
 
-import mimetypes
 from collections.abc import Callable
 from typing import Any, ClassVar
-from urllib.parse import urlparse
 
 from django import forms
 from django.conf import settings
@@ -24,9 +22,9 @@ from playground.errors import FieldError, Invalid
 LONG_TEXT_NAMES = ("prompt", "text_prompt", "negative_prompt", "system_prompt", "instructions", "context")
 LONG_DEFAULT = 60
 PENDING_UPLOAD = "upload:"  # stands in for a file's URL while the form is validated, before upload
-# A file field's stand-in, sent beside it: the URL of the file that the run shown beside the form was
-# given (its default example's picture), used when no file is chosen. Any http(s) URL a client could
-# give the API; services.runs checks that the caller may read a stored one.
+# Sent beside a file field the form offers a file for (the one the run shown beside it was given, such
+# as its default example's picture): the id of that run. The view copies the file into the user's own
+# upload when no other file is chosen (views.models.example_uploads).
 EXAMPLE_SUFFIX = "__example"
 
 Upload = Callable[[UploadedFile], str]
@@ -226,30 +224,24 @@ class InputForm(forms.Form):
 
     schema: ClassVar[CogSchema] = CogSchema(None)
 
-    def __init__(self, *args, example_files: dict[str, str] | None = None, **kwargs) -> None:
-        """`example_files`: for an unbound form, {field: URL} of the files the run shown beside it was
-        given, offered until another file is chosen; a bound form reads them back from its data."""
+    def __init__(self, *args, example_files: dict[str, dict] | None = None, **kwargs) -> None:
+        """`example_files`: {field: {"run", "url", "name", "kind"}}, the files of the run shown beside
+        the form, offered (shown by their URL) until another file is chosen; a bound form keeps the
+        offer its data carries, by the run's id."""
         super().__init__(*args, **kwargs)
         if self.is_bound:
-            example_files = {name: self.data.get(name + EXAMPLE_SUFFIX, "").strip() for name in self.fields
-                             if not self.files.get(name)}
-        self.example_files = {}
-        for name, url in (example_files or {}).items():
+            example_files = {name: {"run": run, "url": None, "name": "the example's file", "kind": ""}
+                             for name in self.fields if (run := self.data.get(name + EXAMPLE_SUFFIX, "").strip())}
+        for name, example in (example_files or {}).items():
             field = self.fields.get(name)
-            if field is None or field.input_kind != "file" or urlparse(url).scheme not in ("http", "https"):
-                continue
-            self.example_files[name] = url
-            field.example = {"url": url, "name": urlparse(url).path.rsplit("/", 1)[-1] or url,
-                             "kind": (mimetypes.guess_type(urlparse(url).path)[0] or "").split("/")[0]}
-            field.widget.attrs.pop("required", None)  # the browser must not ask for a file it has
+            if field is not None and field.input_kind == "file":
+                field.example = example
+                field.widget.attrs.pop("required", None)  # the browser must not ask for a file it has
 
     def _input_values(self, upload: Upload) -> dict:
         data = {}
         for name, value in self.cleaned_data.items():
             kind = self.fields[name].input_kind
-            if (value is None or value == "") and name in self.example_files:
-                data[name] = self.example_files[name]
-                continue
             if value is None or value == "" or value == []:
                 continue
             if kind == "file":

@@ -6,10 +6,12 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh, push_url, reswap, retarget
 
@@ -18,7 +20,7 @@ from playground.models import BuildStatus, Model, Prediction, Source, Version
 from playground.services import catalog, files, runs, trainings
 from web import presenters, snippets
 from web.forms.model_settings import VISIBILITY_HELP, ExamplesForm, ModelDetailsForm
-from web.forms.run import form_class, initial_values
+from web.forms.run import EXAMPLE_SUFFIX, form_class, initial_values
 from web.forms.training import DestinationForm
 from web.snippets import FileArg
 from web.throttle import create_refusal
@@ -38,10 +40,12 @@ BUILDS_SHOWN = 5
 def explore(request):
     """Models grid with search, collections and a public/mine filter (GET form, works without JS), and
     the models still being built, followed every few seconds."""
-    coming = presenters.coming_builds(catalog.coming(request.user), request.user)
-    if request.htmx and request.GET.get("part") == "coming":
-        if len(coming) < _count(request.GET.get("count")):
-            return HttpResponseClientRefresh()  # one is ready (or failed): the grid changes
+    part = request.GET.get("part") if request.htmx else None
+    coming = [] if request.htmx and part != "coming" else presenters.coming_builds(catalog.coming(request.user),
+                                                                                  request.user)
+    if part == "coming":
+        if set(request.GET.get("seen", "").split(",")) - {c["key"] for c in coming} - {""}:
+            return HttpResponseClientRefresh()  # one it listed is ready (or failed): the grid changes
         return render(request, "playground/explore.html#coming", {"coming": coming})
     text = request.GET.get("q", "").strip()
     chosen = request.GET.get("filter", "all")
@@ -69,13 +73,6 @@ def explore(request):
     return render(request, template, context)
 
 
-def _count(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
-
-
 def model_page(request, owner: str, name: str):
     model = catalog.get_model(request.user, f"{owner}/{name}", for_display=True)
     if request.htmx and request.GET.get("part") == "builds":
@@ -100,10 +97,11 @@ def model_page(request, owner: str, name: str):
     if version is not None and version.is_ready:
         form_cls = form_class(version.schema)
         values, example_files = request.GET, {}
-        if shown is not None and shown.version_id == version.pk and not any(k not in NOT_CARRIED for k in request.GET):
-            # The form that made the run shown, its files offered too (run again with one click).
-            values = QueryDict(urlencode(presenters.prefill_query(shown)))
-            example_files = presenters.single_file_inputs(presenters.input_rows(shown, request.user))
+        if shown is not None and shown.version_id == version.pk:
+            # The form that made the run shown (unless the address fills it), its files offered too.
+            if not any(key not in NOT_CARRIED for key in request.GET):
+                values = QueryDict(urlencode(presenters.prefill_query(shown)))
+            example_files = presenters.offered_files(shown, presenters.input_rows(shown, request.user), request.user)
         form = form_cls(initial=initial_values(version.schema, form_cls, values), example_files=example_files)
     return _render_model(request, model, version, form, tab, shown=shown, example=example)
 
@@ -117,7 +115,8 @@ def _shown_run(request, model: Model, version: Version | None) -> tuple[Predicti
     prediction_id = request.GET.get("prediction")
     if not prediction_id:
         example = model.default_example
-        if example is None or "version" in request.GET and version is not None and example.version_id != version.pk:
+        if example is None or example.data_removed or (
+                "version" in request.GET and version is not None and example.version_id != version.pk):
             return None, False
         return example, True
     try:
@@ -258,7 +257,7 @@ def _run(request, model: Model, version: Version | None):
     if version is None or not version.is_ready:
         messages.error(request, f"{model.full_name} has no version ready to run yet.")
         return _go(request, _page_path(model, version))
-    form = form_class(version.schema)(request.POST, request.FILES)
+    form = form_class(version.schema)(request.POST, example_uploads(request, model, version))
     if form.is_valid() and (limited := create_refusal(request.user, settings.COGMILL_RATE_LIMIT_CREATES_PER_MINUTE)):
         form.add_error(None, limited)
         return _refused(request, model, version, form, status=429)
@@ -272,6 +271,22 @@ def _run(request, model: Model, version: Version | None):
         if prediction is not None:
             return redirect("prediction", prediction_id=prediction.id)
     return _refused(request, model, version, form, status=422)
+
+
+def example_uploads(request, model: Model, version: Version) -> MultiValueDict:
+    """The run form's files: those chosen, and for each file field left empty that offered the file of
+    a run (EXAMPLE_SUFFIX), a copy of that file, as if the user had chosen it (their own upload, kept
+    as long as theirs are), when they may still have it (runs.offered_input_file)."""
+    chosen = request.FILES.copy()
+    for name, kind in version.schema.input_kinds().items():
+        run_id = request.POST.get(name + EXAMPLE_SUFFIX, "").strip()
+        if kind != "file" or not run_id or chosen.get(name):
+            continue
+        f = runs.offered_input_file(request.user, model, run_id, name)
+        if f is not None and f.size <= settings.COGMILL_MAX_UPLOAD_BYTES:
+            with f.content.open("rb") as handle:
+                chosen[name] = SimpleUploadedFile(f.name, handle.read(), f.content_type)
+    return chosen
 
 
 def _refused(request, model: Model, version: Version, form, status: int):

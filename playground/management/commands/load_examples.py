@@ -4,17 +4,19 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.templatetags.static import static
 
 from accounts.models import User
+from playground.bundles import pack_dir
 from playground.errors import DomainError
-from playground.models import Source, Status
+from playground.management.commands.push_model import wait_for_build
+from playground.models import Source, Status, Version
 from playground.services import catalog, files, runs
 
 EXAMPLES = Path(settings.BASE_DIR) / "examples"
 EXAMPLE_RUN_SECONDS = 300
+BUILD_SECONDS = 1800
 SAMPLE_PREFIX = "@"  # an example input "@samples/x.png" is that file of the example's folder
 
 
@@ -44,33 +46,56 @@ class Command(BaseCommand):
         firsts = set(described.get("first") or [])
         chosen = [f for f in folders if (not names or f.name in names)
                   and (not first or f.name in firsts) and (not rest or f.name not in firsts)]
-        # Every build is queued before any is waited for, so Explore lists them all as they come.
-        for folder in chosen:
-            call_command("push_model", str(folder), f"{owner}/{folder.name}", no_wait=True,
-                         stdout=self.stdout, stderr=self.stderr)
-        failed = []
+        models = described.get("models") or {}
+        collections = described.get("collections") or {}
+        # Every build is queued, and every model described, before any build is waited for: Explore
+        # lists them all as on their way, and each shows its cover and description once it is ready.
+        queued, failed = {}, []
         for folder in chosen:
             try:
-                call_command("push_model", str(folder), f"{owner}/{folder.name}", stdout=self.stdout,
-                             stderr=self.stderr)
-            except CommandError as exc:  # one example that does not build leaves the rest be
+                queued[folder.name] = self._push(owner, folder)
+            except CommandError as exc:  # one example that cannot be pushed leaves the rest be
                 self.stderr.write(f"{owner}/{folder.name}: {exc}")
                 failed.append(folder.name)
                 continue
-            models = described.get("models") or {}
-            self._describe(owner, folder, models.get(folder.name) or {}, described.get("collections") or {})
+            if not self._mark(owner, folder.name).exists():
+                self._describe(owner, folder.name, models.get(folder.name) or {}, collections)
+        for folder in chosen:
+            if folder.name not in queued:
+                continue
+            try:  # waited for, not pushed again: a failed build is not queued a second time
+                version = wait_for_build(queued[folder.name], BUILD_SECONDS, self.stderr)
+            except CommandError as exc:
+                self.stderr.write(f"{owner}/{folder.name}: {exc}")
+                failed.append(folder.name)
+                continue
+            self.stdout.write(f"{owner}/{folder.name}:{version.version_id}")
+            mark = self._mark(owner, folder.name)
+            if not mark.exists():
+                self._first_example(owner, folder, models.get(folder.name) or {})
+                mark.parent.mkdir(parents=True, exist_ok=True)
+                mark.touch()
         if failed:
             raise CommandError(f"not built: {', '.join(failed)}")
 
-    def _describe(self, owner: str, folder: Path, details: dict, collections: dict) -> None:
-        """Once per model (a mark under the data folder says it was done): what its owner clears or
+    def _push(self, owner: str, folder: Path) -> Version:
+        """The example's bundle pushed (the same bytes again are the same version), its build queued."""
+        user, _ = User.objects.get_or_create(username=owner)
+        try:
+            version, _ = catalog.push_version(user, folder.name, pack_dir(folder), operator=True)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from exc
+        return version
+
+    @staticmethod
+    def _mark(owner: str, name: str) -> Path:
+        """Says the example was described and given its default example once: what its owner clears or
         changes later stays so, and a failing example is not run again at every start."""
-        name = folder.name
-        mark = Path(settings.DATA_DIR) / "examples-described" / f"{owner}--{name}"
-        if mark.exists():
-            return
-        user = User.objects.get(username=owner)
-        model = catalog.get_model(user, f"{owner}/{name}")
+        return Path(settings.DATA_DIR) / "examples-described" / f"{owner}--{name}"
+
+    def _describe(self, owner: str, name: str, details: dict, collections: dict) -> None:
+        """The description, cover and collections the catalogue gives, where the model has none."""
+        model = catalog.get_model(User.objects.get(username=owner), f"{owner}/{name}")
         changes = {}
         if details.get("description") and not model.description:
             changes["description"] = details["description"].strip()
@@ -81,10 +106,12 @@ class Command(BaseCommand):
         for slug in details.get("collections") or []:
             about = collections.get(slug) or {}
             catalog.add_to_collection(model, slug, about.get("name") or slug.title(), about.get("description") or "")
+
+    def _first_example(self, owner: str, folder: Path, details: dict) -> None:
+        user = User.objects.get(username=owner)
+        model = catalog.get_model(user, f"{owner}/{folder.name}")
         if details.get("example") is not None and model.default_example_id is None:
             self._make_example(user, model, self._input(user, folder, details["example"]))
-        mark.parent.mkdir(parents=True, exist_ok=True)
-        mark.touch()
 
     @staticmethod
     def _input(user, folder: Path, data: dict) -> dict:
@@ -102,11 +129,13 @@ class Command(BaseCommand):
         return given
 
     def _make_example(self, user, model, data: dict) -> None:
-        """Run the example input as the owner and make it the default example once it has succeeded."""
+        """Run the example input as the owner and make it the default example once it has succeeded;
+        the files uploaded for it go again if it did not."""
         try:
             prediction = runs.create_prediction(user, catalog.latest_runnable(model), data, source=Source.API)
         except DomainError as exc:
             self.stderr.write(f"{model.full_name}: no default example ({exc})")
+            self._drop_uploads(user, data)
             return
         deadline = time.monotonic() + EXAMPLE_RUN_SECONDS
         while not prediction.is_terminal and time.monotonic() < deadline:
@@ -114,6 +143,14 @@ class Command(BaseCommand):
             prediction.refresh_from_db()
         if prediction.status != Status.SUCCEEDED:
             self.stderr.write(f"{model.full_name}: its example run ended {prediction.status}: {prediction.error or ''}")
+            self._drop_uploads(user, data)
             return
         catalog.update_model(model, {"default_example": prediction.id})
         self.stdout.write(f"{model.full_name}: default example {prediction.id}")
+
+    @staticmethod
+    def _drop_uploads(user, data: dict) -> None:
+        for value in data.values():
+            f = files.stored_file(value) if isinstance(value, str) else None
+            if f is not None and f.owner_id == user.pk:
+                files.delete_file(f)

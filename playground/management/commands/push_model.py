@@ -1,4 +1,3 @@
-import sys
 import time
 from pathlib import Path
 
@@ -36,21 +35,24 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         if not no_wait:
-            version = self._wait(version, timeout)
+            version = wait_for_build(version, timeout, self.stderr)
         self.stdout.write(f"{owner_name}/{name}:{version.version_id}")
 
-    def _wait(self, version: Version, timeout: float) -> Version:
-        if not app.control.ping(timeout=2.0):
-            self.stderr.write("no worker answered; building in this process")
-            builds.build_version(version.pk)
-        deadline = time.monotonic() + timeout
-        while True:
-            version.refresh_from_db()
-            if version.build_status == BuildStatus.READY:
-                return version
-            if version.build_status == BuildStatus.FAILED:
-                sys.stderr.write(version.build_log + "\n")
-                raise CommandError(f"build failed: {version.build_error}")
-            if time.monotonic() > deadline:
-                raise CommandError(f"build still {version.build_status} after {timeout:.0f}s")
-            time.sleep(0.5)
+
+def wait_for_build(version: Version, timeout: float, stderr) -> Version:
+    """The version once built (building it in this process when no worker answers); CommandError
+    with its log on `stderr` when the build fails or takes longer than `timeout` seconds."""
+    if not app.control.ping(timeout=2.0):
+        stderr.write("no worker answered; building in this process")
+        builds.build_version(version.pk)
+    deadline = time.monotonic() + timeout
+    while True:
+        version.refresh_from_db()
+        if version.build_status == BuildStatus.READY:
+            return version
+        if version.build_status == BuildStatus.FAILED:
+            stderr.write(version.build_log + "\n")
+            raise CommandError(f"build failed: {version.build_error}")
+        if time.monotonic() > deadline:
+            raise CommandError(f"build still {version.build_status} after {timeout:.0f}s")
+        time.sleep(0.5)
