@@ -230,7 +230,7 @@ class InputForm(forms.Form):
         offer its data carries, by the run's id."""
         super().__init__(*args, **kwargs)
         if self.is_bound:
-            example_files = {name: {"run": run, "url": None, "name": "the example's file", "kind": ""}
+            example_files = {name: {"run": run, "url": None, "name": "", "kind": ""}
                              for name in self.fields if (run := self.data.get(name + EXAMPLE_SUFFIX, "").strip())}
         for name, example in (example_files or {}).items():
             field = self.fields.get(name)
