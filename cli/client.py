@@ -1,0 +1,117 @@
+"""The HTTP API as the command uses it: one httpx client, answers as dicts, problem+json as CliError
+with its exit code, the SSE stream of a run, uploads and downloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+from httpx_sse import connect_sse
+
+from cli import config
+from cli.errors import AUTH, NETWORK, CliError, for_status
+
+USER_AGENT = "cogmill-cli/0.1"
+TIMEOUT = httpx.Timeout(30.0, read=90.0)
+
+
+class Api:
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        self.base_url = (base_url or config.base_url()).rstrip("/")
+        self.token = token if token is not None else config.token()
+        headers = {"User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        if not self.token:
+            raise CliError("no API token: set REPLICATE_API_TOKEN, or run `cogmill login`", AUTH)
+        try:
+            response = self.http.request(method, path if path.startswith("http") else f"/v1{path}", **kwargs)
+        except httpx.TransportError as exc:
+            raise CliError(f"cannot reach {self.base_url}: {exc}", NETWORK) from None
+        if response.status_code >= 400:
+            raise CliError(_problem(response), for_status(response.status_code))
+        return response
+
+    def get(self, path: str, **params) -> dict | list:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
+
+    def post(self, path: str, body: dict | None = None, **kwargs) -> dict:
+        response = self.request("POST", path, json=body, **kwargs)
+        return response.json() if response.content else {}
+
+    def pages(self, path: str, limit: int | None = None) -> Iterator[dict]:
+        """Every item of a paginated list (`next` followed), at most `limit`."""
+        url, seen = path, 0
+        while url:
+            page = self.request("GET", url).json()
+            for item in page.get("results", []):
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            url = page.get("next")
+
+    def upload(self, path: Path) -> str:
+        """The file stored with POST /v1/files; its `urls.get`, which a model input takes."""
+        with path.open("rb") as handle:
+            created = self.request("POST", "/files", files={"content": (path.name, handle)}).json()
+        return created["urls"]["get"]
+
+    def stream(self, url: str) -> Iterator[tuple[str, str]]:
+        """(event, data) of a run's stream until `done` (or `error`)."""
+        try:
+            with connect_sse(self.http, "GET", url, headers={"Accept": "text/event-stream"},
+                             timeout=httpx.Timeout(30.0, read=None)) as source:
+                if source.response.status_code >= 400:
+                    source.response.read()
+                    raise CliError(_problem(source.response), for_status(source.response.status_code))
+                for event in source.iter_sse():
+                    yield event.event, event.data
+                    if event.event in ("done", "error"):
+                        return
+        except httpx.TransportError as exc:
+            raise CliError(f"the stream from {self.base_url} broke: {exc}", NETWORK) from None
+
+    def download(self, url: str, target: Path, progress: Callable[[int, int | None], None]) -> Path:
+        """A file output saved to `target`, `progress(done, total)` as it comes."""
+        # The token goes only to the API's own host: a file elsewhere (a CDN) is fetched without it.
+        same_host = httpx.URL(url).host == httpx.URL(self.base_url).host
+        http = self.http if same_host else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
+        try:
+            with http.stream("GET", url, follow_redirects=True) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise CliError(_problem(response), for_status(response.status_code))
+                total = int(response.headers["content-length"]) if "content-length" in response.headers else None
+                done = 0
+                with target.open("wb") as sink:
+                    for chunk in response.iter_bytes():
+                        sink.write(chunk)
+                        done += len(chunk)
+                        progress(done, total)
+        except httpx.TransportError as exc:
+            raise CliError(f"downloading {url} failed: {exc}", NETWORK) from None
+        finally:
+            if http is not self.http:
+                http.close()
+        return target
+
+
+def _problem(response: httpx.Response) -> str:
+    """What the API said went wrong: problem+json's detail (and the fields it names), or the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"{response.status_code} {response.reason_phrase}"
+    if not isinstance(body, dict):
+        return f"{response.status_code} {response.reason_phrase}"
+    detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
+    fields = [f"{f.get('field')}: {f.get('description')}" for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
+    return "\n".join([detail, *fields]) if fields and not all(f in detail for f in fields) else detail

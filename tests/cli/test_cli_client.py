@@ -1,0 +1,51 @@
+"""The command's HTTP client on its own: the API token goes only to the API's host, never to a host a
+file output lives on; and an answer that is not problem+json still says what went wrong."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from cli.client import Api
+from cli.errors import NOT_FOUND, CliError
+
+
+@pytest.fixture
+def server():
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append({"host": self.headers["Host"], "authorization": self.headers.get("Authorization")})
+            body = b"the bytes" if self.path == "/file.bin" else b"<html>gone</html>"
+            self.send_response(200 if self.path == "/file.bin" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd.server_address[1], seen
+    httpd.shutdown()
+
+
+def test_the_token_goes_to_the_api_host_only(server, tmp_path):
+    port, seen = server
+    api = Api(f"http://127.0.0.1:{port}", "r8_secret")
+    api.download(f"http://127.0.0.1:{port}/file.bin", tmp_path / "same", lambda done, total: None)
+    api.download(f"http://localhost:{port}/file.bin", tmp_path / "elsewhere", lambda done, total: None)
+    assert (tmp_path / "elsewhere").read_bytes() == b"the bytes"
+    assert [s["authorization"] for s in seen] == ["Bearer r8_secret", None]
+
+
+def test_an_answer_that_is_not_json_says_its_status(server, tmp_path):
+    port, _ = server
+    api = Api(f"http://127.0.0.1:{port}", "r8_secret")
+    with pytest.raises(CliError) as caught:
+        api.get("/nothing")
+    assert (caught.value.code, caught.value.message) == (NOT_FOUND, "404 Not Found")
