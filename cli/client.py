@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from httpx_sse import connect_sse
+from httpx_sse import SSEError, connect_sse
 
 from cli import config
-from cli.errors import AUTH, NETWORK, CliError, for_status
+from cli.errors import AUTH, NETWORK, USAGE, CliError, for_status
 
 USER_AGENT = "cogmill-cli/0.1"
 TIMEOUT = httpx.Timeout(30.0, read=90.0)
@@ -40,18 +40,30 @@ class Api:
         return response
 
     def get(self, path: str, **params) -> dict | list:
-        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
+        return _json(self.request("GET", path, params={k: v for k, v in params.items() if v is not None}))
+
+    def get_object(self, path: str) -> dict:
+        """An answer that must be a JSON object."""
+        found = self.get(path)
+        if not isinstance(found, dict):
+            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
+        return found
 
     def post(self, path: str, body: dict | None = None, **kwargs) -> dict:
         response = self.request("POST", path, json=body, **kwargs)
-        return response.json() if response.content else {}
+        answer = _json(response) if response.content else {}
+        if not isinstance(answer, dict):
+            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
+        return answer
 
     def pages(self, path: str, limit: int | None = None) -> Iterator[dict]:
         """Every item of a paginated list (`next` followed), at most `limit`."""
         url, seen = path, 0
         while url:
-            page = self.request("GET", url).json()
-            for item in page.get("results", []):
+            page = _json(self.request("GET", url))
+            if not isinstance(page, dict):
+                raise CliError(f"{self.base_url} answered {path} with something that is not a page")
+            for item in page.get("results") or []:
                 yield item
                 seen += 1
                 if limit is not None and seen >= limit:
@@ -60,9 +72,15 @@ class Api:
 
     def upload(self, path: Path) -> str:
         """The file stored with POST /v1/files; its `urls.get`, which a model input takes."""
-        with path.open("rb") as handle:
-            created = self.request("POST", "/files", files={"content": (path.name, handle)}).json()
-        return created["urls"]["get"]
+        try:
+            with path.open("rb") as handle:
+                created = _json(self.request("POST", "/files", files={"content": (path.name, handle)}))
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror}", USAGE) from None
+        try:
+            return created["urls"]["get"]
+        except (KeyError, TypeError):
+            raise CliError(f"{self.base_url} stored {path.name} but gave no URL for it") from None
 
     def stream(self, url: str) -> Iterator[tuple[str, str]]:
         """(event, data) of a run's stream until `done` (or `error`)."""
@@ -76,14 +94,16 @@ class Api:
                     yield event.event, event.data
                     if event.event in ("done", "error"):
                         return
-        except httpx.TransportError as exc:
-            raise CliError(f"the stream from {self.base_url} broke: {exc}", NETWORK) from None
+        except (httpx.TransportError, SSEError) as exc:
+            raise StreamBroke(str(exc)) from None
 
     def download(self, url: str, target: Path, progress: Callable[[int, int | None], None]) -> Path:
         """A file output saved to `target`, `progress(done, total)` as it comes."""
-        # The token goes only to the API's own host: a file elsewhere (a CDN) is fetched without it.
-        same_host = httpx.URL(url).host == httpx.URL(self.base_url).host
-        http = self.http if same_host else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
+        # The token goes only to the API's own origin: a file elsewhere (a CDN, another port, plain
+        # http beside https) is fetched without it.
+        here, there = httpx.URL(self.base_url), httpx.URL(url)
+        same = (there.scheme, there.host, there.port) == (here.scheme, here.host, here.port)
+        http = self.http if same else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
         try:
             with http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code >= 400:
@@ -91,17 +111,33 @@ class Api:
                     raise CliError(_problem(response), for_status(response.status_code))
                 total = int(response.headers["content-length"]) if "content-length" in response.headers else None
                 done = 0
-                with target.open("wb") as sink:
+                with target.open("xb") as sink:  # a new file: never through a link, never over one
                     for chunk in response.iter_bytes():
                         sink.write(chunk)
                         done += len(chunk)
                         progress(done, total)
         except httpx.TransportError as exc:
+            target.unlink(missing_ok=True)
             raise CliError(f"downloading {url} failed: {exc}", NETWORK) from None
+        except BaseException:
+            target.unlink(missing_ok=True)  # no half file left behind (Ctrl-C, a refusal)
+            raise
         finally:
             if http is not self.http:
                 http.close()
         return target
+
+
+class StreamBroke(Exception):
+    """The run's stream ended before `done`; the run itself may go on (poll it)."""
+
+
+def _json(response: httpx.Response):
+    try:
+        return response.json()
+    except ValueError:
+        raise CliError(f"{response.url} answered with something that is not JSON "
+                       f"({response.headers.get('content-type', 'no content type')}): is the base URL right?") from None
 
 
 def _problem(response: httpx.Response) -> str:

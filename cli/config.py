@@ -1,10 +1,13 @@
-"""Where the command points and who it is: REPLICATE_API_TOKEN and REPLICATE_BASE_URL as the official
-clients read them, else what `cogmill login` stored (a file only its owner may read)."""
+"""Where the command points and who it is. A token and its server go together: REPLICATE_API_TOKEN
+with REPLICATE_BASE_URL (or replicate.com), as the official clients read them; else what `cogmill
+login` stored (a file only its owner may read), used only for the server it was stored for. A token
+is never sent to a server it was not given for."""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -17,26 +20,41 @@ def config_path() -> Path:
 
 def _stored() -> dict:
     try:
-        return json.loads(config_path().read_text())
+        stored = json.loads(config_path().read_text())
     except (OSError, ValueError):
         return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _clean(url: str) -> str:
+    return url.strip().rstrip("/")
 
 
 def base_url() -> str:
-    return (os.environ.get("REPLICATE_BASE_URL") or _stored().get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+    return _clean(os.environ.get("REPLICATE_BASE_URL") or _stored().get("base_url") or DEFAULT_BASE_URL)
 
 
 def token() -> str | None:
-    return os.environ.get("REPLICATE_API_TOKEN") or _stored().get("token")
+    """The environment's token when it is set; else the stored one, if it was stored for this server."""
+    if os.environ.get("REPLICATE_API_TOKEN"):
+        return os.environ["REPLICATE_API_TOKEN"]
+    stored = _stored()
+    if stored.get("token") and _clean(str(stored.get("base_url") or "")) == base_url():
+        return str(stored["token"])
+    return None
 
 
 def store(base: str, api_token: str) -> Path:
-    """Keep the token and base URL for later commands, in a file of mode 0600 (made so before the
-    token is written into it)."""
+    """Keep the token and its server for later commands: written to a new file of mode 0600 beside the
+    config, then renamed over it, so a reader never sees half of it and no link is followed."""
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(descriptor, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump({"base_url": base.rstrip("/"), "token": api_token}, handle)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".config-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump({"base_url": _clean(base), "token": api_token}, handle)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

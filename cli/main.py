@@ -15,15 +15,18 @@ from urllib.parse import urlparse
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cli import config
-from cli.client import Api
-from cli.errors import MODEL_FAILED, USAGE, CliError
+from cli.client import Api, StreamBroke
+from cli.errors import MODEL_FAILED, NOT_FOUND, USAGE, CliError
 from cli.inputs import parse
 
-TERMINAL = {"succeeded", "failed", "canceled"}
+TERMINAL = {"succeeded", "failed", "canceled", "aborted"}
+INTERRUPTED = 130  # what a shell expects of a command stopped by Ctrl-C
 POLL_SECONDS = 0.5
 out = Console()
 err = Console(stderr=True)
@@ -36,7 +39,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except CliError as exc:
-            err.print(f"[bold red]Error:[/] {exc.message}", highlight=False, markup=True)
+            err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
             sys.exit(exc.code)
 
 
@@ -87,11 +90,11 @@ def login(base_url: str | None, token_stdin: bool) -> None:
         raise CliError("no token given", USAGE)
     api = Api(base, token)
     try:
-        account = api.get("/account")
+        account = api.get_object("/account")
     finally:
         api.close()
     path = config.store(base, token)
-    out.print(f"Logged in to {base} as [bold]{account['username']}[/] (token kept in {path})", highlight=False)
+    out.print(f"Logged in to {base} as {account.get('username')} (token kept in {path})", highlight=False, markup=False)
 
 
 @main.command()
@@ -104,11 +107,11 @@ def whoami(ctx: click.Context, as_json: bool) -> None:
     Example:
       cogmill whoami
     """
-    account = _api(ctx).get("/account")
+    account = _api(ctx).get_object("/account")
     if as_json:
         _print_json(account)
     else:
-        click.echo(account["username"])
+        click.echo(account.get("username", ""))
 
 
 # ---------------------------------------------------------------- running a model
@@ -122,16 +125,17 @@ def _split_ref(ref: str) -> tuple[str, str | None]:
 
 def _version(api: Api, model: str, version: str | None) -> dict:
     if version:
-        return api.get(f"/models/{model}/versions/{version}")
-    latest = api.get(f"/models/{model}").get("latest_version")
-    if not latest:
-        raise CliError(f"{model} has no version to run yet", MODEL_FAILED)
+        return api.get_object(f"/models/{model}/versions/{version}")
+    latest = api.get_object(f"/models/{model}").get("latest_version")
+    if not isinstance(latest, dict):
+        raise CliError(f"{model} has no version to run yet", NOT_FOUND)
     return latest
 
 
-def _schema(version: dict) -> tuple[dict, dict]:
+def _schema(version: dict) -> tuple[dict, dict, dict]:
+    """The version's input properties, its output schema and its components.schemas (for $refs)."""
     schemas = ((version.get("openapi_schema") or {}).get("components") or {}).get("schemas") or {}
-    return (schemas.get("Input") or {}).get("properties") or {}, schemas.get("Output") or {}
+    return (schemas.get("Input") or {}).get("properties") or {}, schemas.get("Output") or {}, schemas
 
 
 @main.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -158,22 +162,28 @@ def run(ctx: click.Context, ref: str, inputs: tuple[str, ...], wait: bool, as_js
     api = _api(ctx)
     model, version_id = _split_ref(ref)
     version = _version(api, model, version_id)
-    properties, output_schema = _schema(version)
-    data = parse(inputs, properties, api.upload)
+    properties, output_schema, components = _schema(version)
+    data = parse(inputs, properties, api.upload, components)
     if version_id:
-        prediction = api.post("/predictions", {"version": version["id"], "input": data})
+        prediction = api.post("/predictions", {"version": version.get("id", version_id), "input": data})
     else:
         prediction = api.post(f"/models/{model}/predictions", {"input": data})
-    if web and prediction.get("urls", {}).get("web"):
-        webbrowser.open(prediction["urls"]["web"])
+    if "id" not in prediction:
+        raise CliError(f"{api.base_url} made a prediction but did not say its id")
+    web_url = (prediction.get("urls") or {}).get("web")
+    if web and web_url:
+        webbrowser.open(web_url)
     if not wait:
         _print_json(prediction) if as_json else click.echo(prediction["id"])
         return
-    streamed = not as_json and output_schema.get("x-cog-array-display") == "concatenate"
+    stream = not as_json and output_schema.get("x-cog-array-display") == "concatenate"
     try:
-        prediction = _follow(api, prediction, streamed)
+        prediction, streamed = _follow(api, prediction, stream)
     except KeyboardInterrupt:
         _offer_cancel(api, prediction)
+        sys.exit(INTERRUPTED)
+    except CliError as exc:
+        exc.message += f"\n(prediction {prediction['id']} may still be running: cogmill predictions get {prediction['id']})"
         raise
     _finish(api, prediction, output_schema, as_json, streamed, output_dir)
 
@@ -196,22 +206,29 @@ def predict(ctx: click.Context, **options) -> None:
     ctx.invoke(run, **options)
 
 
-def _follow(api: Api, prediction: dict, streamed: bool) -> dict:
-    """The prediction once it has ended: its text written as the stream brings it, or polled."""
+def _follow(api: Api, prediction: dict, stream: bool) -> tuple[dict, bool]:
+    """The prediction once it has ended, and whether its text was written as the stream brought it
+    (else it was polled, and its output is still to show)."""
     stream_url = (prediction.get("urls") or {}).get("stream")
-    if streamed and stream_url:
+    streamed = False
+    if stream and stream_url:
         leading = True  # from its first visible character, as the pages show it
-        for event, data in api.stream(stream_url):
-            if event == "output":
-                text = data.lstrip() if leading else data
-                leading = leading and not text
-                sys.stdout.write(text)
-                sys.stdout.flush()
+        try:
+            for event, data in api.stream(stream_url):
+                if event == "output":
+                    text = data.lstrip() if leading else data
+                    leading = leading and not text
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+            streamed = True
+        except StreamBroke as exc:
+            err.print(f"\n(the stream broke: {exc}; the whole output follows when the run ends)",
+                      highlight=False, markup=False)
         sys.stdout.write("\n")
-    while prediction["status"] not in TERMINAL:
+    while prediction.get("status") not in TERMINAL:
         time.sleep(POLL_SECONDS)
-        prediction = api.get(f"/predictions/{prediction['id']}")
-    return prediction
+        prediction = api.get_object(f"/predictions/{prediction['id']}")
+    return prediction, streamed
 
 
 def _offer_cancel(api: Api, prediction: dict) -> None:
@@ -232,8 +249,8 @@ def _finish(api: Api, prediction: dict, output_schema: dict, as_json: bool, stre
         _print_json(prediction)
     if prediction["status"] == "failed":
         raise CliError(f"the model failed: {prediction.get('error') or 'no error given'}", MODEL_FAILED)
-    if prediction["status"] == "canceled":
-        raise CliError(f"prediction {prediction['id']} was canceled", MODEL_FAILED)
+    if prediction["status"] in ("canceled", "aborted"):
+        raise CliError(f"prediction {prediction['id']} was {prediction['status']}", MODEL_FAILED)
     if as_json or streamed:
         return
     _show_output(api, prediction.get("output"), output_schema, output_dir)
@@ -276,7 +293,7 @@ def _save(api: Api, urls: list[str], folder: Path) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err) as progress:
         for url in urls:
-            target = _free_name(folder, Path(urlparse(url).path).name or "output")
+            target = _free_name(folder, Path(urlparse(url).path).name)
             task = progress.add_task(f"⬇ {target.name}", total=None)
             api.download(url, target, lambda done, total, task=task: progress.update(task, completed=done, total=total))
             saved.append(target)
@@ -284,7 +301,10 @@ def _save(api: Api, urls: list[str], folder: Path) -> None:
 
 
 def _free_name(folder: Path, name: str) -> Path:
-    """`name` in `folder`, or name-1, name-2… when that is taken: nothing is overwritten."""
+    """`name` in `folder`, or name-1, name-2… when that is taken: nothing is overwritten. A name that
+    is empty, hidden or a path step (".", "..") becomes "output"."""
+    if not name or name.startswith(".") or "/" in name or "\\" in name:
+        name = "output" + (Path(name).suffix if name and not name.startswith("..") else "")
     target, stem, suffix, n = folder / name, Path(name).stem, Path(name).suffix, 0
     while target.exists():
         n += 1
@@ -304,7 +324,7 @@ def _table(columns: list[str], rows: list[list[str]]) -> None:
         last = n == len(columns) - 1
         table.add_column(column, no_wrap=True, overflow="ellipsis", width=min(widths[n], room) if last else widths[n])
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # what the server says is text, never markup
     out.print(table)
 
 
@@ -314,7 +334,7 @@ def predictions() -> None:
 
 
 @predictions.command("list")
-@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many, newest first.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def predictions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -328,7 +348,8 @@ def predictions_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     if as_json:
         return _print_json(found)
     _table(["id", "model", "status", "created"],
-           [[p["id"], p.get("model") or "", p["status"], (p.get("created_at") or "")[:19]] for p in found])
+           [[str(p.get("id")), p.get("model") or "", str(p.get("status")), (p.get("created_at") or "")[:19]]
+            for p in found if isinstance(p, dict)])
 
 
 @predictions.command("get")
@@ -342,10 +363,10 @@ def predictions_get(ctx: click.Context, prediction_id: str, as_json: bool) -> No
     Example:
       cogmill predictions get PREDICTION_ID
     """
-    p = _api(ctx).get(f"/predictions/{prediction_id}")
+    p = _api(ctx).get_object(f"/predictions/{prediction_id}")
     if as_json:
         return _print_json(p)
-    _table(["field", "value"], [["id", p["id"]], ["model", p.get("model") or ""], ["status", p["status"]],
+    _table(["field", "value"], [["id", str(p.get("id"))], ["model", p.get("model") or ""], ["status", str(p.get("status"))],
                                 ["created", p.get("created_at") or ""], ["error", p.get("error") or ""],
                                 ["output", json.dumps(p.get("output"), ensure_ascii=False)[:2000]]])
 
@@ -370,7 +391,7 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def models_list(ctx: click.Context, limit: int, as_json: bool) -> None:
@@ -384,8 +405,8 @@ def models_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     if as_json:
         return _print_json(found)
     _table(["model", "visibility", "runs", "description"],
-           [[f"{m['owner']}/{m['name']}", m.get("visibility") or "", str(m.get("run_count", "")),
-             m.get("description") or ""] for m in found])
+           [[f"{m.get('owner')}/{m.get('name')}", m.get("visibility") or "", str(m.get("run_count", "")),
+             m.get("description") or ""] for m in found if isinstance(m, dict)])
 
 
 @models.command("get")
@@ -400,14 +421,15 @@ def models_get(ctx: click.Context, model: str, as_json: bool) -> None:
       cogmill models get cogmill/textgen
     """
     name, _ = _split_ref(model)
-    m = _api(ctx).get(f"/models/{name}")
+    m = _api(ctx).get_object(f"/models/{name}")
     if as_json:
         return _print_json(m)
-    out.print(f"[bold]{m['owner']}/{m['name']}[/] ({m.get('visibility')}) {m.get('description') or ''}", highlight=False)
+    out.print(f"{m.get('owner')}/{m.get('name')} ({m.get('visibility')}) {m.get('description') or ''}",
+              highlight=False, markup=False)
     latest = m.get("latest_version")
-    if latest:
-        properties, _ = _schema(latest)
-        out.print(f"latest version {latest['id']}", highlight=False)
+    if isinstance(latest, dict):
+        properties, _, _ = _schema(latest)
+        out.print(f"latest version {latest.get('id')}", highlight=False, markup=False)
         _table(["input", "type", "default", "description"],
                [[key, prop.get("type") or prop.get("format") or "", json.dumps(prop.get("default"))
                  if "default" in prop else "", (prop.get("description") or "")[:60]]
@@ -430,9 +452,10 @@ def hardware_list(ctx: click.Context, as_json: bool) -> None:
       cogmill hardware list
     """
     found = _api(ctx).get("/hardware")
+    found = found if isinstance(found, list) else []
     if as_json:
         return _print_json(found)
-    _table(["sku", "name"], [[h["sku"], h["name"]] for h in found])
+    _table(["sku", "name"], [[str(h.get("sku")), str(h.get("name"))] for h in found if isinstance(h, dict)])
 
 
 def entry() -> None:

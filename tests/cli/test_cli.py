@@ -55,6 +55,7 @@ def test_a_file_goes_up_with_at_and_a_file_output_is_saved_here(cli, tmp_path):
     path = tmp_path / saved.stdout.strip()
     assert path.parent == tmp_path / "out" and path.read_text() == "kept on disk"
     again = cli("run", "testers/files", "-i", "text=kept on disk", "-o", "out")
+    assert again.returncode == 0, again.stderr
     assert (tmp_path / again.stdout.strip()) != path and path.read_text() == "kept on disk"  # nothing overwritten
 
 
@@ -93,7 +94,7 @@ def _closed_port() -> int:
     (("run", "cogmill/textgen", "-i", "max_tokens=many"), {}, 2, "'many' is not a whole number"),
     (("run", "cogmill/textgen", "-i", "max_tokens=999999"), {}, 2, "max_tokens"),
     (("run", "nobody"), {}, 2, "name a model as owner/name"),
-    (("whoami",), {"REPLICATE_API_TOKEN": "r8_not-a-token"}, 3, ""),
+    (("whoami",), {"REPLICATE_API_TOKEN": "r8_not-a-token"}, 3, "token"),
     (("whoami",), {"REPLICATE_API_TOKEN": None}, 3, "no API token"),
     (("run", "nobody/nothing", "-i", "x=1"), {}, 4, "not found"),
     (("run", "testers/failing", "-i", "reason=kaput"), {}, 5, "the model failed: ValueError: kaput"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 
+import httpx
 import pexpect
 
 from tests.cli.test_cli import COGMILL
@@ -21,8 +22,11 @@ def _spawn(cogmill, token, tmp_path, *args: str) -> pexpect.spawn:
 def test_streamed_text_shows_while_the_run_goes(cogmill, token, tmp_path):
     child = _spawn(cogmill, token, tmp_path, "run", "cogmill/textgen", "-i", "prompt=The", "-i",
                    "max_tokens=2000", "-i", "seed=5")
-    child.expect(r"\w{3,}")  # the first words...
-    assert child.isalive()  # ...while the model is still writing
+    child.expect(r"\w{3,}")  # the first words are on the screen...
+    listed = httpx.get(f"{cogmill.base_url}/v1/predictions", headers={"Authorization": f"Bearer {token}"},
+                       timeout=30).json()["results"]
+    this = [p for p in listed if p["model"] == "cogmill/textgen" and (p["input"] or {}).get("max_tokens") == 2000]
+    assert this and this[0]["status"] == "processing", listed[:2]  # ...while the model writes
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

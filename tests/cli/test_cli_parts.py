@@ -1,0 +1,95 @@
+"""The command's parts on their own, no server: inputs typed by a real schema's shapes, the token
+kept with its server, file names that cannot escape the folder, and server text that is never
+read as markup."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import config
+from cli.errors import USAGE, CliError
+from cli.inputs import parse
+from cli.main import _free_name, main
+
+COMPONENTS = {"size": {"title": "size", "type": "integer", "enum": [1, 2, 4]},
+              "voice": {"title": "voice", "type": "string", "enum": ["slt", "kal"]}}
+PROPERTIES = {
+    "scale": {"allOf": [{"$ref": "#/components/schemas/size"}], "default": 2},
+    "voice": {"allOf": [{"$ref": "#/components/schemas/voice"}]},
+    "steps": {"type": "integer"}, "strength": {"type": "number"}, "fast": {"type": "boolean"},
+    "prompt": {"type": "string"}, "image": {"type": "string", "format": "uri"},
+    "images": {"type": "array", "items": {"type": "string", "format": "uri"}}, "tags": {"type": "array"},
+}
+
+
+def _uploads(path: Path) -> str:
+    return f"https://files.example/{path.name}"
+
+
+def test_inputs_are_typed_by_the_schema(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("a.png").write_bytes(b"\x89PNG")
+    Path("b.png").write_bytes(b"\x89PNG")
+    Path("notes.txt").write_text("from a file")
+    given = ("scale=4", "voice=kal", "steps=20", "strength=0.5", "fast=yes", "prompt=@notes.txt", "image=@a.png",
+             "images=@a.png", "images=@b.png", "tags=[1, 2]", "other={\"x\": 1}", "plain=words")
+    assert parse(given, PROPERTIES, _uploads, COMPONENTS) == {
+        "scale": 4, "voice": "kal", "steps": 20, "strength": 0.5, "fast": True, "prompt": "from a file",
+        "image": "https://files.example/a.png", "images": ["https://files.example/a.png", "https://files.example/b.png"],
+        "tags": [1, 2], "other": {"x": 1}, "plain": "words"}
+
+
+@pytest.mark.parametrize(("pair", "said"), [
+    ("scale=3", "choose one of 1, 2, 4"),
+    ("steps=2.5", "is not a whole number"),
+    ("strength=nan", "is not a number"),
+    ("fast=maybe", "is not true or false"),
+    ("tags=[1,", "not JSON"),
+    ("image=@missing.png", "no file missing.png"),
+    ("prompt=@a.png", "is not UTF-8 text"),
+    ("novalue", "give each input as key=value"),
+])
+def test_each_bad_input_is_a_usage_error_that_says_why(tmp_path, monkeypatch, pair, said):
+    monkeypatch.chdir(tmp_path)
+    Path("a.png").write_bytes(b"\x89PNG\xff\xfe")
+    with pytest.raises(CliError) as caught:
+        parse((pair,), PROPERTIES, _uploads, COMPONENTS)
+    assert caught.value.code == USAGE and said in caught.value.message
+
+
+def test_a_stored_token_goes_only_to_the_server_it_was_given_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    monkeypatch.delenv("REPLICATE_BASE_URL", raising=False)
+    path = config.store("http://cogmill.local:8000/", "r8_local")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and json.loads(path.read_text())["token"] == "r8_local"
+    assert (config.base_url(), config.token()) == ("http://cogmill.local:8000", "r8_local")
+    monkeypatch.setenv("REPLICATE_BASE_URL", "https://elsewhere.example")
+    assert config.token() is None  # not sent to another server
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_env")
+    assert config.token() == "r8_env"  # the environment's pair wins
+
+
+@pytest.mark.parametrize(("name", "saved"), [("out.png", "out.png"), ("..", "output"), (".hidden.png", "output.png"),
+                                             ("", "output"), ("...", "output")])
+def test_a_downloaded_file_is_named_inside_its_folder(tmp_path, name, saved):
+    assert _free_name(tmp_path, name) == tmp_path / saved
+    (tmp_path / saved).write_text("taken")
+    assert _free_name(tmp_path, name).parent == tmp_path and _free_name(tmp_path, name).name != saved
+
+
+def test_what_a_server_says_is_printed_as_text_never_as_markup(monkeypatch):
+    """An error naming `[/path]` (rich markup's closing tag) is said as it is, with its exit code."""
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
+
+    def refuse(self, method, path, **kwargs):
+        raise CliError("model [bold]x[/] not found in [/models]", 4)
+
+    monkeypatch.setattr("cli.client.Api.request", refuse)
+    done = CliRunner().invoke(main, ["whoami"])
+    assert done.exit_code == 4 and "model [bold]x[/] not found in [/models]" in done.output
