@@ -207,19 +207,15 @@ def input_rows(prediction: Prediction, viewer) -> list[dict]:
     return rows
 
 
-def offered_files(run: Prediction, rows: list[dict], viewer) -> dict[str, dict]:
-    """{input: offer} of the run's single-file inputs (input_rows) that a run form may offer `viewer`
-    to run again (runs.offered_input_file): the run's id, the file's name and kind, and a URL their
+def offered_files(run: Prediction, viewer) -> dict[str, dict]:
+    """{input: offer} of the run's file inputs that a run form may offer `viewer` to run again
+    (runs.offerable_input_file): the run's id, the file's name and kind, and a signed URL their
     browser can show it by."""
     offers = {}
-    kinds = run.schema.input_kinds()
-    for row in rows:
-        if kinds.get(row["name"]) != "file" or len(row["files"]) != 1:
-            continue
-        f = runs.offered_input_file(viewer, run.model, run.id, row["name"])
-        if f is not None:
-            shown = row["files"][0]["url"] or capabilities.signed_file_url(f.url)
-            offers[row["name"]] = {"run": run.id, "url": shown, "name": f.name, "kind": media_kind(f.name)}
+    for name, kind in run.schema.input_kinds().items():
+        if kind == "file" and (f := runs.offerable_input_file(viewer, run, name)) is not None:
+            offers[name] = {"run": run.id, "url": capabilities.signed_file_url(f.url), "name": f.name,
+                            "kind": media_kind(f.name)}
     return offers
 
 

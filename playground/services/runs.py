@@ -298,12 +298,16 @@ def can_read_file(user, f: File) -> bool:
 
 
 def offered_input_file(user, model, run_id: str, field: str) -> File | None:
-    """The stored file that input `field` of run `run_id` was given, when a run form of `model` may
-    offer it to `user` to run again (copied as their own upload): the run is of `model`, its data is
-    kept, and it is the model's default example (shown to whoever sees the model) or a run `user`
-    may see."""
-    run = Prediction.objects.select_related("model__owner").filter(pk=run_id, model=model).first()
-    if run is None or run.data_removed or (run.pk != model.default_example_id and not can_view(user, run)):
+    """offerable_input_file of run `run_id`, when it is a run of `model`."""
+    run = Prediction.objects.select_related("model").filter(pk=run_id, model=model).first()
+    return offerable_input_file(user, run, field) if run is not None else None
+
+
+def offerable_input_file(user, run: Prediction, field: str) -> File | None:
+    """The stored file that input `field` of `run` was given, when a run form of its model may offer
+    it to `user` to run again (copied as their own upload): its data is kept, and it is the model's
+    default example (shown to whoever sees the model) or a run `user` may see."""
+    if run.data_removed or (run.pk != run.model.default_example_id and not can_view(user, run)):
         return None
     value = (run.input or {}).get(field)
     return files.stored_file(value) if isinstance(value, str) else None

@@ -101,7 +101,7 @@ def model_page(request, owner: str, name: str):
             # The form that made the run shown (unless the address fills it), its files offered too.
             if not any(key not in NOT_CARRIED for key in request.GET):
                 values = QueryDict(urlencode(presenters.prefill_query(shown)))
-            example_files = presenters.offered_files(shown, presenters.input_rows(shown, request.user), request.user)
+            example_files = presenters.offered_files(shown, request.user)
         form = form_cls(initial=initial_values(version.schema, form_cls, values), example_files=example_files)
     return _render_model(request, model, version, form, tab, shown=shown, example=example)
 
