@@ -684,11 +684,15 @@ class _HookServer:
 
         class Handler(BaseHTTPRequestHandler):
             timeout = 60  # a connection that sends nothing for this long is dropped
+            DRAIN = 64 * 1024
 
             def do_POST(self) -> None:
                 listener = hooks._listeners.get(self.path.lstrip("/"))
                 size = int(self.headers.get("Content-Length") or 0)
                 if listener is None:
+                    # Read what was sent (up to a bound) before answering: closing on unread bytes
+                    # resets the connection, and the caller would not see its 404.
+                    self.rfile.read(min(size, self.DRAIN))
                     self.send_response(404)
                     self.end_headers()
                     return

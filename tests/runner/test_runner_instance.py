@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from runner import CogInstance, SetupFailed, egress
-from runner.instance import PREDICT, TRAIN, model_error
+from runner.instance import PREDICT, TRAIN, _HookServer, model_error
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Events = list[tuple[str, dict[str, Any]]]
@@ -279,6 +279,21 @@ def test_only_the_training_itself_can_feed_its_updates(start_training):
 
     result = trainer.predict("t-forged", {"text": "real", "steps": 2, "pause": 0.2}, on_event)
     assert seen == ["404"] and result["status"] == "succeeded" and "owned" not in result["logs"]
+
+
+def test_a_post_to_another_path_gets_its_404_every_time(tmp_path):
+    """The refusal is read by the caller, never a reset connection: the receiver takes in what was
+    sent before it answers (a Unix socket closed on unread bytes resets the other end)."""
+    sock = tmp_path / "hooks.sock"
+    hooks = _HookServer("127.0.0.1", socket_path=sock, port=1)
+    try:
+        hooks.listen(lambda state: None)
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock))) as client:
+            answers = {client.post("http://127.0.0.1/guess", json={"status": "succeeded"}).status_code
+                       for _ in range(200)}
+        assert answers == {404}
+    finally:
+        hooks.close()
 
 
 def test_a_model_without_train_cannot_start_in_train_mode(model: Callable[[str], Any]):
