@@ -3,6 +3,7 @@ with its exit code, the SSE stream of a run, uploads and downloads."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from cli.errors import AUTH, NETWORK, USAGE, CliError, for_status
 
 USER_AGENT = "cogmill-cli/0.1"
 TIMEOUT = httpx.Timeout(30.0, read=90.0)
+CHUNK = 256 * 1024
+# A 429 or 503 is tried again this many times, waiting what Retry-After asks, at most MAX_PAUSE.
+RETRIES, MAX_PAUSE = 3, 10.0
 
 
 class Api:
@@ -29,12 +33,21 @@ class Api:
         self.http.close()
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """The answer; an error status as a CliError. A 429 or 503 is tried again after the wait the
+        server asks for (a few times, briefly), unless the body was a stream that is now spent."""
         if not self.token:
             raise CliError("no API token: set REPLICATE_API_TOKEN, or run `cogmill login`", AUTH)
-        try:
-            response = self.http.request(method, path if path.startswith("http") else f"/v1{path}", **kwargs)
-        except httpx.TransportError as exc:
-            raise CliError(f"cannot reach {self.base_url}: {exc}", NETWORK) from None
+        url = path if path.startswith("http") else f"/v1{path}"
+        repeatable = "files" not in kwargs and "content" not in kwargs
+        for attempt in range(RETRIES + 1):
+            try:
+                response = self.http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                raise CliError(f"cannot reach {self.base_url}: {exc}", NETWORK) from None
+            pause = _retry_after(response)
+            if pause is None or not repeatable or attempt == RETRIES:
+                break
+            time.sleep(pause)
         if response.status_code >= 400:
             raise CliError(_problem(response), for_status(response.status_code))
         return response
@@ -70,17 +83,43 @@ class Api:
                     return
             url = page.get("next")
 
-    def upload(self, path: Path) -> str:
-        """The file stored with POST /v1/files; its `urls.get`, which a model input takes."""
+    def delete(self, path: str) -> None:
+        self.request("DELETE", path)
+
+    def patch(self, path: str, body: dict) -> dict:
+        answer = _json(self.request("PATCH", path, json=body))
+        if not isinstance(answer, dict):
+            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
+        return answer
+
+    def create_file(self, path: Path) -> dict:
+        """The file stored with POST /v1/files: its object."""
         try:
             with path.open("rb") as handle:
                 created = _json(self.request("POST", "/files", files={"content": (path.name, handle)}))
         except OSError as exc:
             raise CliError(f"cannot read {path}: {exc.strerror}", USAGE) from None
-        try:
-            return created["urls"]["get"]
-        except (KeyError, TypeError):
-            raise CliError(f"{self.base_url} stored {path.name} but gave no URL for it") from None
+        if not isinstance(created, dict) or not isinstance(created.get("urls"), dict) or "get" not in created["urls"]:
+            raise CliError(f"{self.base_url} stored {path.name} but gave no URL for it")
+        return created
+
+    def upload(self, path: Path) -> str:
+        """A file stored for a model input: its `urls.get`, which the input takes."""
+        return self.create_file(path)["urls"]["get"]
+
+    def send(self, path: str, data: bytes, content_type: str, progress: Callable[[int, int], None]) -> dict:
+        """POST `data` as the raw body, `progress(sent, total)` as it goes; the answer, an object."""
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(data), CHUNK):
+                yield data[start:start + CHUNK]
+                progress(min(start + CHUNK, len(data)), len(data))
+
+        response = self.request("POST", path, content=chunks(), timeout=httpx.Timeout(30.0, read=300.0),
+                                headers={"Content-Type": content_type, "Content-Length": str(len(data))})
+        answer = _json(response)
+        if not isinstance(answer, dict):
+            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
+        return answer
 
     def stream(self, url: str) -> Iterator[tuple[str, str]]:
         """(event, data) of a run's stream until `done` (or `error`)."""
@@ -130,6 +169,17 @@ class Api:
 
 class StreamBroke(Exception):
     """The run's stream ended before `done`; the run itself may go on (poll it)."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait before trying a 429 or 503 again (None: do not)."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        asked = float(response.headers.get("retry-after", "1"))
+    except ValueError:  # an HTTP date: not worth parsing for a pause this short
+        asked = 1.0
+    return max(0.0, asked) if asked <= MAX_PAUSE else None
 
 
 def _json(response: httpx.Response):

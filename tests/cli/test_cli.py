@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.server import ROOT
 
 COGMILL = Path(sys.executable).parent / "cogmill"
 
@@ -69,7 +73,7 @@ def test_json_and_no_wait_are_for_scripts(cli):
     assert fetched["id"] == prediction_id
     listed = json.loads(cli("predictions", "list", "--json", "--limit", "50").stdout)
     assert prediction_id in {p["id"] for p in listed}
-    assert "cogmill/hello-world" in cli("models", "list").stdout
+    assert "cogmill/hello-world" in cli("models", "list", "--limit", "500").stdout
     assert "text" in cli("models", "get", "cogmill/hello-world").stdout
     assert "cpu" in {h["sku"] for h in json.loads(cli("hardware", "list", "--json").stdout)}
 
@@ -108,8 +112,94 @@ def test_each_kind_of_failure_says_why_with_its_exit_code(cli, args, env, code, 
     assert "Traceback" not in done.stderr
 
 
-def test_every_command_has_help_with_an_example(cli):
-    for command in (["run"], ["predict"], ["login"], ["whoami"], ["predictions", "list"], ["predictions", "get"],
-                    ["predictions", "cancel"], ["models", "list"], ["models", "get"], ["hardware", "list"]):
-        shown = cli(*command, "--help")
-        assert shown.returncode == 0 and "Example" in shown.stdout, command
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_push_follows_the_build_and_leaves_out_what_dockerignore_names(cli, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(ROOT / "examples" / "hello-world", folder)
+    (folder / "secret.env").write_text("TOKEN=one")
+    (folder / ".dockerignore").write_text("secret.env\n")
+    model = f"alice/{_name('pushed')}"
+    pushed = cli("push", "model", model)
+    assert pushed.returncode == 0, pushed.stderr
+    ref = pushed.stdout.strip()
+    assert ref.startswith(f"{model}:") and len(ref.partition(":")[2]) == 64
+    assert "upload" in pushed.stderr and "Generating OpenAPI schema" in pushed.stderr  # the bar, the build log
+    assert cli("run", ref, "-i", "text=pushed").stdout == "hello pushed\n"
+    (folder / "secret.env").write_text("TOKEN=two")  # left out: the same bundle, the same version
+    assert cli("push", "model", model).stdout.strip() == ref
+
+    (folder / "predict.py").write_text("import not_a_module_anywhere\n")
+    broken = cli("push", "model", model)
+    assert broken.returncode == 5 and "the build failed" in broken.stderr
+    assert "not_a_module_anywhere" in broken.stderr  # its log says why
+    assert [v["id"] for v in json.loads(cli("versions", "list", model, "--json").stdout)] == [ref.partition(":")[2]]
+    assert cli("push", "nowhere", model).returncode == 2
+    (tmp_path / "empty").mkdir()
+    refused = cli("push", "empty", model)
+    assert refused.returncode == 2 and "no cog.yaml" in refused.stderr
+
+
+def test_models_are_created_listed_and_deleted(cli, cogmill):
+    model = f"alice/{_name('empty')}"
+    assert cli("models", "create", model, "--description", "Nothing yet").stdout == f"{model}\n"
+    assert "Nothing yet" in cli("models", "get", model).stdout
+    twice = cli("models", "create", model)
+    assert twice.returncode == 1 and "already exists" in twice.stderr
+    assert cli("models", "create", "bob/theirs").returncode == 3  # not your namespace
+    assert cli("models", "delete", model, "--yes").returncode == 0
+    assert cli("models", "get", model).returncode == 4
+    assert cogmill.versions["hello-world"] in cli("versions", "list", "cogmill/hello-world").stdout
+
+
+def test_a_training_streams_its_logs_and_prints_the_version_it_made(cli):
+    destination = f"alice/{_name('tuned')}"
+    assert cli("models", "create", destination).returncode == 0
+    corpus = ROOT / "examples" / "textgen" / "samples" / "proverbs.txt"
+    trained = cli("trainings", "create", "cogmill/textgen", "-d", destination, "-i", f"data=@{corpus}",
+                  "-i", "steps=20")
+    assert trained.returncode == 0, trained.stderr
+    assert "step 20/20" in trained.stderr  # the logs, as they came
+    made = trained.stdout.strip()
+    assert made.startswith(f"{destination}:")
+    assert cli("run", made, "-i", "prompt=A", "-i", "max_tokens=20").returncode == 0
+    listed = json.loads(cli("trainings", "list", "--json").stdout)
+    training = next(t for t in listed if t["destination"] == destination)
+    assert made in cli("trainings", "get", training["id"]).stdout
+
+    queued = cli("trainings", "create", "cogmill/textgen", "-d", destination, "-i", f"data=@{corpus}",
+                 "-i", "steps=5000", "--no-wait")
+    canceled = cli("trainings", "cancel", queued.stdout.strip())
+    assert canceled.returncode == 0 and queued.stdout.strip() in canceled.stdout
+    missing = cli("trainings", "create", "cogmill/textgen", "-d", f"alice/{_name('nowhere')}", "-i", f"data=@{corpus}")
+    assert missing.returncode == 4 and "cogmill models create" in missing.stderr
+    untrainable = cli("trainings", "create", "cogmill/hello-world", "-d", destination)
+    assert untrainable.returncode == 1 and "cannot be trained" in untrainable.stderr
+
+
+def test_a_deployment_is_created_changed_and_deleted(cli):
+    name = _name("greeter")
+    created = json.loads(cli("deployments", "create", name, "--model", "cogmill/hello-world", "--hardware", "cpu",
+                             "--json").stdout)
+    assert (created["name"], created["current_release"]["number"]) == (name, 1)
+    changed = cli("deployments", "update", f"alice/{name}", "--max-instances", "2")
+    assert changed.returncode == 0 and "0–2" in changed.stdout, changed.stderr
+    assert f"alice/{name}" in cli("deployments", "list").stdout
+    assert json.loads(cli("deployments", "get", f"alice/{name}", "--json").stdout)["current_release"]["number"] == 2
+    refused = cli("deployments", "update", f"alice/{name}", "--min-instances", "3")  # more than max
+    assert refused.returncode == 2 and "min_instances" in refused.stderr
+    assert cli("deployments", "update", f"alice/{name}").returncode == 2  # nothing to change
+    assert cli("deployments", "delete", f"alice/{name}", "--yes").returncode == 0
+    assert cli("deployments", "get", f"alice/{name}").returncode == 4
+
+
+def test_files_are_uploaded_listed_and_deleted(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file of mine")
+    uploaded = json.loads(cli("files", "upload", "notes.txt", "--json").stdout)
+    assert (uploaded["name"], uploaded["size"]) == ("notes.txt", 14)
+    assert uploaded["id"] in {f["id"] for f in json.loads(cli("files", "list", "--json", "--limit", "100").stdout)}
+    assert cli("files", "delete", uploaded["id"], "--yes").returncode == 0
+    assert uploaded["id"] not in cli("files", "list", "--limit", "100").stdout
+    assert cli("files", "delete", uploaded["id"], "--yes").returncode == 4

@@ -4,17 +4,22 @@ read as markup."""
 
 from __future__ import annotations
 
+import io
 import json
 import stat
+import tarfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from cli import config
 from cli.errors import USAGE, CliError
 from cli.inputs import parse
-from cli.main import _free_name, main
+from cli.main import main
+from cli.push import pack
+from cli.running import free_name
 
 COMPONENTS = {"size": {"title": "size", "type": "integer", "enum": [1, 2, 4]},
               "voice": {"title": "voice", "type": "string", "enum": ["slt", "kal"]}}
@@ -78,9 +83,9 @@ def test_a_stored_token_goes_only_to_the_server_it_was_given_for(tmp_path, monke
 @pytest.mark.parametrize(("name", "saved"), [("out.png", "out.png"), ("..", "output"), (".hidden.png", "output.png"),
                                              ("", "output"), ("...", "output")])
 def test_a_downloaded_file_is_named_inside_its_folder(tmp_path, name, saved):
-    assert _free_name(tmp_path, name) == tmp_path / saved
+    assert free_name(tmp_path, name) == tmp_path / saved
     (tmp_path / saved).write_text("taken")
-    assert _free_name(tmp_path, name).parent == tmp_path and _free_name(tmp_path, name).name != saved
+    assert free_name(tmp_path, name).parent == tmp_path and free_name(tmp_path, name).name != saved
 
 
 def test_what_a_server_says_is_printed_as_text_never_as_markup(monkeypatch):
@@ -93,3 +98,54 @@ def test_what_a_server_says_is_printed_as_text_never_as_markup(monkeypatch):
     monkeypatch.setattr("cli.client.Api.request", refuse)
     done = CliRunner().invoke(main, ["whoami"])
     assert done.exit_code == 4 and "model [bold]x[/] not found in [/models]" in done.output
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isreg()}
+
+
+def test_push_packs_the_folder_less_what_its_ignore_files_name(tmp_path):
+    """Docker's rules: a pattern is anchored at the folder, `**` crosses folders, `!` takes a path
+    back; tools' leftovers (.git, .venv, __pycache__, .pyc) never go."""
+    files = {"cog.yaml": "predict: predict.py:P", "predict.py": "x", "weights/a.bin": "w", "weights/keep.bin": "k",
+             "secret.env": "s", "sub/secret.env": "kept: anchored at the top", "logs/a/b.log": "l", "notes.log": "l",
+             ".git/HEAD": "g", ".venv/bin/python": "v", "__pycache__/p.pyc": "c", "sub/x.pyc": "c"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / ".dockerignore").write_text("# not a pattern\nweights/\n!weights/keep.bin\n/secret.env\n")
+    (tmp_path / ".cogignore").write_text("**/*.log\n")
+    data, count = pack(tmp_path)
+    packed = _members(data)
+    assert set(packed) == {"cog.yaml", "predict.py", "weights/keep.bin", "sub/secret.env", ".dockerignore",
+                           ".cogignore"} and count == len(packed)
+    assert packed["sub/secret.env"] == b"kept: anchored at the top"
+    (tmp_path / "secret.env").write_text("changed, and left out")
+    assert pack(tmp_path)[0] == data  # the same files give the same bytes: the same version
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name)
+
+
+def test_every_command_has_help_with_an_example():
+    found = list(_commands(main))
+    assert len(found) == 26  # each verb of each noun
+    for command in found:
+        shown = CliRunner().invoke(main, [*command, "--help"])
+        assert shown.exit_code == 0 and "Example" in shown.output, command
+
+
+def test_deleting_asks_first_and_no_keeps_it(monkeypatch):
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
+    sent = []
+    monkeypatch.setattr("cli.client.Api.request", lambda self, method, path, **kwargs: sent.append(path))
+    kept = CliRunner().invoke(main, ["models", "delete", "alice/mine"], input="n\n")
+    assert kept.exit_code == 1 and "Delete alice/mine?" in kept.output and sent == []
+    gone = CliRunner().invoke(main, ["deployments", "delete", "alice/greeter"], input="y\n")
+    assert gone.exit_code == 0 and sent == ["/deployments/alice/greeter"]

@@ -1,43 +1,79 @@
 """`cogmill` in a terminal (a pseudo-terminal, read as it comes): a streaming model's text appears
-while the run is still going, and a file output's download shows a progress bar."""
+while the run is still going, a file output's download shows a progress bar, and Ctrl-C asks
+whether to cancel the run."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import re
+import signal
+import struct
+import subprocess
+import termios
 
 import httpx
 import pexpect
+from pexpect.fdpexpect import fdspawn
 
 from tests.cli.test_cli import COGMILL
+from tests.server import wait_until
 
 
-def _spawn(cogmill, token, tmp_path, *args: str) -> pexpect.spawn:
-    env = {**os.environ, "REPLICATE_BASE_URL": cogmill.base_url, "REPLICATE_API_TOKEN": token,
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color", "COLUMNS": "100"}
-    return pexpect.spawn(str(COGMILL), list(args), cwd=str(tmp_path), env=env, encoding="utf-8", timeout=180,
-                         dimensions=(40, 100))
+class Terminal(fdspawn):
+    """The command on a pseudo-terminal of 40×100, read as it comes: its standard streams are the
+    terminal, so it draws what a person sees. Started with subprocess, not pexpect.spawn's fork of
+    this threaded process, which can deadlock the child."""
+
+    def __init__(self, cogmill, token, tmp_path, *args: str) -> None:
+        env = {**os.environ, "REPLICATE_BASE_URL": cogmill.base_url, "REPLICATE_API_TOKEN": token,
+               "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color", "COLUMNS": "100"}
+        controller, terminal = pty.openpty()
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        self.process = subprocess.Popen([str(COGMILL), *args], cwd=tmp_path, env=env, stdin=terminal,
+                                        stdout=terminal, stderr=terminal, start_new_session=True)
+        os.close(terminal)  # the child's now: its end reads as EOF here once the command exits
+        super().__init__(controller, encoding="utf-8", timeout=180)
+
+    def finish(self) -> int:
+        self.expect(pexpect.EOF)
+        code = self.process.wait(timeout=30)
+        self.close()
+        return code
 
 
 def test_streamed_text_shows_while_the_run_goes(cogmill, token, tmp_path):
-    child = _spawn(cogmill, token, tmp_path, "run", "cogmill/textgen", "-i", "prompt=The", "-i",
-                   "max_tokens=2000", "-i", "seed=5")
+    child = Terminal(cogmill, token, tmp_path, "run", "cogmill/textgen", "-i", "prompt=The", "-i",
+                     "max_tokens=2000", "-i", "seed=5")
     child.expect(r"\w{3,}")  # the first words are on the screen...
     listed = httpx.get(f"{cogmill.base_url}/v1/predictions", headers={"Authorization": f"Bearer {token}"},
                        timeout=30).json()["results"]
     this = [p for p in listed if p["model"] == "cogmill/textgen" and (p["input"] or {}).get("max_tokens") == 2000]
     assert this and this[0]["status"] == "processing", listed[:2]  # ...while the model writes
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert child.finish() == 0
 
 
 def test_a_download_shows_a_progress_bar_and_the_saved_path(cogmill, token, tmp_path):
-    child = _spawn(cogmill, token, tmp_path, "run", "testers/files", "-i", "text=progress", "-o", "saved")
-    child.expect(pexpect.EOF)
-    child.close()
+    child = Terminal(cogmill, token, tmp_path, "run", "testers/files", "-i", "text=progress", "-o", "saved")
+    code = child.finish()
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
-    assert child.exitstatus == 0, screen
+    assert code == 0, screen
     assert "━" in screen and re.search(r"8(/8)? bytes", screen), screen  # rich's bar and its byte count
     saved = [line.strip() for line in screen.splitlines() if line.strip().startswith("saved/")]
     assert saved and (tmp_path / saved[-1]).read_text() == "progress"
+
+
+def test_ctrl_c_during_a_run_offers_to_cancel_it(cogmill, token, tmp_path):
+    child = Terminal(cogmill, token, tmp_path, "run", "cogmill/textgen", "-i", "prompt=The", "-i",
+                     "max_tokens=2000", "-i", "seed=6")
+    child.expect(r"\w{3,}")
+    child.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    child.expect(r"Cancel (\w+)\? \[Y/n\]")
+    prediction_id = child.match.group(1)
+    child.send("y\r")
+    child.expect(f"Canceled {prediction_id}")
+    assert child.finish() == 130
+    headers = {"Authorization": f"Bearer {token}"}
+    wait_until(lambda: httpx.get(f"{cogmill.base_url}/v1/predictions/{prediction_id}", headers=headers,
+                                 timeout=30).json()["status"] == "canceled", 60, 0.2, "the run to be canceled")
