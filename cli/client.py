@@ -33,8 +33,9 @@ class Api:
         self.http.close()
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        """The answer; an error status as a CliError. A 429 or 503 is tried again after the wait the
-        server asks for (a few times, briefly), unless the body was a stream that is now spent."""
+        """The answer; an error status as a CliError. A 429 (refused before anything was done), or a
+        503 to a read, is tried again after the wait the server asks for (a few times, briefly); never
+        a body that was a stream, now spent."""
         if not self.token:
             raise CliError("no API token: set REPLICATE_API_TOKEN, or run `cogmill login`", AUTH)
         url = path if path.startswith("http") else f"/v1{path}"
@@ -44,7 +45,7 @@ class Api:
                 response = self.http.request(method, url, **kwargs)
             except httpx.TransportError as exc:
                 raise CliError(f"cannot reach {self.base_url}: {exc}", NETWORK) from None
-            pause = _retry_after(response)
+            pause = _retry_after(response, method)
             if pause is None or not repeatable or attempt == RETRIES:
                 break
             time.sleep(pause)
@@ -57,14 +58,13 @@ class Api:
 
     def get_object(self, path: str) -> dict:
         """An answer that must be a JSON object."""
-        found = self.get(path)
-        if not isinstance(found, dict):
-            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
-        return found
+        return self._object(self.get(path), path)
 
     def post(self, path: str, body: dict | None = None, **kwargs) -> dict:
         response = self.request("POST", path, json=body, **kwargs)
-        answer = _json(response) if response.content else {}
+        return self._object(_json(response) if response.content else {}, path)
+
+    def _object(self, answer, path: str) -> dict:
         if not isinstance(answer, dict):
             raise CliError(f"{self.base_url} answered {path} with something that is not an object")
         return answer
@@ -81,16 +81,13 @@ class Api:
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
-            url = page.get("next")
+            url = self._here(page.get("next"))
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)
 
     def patch(self, path: str, body: dict) -> dict:
-        answer = _json(self.request("PATCH", path, json=body))
-        if not isinstance(answer, dict):
-            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
-        return answer
+        return self._object(_json(self.request("PATCH", path, json=body)), path)
 
     def create_file(self, path: Path) -> dict:
         """The file stored with POST /v1/files: its object."""
@@ -102,6 +99,18 @@ class Api:
         if not isinstance(created, dict) or not isinstance(created.get("urls"), dict) or "get" not in created["urls"]:
             raise CliError(f"{self.base_url} stored {path.name} but gave no URL for it")
         return created
+
+    def same_origin(self, url: str) -> bool:
+        """Whether `url` is on the API's own origin (scheme, host and port): the only one the token
+        is sent to."""
+        here, there = httpx.URL(self.base_url), httpx.URL(url)
+        return (there.scheme, there.host, there.port) == (here.scheme, here.host, here.port)
+
+    def _here(self, url: object) -> str | None:
+        """A `next` link on the API's own origin, whatever origin the server wrote in it."""
+        if not isinstance(url, str) or not url:
+            return None
+        return str(httpx.URL(self.base_url).copy_with(raw_path=httpx.URL(url).raw_path))
 
     def upload(self, path: Path) -> str:
         """A file stored for a model input: its `urls.get`, which the input takes."""
@@ -116,33 +125,33 @@ class Api:
 
         response = self.request("POST", path, content=chunks(), timeout=httpx.Timeout(30.0, read=300.0),
                                 headers={"Content-Type": content_type, "Content-Length": str(len(data))})
-        answer = _json(response)
-        if not isinstance(answer, dict):
-            raise CliError(f"{self.base_url} answered {path} with something that is not an object")
-        return answer
+        return self._object(_json(response), path)
 
     def stream(self, url: str) -> Iterator[tuple[str, str]]:
         """(event, data) of a run's stream until `done` (or `error`)."""
+        # The stream's URL is its own capability: another origin gets it without the token.
+        http = self.http if self.same_origin(url) else httpx.Client(headers={"User-Agent": USER_AGENT})
         try:
-            with connect_sse(self.http, "GET", url, headers={"Accept": "text/event-stream"},
+            with connect_sse(http, "GET", url, headers={"Accept": "text/event-stream"},
                              timeout=httpx.Timeout(30.0, read=None)) as source:
-                if source.response.status_code >= 400:
+                if source.response.status_code >= 400:  # the run itself is polled instead
                     source.response.read()
-                    raise CliError(_problem(source.response), for_status(source.response.status_code))
+                    raise StreamBroke(_problem(source.response))
                 for event in source.iter_sse():
                     yield event.event, event.data
                     if event.event in ("done", "error"):
                         return
         except (httpx.TransportError, SSEError) as exc:
             raise StreamBroke(str(exc)) from None
+        finally:
+            if http is not self.http:
+                http.close()
 
     def download(self, url: str, target: Path, progress: Callable[[int, int | None], None]) -> Path:
         """A file output saved to `target`, `progress(done, total)` as it comes."""
         # The token goes only to the API's own origin: a file elsewhere (a CDN, another port, plain
         # http beside https) is fetched without it.
-        here, there = httpx.URL(self.base_url), httpx.URL(url)
-        same = (there.scheme, there.host, there.port) == (here.scheme, here.host, here.port)
-        http = self.http if same else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
+        http = self.http if self.same_origin(url) else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
         try:
             with http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code >= 400:
@@ -150,7 +159,11 @@ class Api:
                     raise CliError(_problem(response), for_status(response.status_code))
                 total = int(response.headers["content-length"]) if "content-length" in response.headers else None
                 done = 0
-                with target.open("xb") as sink:  # a new file: never through a link, never over one
+                try:
+                    sink = target.open("xb")  # a new file: never through a link, never over one
+                except FileExistsError:
+                    raise CliError(f"{target} appeared while saving it: nothing was overwritten") from None
+                with sink:
                     for chunk in response.iter_bytes():
                         sink.write(chunk)
                         done += len(chunk)
@@ -171,9 +184,10 @@ class StreamBroke(Exception):
     """The run's stream ended before `done`; the run itself may go on (poll it)."""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait before trying a 429 or 503 again (None: do not)."""
-    if response.status_code not in (429, 503):
+def _retry_after(response: httpx.Response, method: str) -> float | None:
+    """Seconds to wait before trying again (None: do not): a 429, or a 503 to a GET (a 503 to a
+    create may come after the thing was made)."""
+    if response.status_code != 429 and not (response.status_code == 503 and method == "GET"):
         return None
     try:
         asked = float(response.headers.get("retry-after", "1"))
@@ -199,5 +213,6 @@ def _problem(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return f"{response.status_code} {response.reason_phrase}"
     detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
-    fields = [f"{f.get('field')}: {f.get('description')}" for f in body.get("invalid_fields") or [] if isinstance(f, dict)]
+    invalid = body.get("invalid_fields") if isinstance(body.get("invalid_fields"), list) else []
+    fields = [f"{f.get('field')}: {f.get('description')}" for f in invalid if isinstance(f, dict)]
     return "\n".join([detail, *fields]) if fields and not all(f in detail for f in fields) else detail

@@ -290,12 +290,18 @@ def trainings_create(ctx: click.Context, ref: str, destination: str, inputs: tup
         print_json(training) if as_json else click.echo(training["id"])
         return
     say(f"Training {training['id']} into {destination}")
-    training, _ = follow(client, training, None if as_json else _logs_writer())
+    training, _ = follow(client, training, None if as_json else _logs_writer(), kind="trainings")
     if as_json:
         print_json(training)
     ended(training)
     if not as_json:
-        click.echo((training.get("output") or {}).get("version") or "")
+        click.echo(_made(training) or "")
+
+
+def _made(training: dict) -> str | None:
+    """The version a training made, as owner/name:version."""
+    output = training.get("output")
+    return output.get("version") if isinstance(output, dict) else None
 
 
 def _logs_writer():
@@ -339,7 +345,7 @@ def trainings_get(ctx: click.Context, training_id: str, as_json: bool) -> None:
     t = api(ctx).get_object(f"/trainings/{training_id}")
     if as_json:
         return print_json(t)
-    made = (t.get("output") or {}).get("version") if isinstance(t.get("output"), dict) else None
+    made = _made(t)
     fields([("id", t.get("id")), ("model", f"{t.get('model')}:{t.get('version')}"), ("destination", t.get("destination")),
             ("status", t.get("status")), ("created", t.get("created_at")), ("made", made), ("error", t.get("error"))])
 
@@ -365,18 +371,21 @@ def deployments() -> None:
     """Deployments (a model on instances kept for it): list, get, create, update, delete."""
 
 
-def _release(d: dict) -> dict:
-    return d.get("current_release") if isinstance(d.get("current_release"), dict) else {}
+def _deployment_fields(d: dict) -> dict[str, str]:
+    """What a person reads of a deployment and its current release."""
+    release = d.get("current_release") if isinstance(d.get("current_release"), dict) else {}
+    configuration = release.get("configuration") if isinstance(release.get("configuration"), dict) else {}
+    return {"deployment": f"{d.get('owner')}/{d.get('name')}", "release": str(release.get("number", "")),
+            "model": str(release.get("model") or ""), "version": str(release.get("version") or ""),
+            "hardware": str(configuration.get("hardware") or ""),
+            "instances": f"{configuration.get('min_instances')}–{configuration.get('max_instances')}"}
 
 
 def _show_deployment(d: dict, as_json: bool) -> None:
     if as_json:
         return print_json(d)
-    release = _release(d)
-    configuration = release.get("configuration") or {}
-    fields([("deployment", f"{d.get('owner')}/{d.get('name')}"), ("release", release.get("number")),
-            ("model", f"{release.get('model')}:{release.get('version')}"), ("hardware", configuration.get("hardware")),
-            ("instances", f"{configuration.get('min_instances')}–{configuration.get('max_instances')}")])
+    shown = _deployment_fields(d)
+    fields([(key, shown[key]) for key in ("deployment", "release", "model", "version", "hardware", "instances")])
 
 
 def _scale_options(command):
@@ -403,16 +412,8 @@ def deployments_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     found = list(api(ctx).pages("/deployments", limit))
     if as_json:
         return print_json(found)
-    rows = []
-    for d in found:
-        if isinstance(d, dict):
-            release = _release(d)
-            configuration = release.get("configuration") or {}
-            rows.append([f"{d.get('owner')}/{d.get('name')}", str(release.get("model") or ""),
-                         str(configuration.get("hardware") or ""),
-                         f"{configuration.get('min_instances')}–{configuration.get('max_instances')}",
-                         str(release.get("version") or "")])
-    table(["deployment", "model", "hardware", "instances", "version"], rows)
+    columns = ["deployment", "model", "hardware", "instances", "version"]
+    table(columns, [[_deployment_fields(d)[key] for key in columns] for d in found if isinstance(d, dict)])
 
 
 @deployments.command("get")
@@ -514,7 +515,7 @@ def files_upload(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> 
     client = api(ctx)
     created = [client.create_file(path) for path in paths]
     if as_json:
-        return print_json(created if len(created) > 1 else created[0])
+        return print_json(created)  # a list, however many files
     table(["id", "name", "size", "url"], [[str(f.get("id")), str(f.get("name")), str(f.get("size")),
                                            str(f["urls"]["get"])] for f in created])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import posixpath
 import sys
 import tarfile
 import time
@@ -24,9 +25,11 @@ ALWAYS_LEFT_OUT = {".git", ".cog", ".venv", "__pycache__"}
 BUILD_POLL_SECONDS = 1.0
 
 
-def ignored_by(folder: Path) -> pathspec.PathSpec:
-    """The folder's ignore files as one spec. Their patterns are Docker's: each is anchored at the
-    folder (`data` is ./data, not every data), `**` crosses folders and `!` takes a path back."""
+def ignored_by(folder: Path) -> tuple[pathspec.PathSpec, bool]:
+    """The folder's ignore files as one spec, and whether any pattern takes a path back. Their
+    patterns are Docker's: each is cleaned (`./a/` is `a`) and anchored at the folder (`data` is
+    ./data, not every data, and a file or a folder of that name), `**` crosses folders, `!` takes a
+    path back."""
     lines = []
     for name in IGNORE_FILES:
         path = folder / name
@@ -35,35 +38,62 @@ def ignored_by(folder: Path) -> pathspec.PathSpec:
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
-                negated, pattern = line.startswith("!"), line.lstrip("!").strip().lstrip("/")
-                if pattern:
+                negated, pattern = line.startswith("!"), line.lstrip("!").strip()
+                pattern = posixpath.normpath("/" + pattern).lstrip("/")
+                if pattern and pattern != ".":
                     lines.append(("!" if negated else "") + "/" + pattern)
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines), any(line.startswith("!") for line in lines)
 
 
-def pack(folder: Path) -> tuple[bytes, int]:
-    """The folder as a tar.gz, and how many files it holds. The same files give the same bytes
-    (times, owners and order fixed), so pushing an unchanged folder again names the same version."""
-    spec = ignored_by(folder)
-    names = []
+def _packed(folder: Path) -> tuple[list[tuple[str, Path]], list[str]]:
+    """(name in the bundle, file to read) for each file that goes, sorted; and what was left out
+    that the owner may not expect (links out of the folder, sockets and the like)."""
+    spec, takes_back = ignored_by(folder)
+    root_real = folder.resolve()
+    chosen, skipped = [], []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in ALWAYS_LEFT_OUT)
+        here = Path(root)
+        kept_dirs = []
+        for d in sorted(dirs):
+            rel = (here / d).relative_to(folder).as_posix()
+            if d in ALWAYS_LEFT_OUT or (not takes_back and spec.match_file(rel + "/")):
+                continue  # never walked into: a large ignored folder costs nothing
+            if (here / d).is_symlink():
+                skipped.append(f"{rel} (a link to a folder)")
+                continue
+            kept_dirs.append(d)
+        dirs[:] = kept_dirs
         for name in sorted(files):
-            rel = (Path(root) / name).relative_to(folder).as_posix()
-            if not name.endswith(".pyc") and not spec.match_file(rel):
-                names.append(rel)
+            path = here / name
+            rel = path.relative_to(folder).as_posix()
+            if name.endswith(".pyc") or spec.match_file(rel):
+                continue
+            target = path.resolve()
+            if not target.is_relative_to(root_real):
+                skipped.append(f"{rel} (a link out of the folder)")
+            elif not target.is_file():
+                skipped.append(f"{rel} (not a regular file)")
+            else:
+                chosen.append((rel, target))  # a link inside the folder goes as the file it names
+    return chosen, skipped
+
+
+def pack(folder: Path) -> tuple[bytes, int, list[str]]:
+    """The folder as a tar.gz of regular files, how many it holds, and what was left out that the
+    owner may not expect. The same files give the same bytes (times, owners, modes and order
+    fixed), so pushing an unchanged folder again, from any machine, names the same version."""
+    chosen, skipped = _packed(folder)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT, compresslevel=6) as tar:
-        for rel in names:
-            info = tar.gettarinfo(str(folder / rel), arcname=rel)
-            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-            if info.isreg():
-                with (folder / rel).open("rb") as handle:
-                    tar.addfile(info, handle)
-            else:
-                tar.addfile(info)  # a link stays a link; the server refuses one out of the folder
+        for rel, path in chosen:
+            info = tarfile.TarInfo(rel)
+            stat = path.stat()
+            info.size = stat.st_size
+            info.mode = 0o755 if stat.st_mode & 0o111 else 0o644
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
     data = buffer.getvalue()
-    return data[:4] + b"\0\0\0\0" + data[8:], len(names)  # gzip's own timestamp zeroed too
+    return data[:4] + b"\0\0\0\0" + data[8:], len(chosen), skipped  # gzip's own timestamp zeroed too
 
 
 @click.command()
@@ -84,7 +114,9 @@ def push(ctx: click.Context, folder: Path, model: str, as_json: bool) -> None:
     name = model_name(model)
     if not (folder / "cog.yaml").is_file():
         raise CliError(f"{folder} has no cog.yaml: push the folder of a Cog model", USAGE)
-    data, count = pack(folder)
+    data, count, skipped = pack(folder)
+    for what in skipped:
+        say(f"Left out {what}")
     say(f"Packed {count} files from {folder} ({len(data):,} bytes)")
     client = api(ctx)
     with transfer_bar() as progress:
@@ -94,12 +126,13 @@ def push(ctx: click.Context, folder: Path, model: str, as_json: bool) -> None:
     if "id" not in version:
         raise CliError(f"{client.base_url} took the push but did not say its version")
     version = _follow_build(client, name, version)
+    build = version.get("build") if isinstance(version.get("build"), dict) else {}
     if as_json:
         print_json(version)
-    build = version.get("build") or {}
     if build.get("status") != "ready":
         raise CliError(f"the build failed: {build.get('error') or 'see its log above'}", MODEL_FAILED)
-    click.echo(f"{name}:{version['id']}")
+    if not as_json:
+        click.echo(f"{name}:{version['id']}")
 
 
 def _follow_build(client, name: str, version: dict) -> dict:
@@ -107,7 +140,7 @@ def _follow_build(client, name: str, version: dict) -> dict:
     shown = ""
     try:
         while True:
-            build = version.get("build") or {}
+            build = version.get("build") if isinstance(version.get("build"), dict) else {}
             logs = str(build.get("logs") or "")
             if logs != shown:
                 if logs.startswith(shown):  # it grew: the new part
@@ -123,5 +156,5 @@ def _follow_build(client, name: str, version: dict) -> dict:
             time.sleep(BUILD_POLL_SECONDS)
             version = client.get_object(f"/models/{name}/versions/{version['id']}")
     except KeyboardInterrupt:
-        say(f"\nThe build goes on without you: cogmill versions list {name}")
+        say(f"\nThe build of {name}:{version['id']} goes on; push the same folder again to follow it.")
         sys.exit(INTERRUPTED)

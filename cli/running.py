@@ -3,6 +3,7 @@ with a progress bar, Ctrl-C offers to cancel) and the end of a training."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import webbrowser
@@ -92,9 +93,13 @@ def started(run_: dict, client: Api, web: bool = False) -> None:
     """Check a new run's answer; open its page with `web`."""
     if "id" not in run_:
         raise CliError(f"{client.base_url} started it but did not say its id")
-    web_url = (run_.get("urls") or {}).get("web")
-    if web and web_url:
+    web_url = _urls(run_).get("web")
+    if web and isinstance(web_url, str):
         webbrowser.open(web_url)
+
+
+def _urls(run_: dict) -> dict:
+    return run_["urls"] if isinstance(run_.get("urls"), dict) else {}
 
 
 def _text_writer() -> Callable[[str, str], None]:
@@ -112,11 +117,11 @@ def _text_writer() -> Callable[[str, str], None]:
     return write
 
 
-def follow(client: Api, run_: dict, on_event: Callable[[str, str], None] | None) -> tuple[dict, bool]:
-    """The run (prediction or training) once it has ended. With `on_event`, its stream's events go
-    to it as they come; says whether they all came (else only its end was polled). Ctrl-C offers to
-    cancel it; a failure to reach the server says it may still be running."""
-    kind = "trainings" if "destination" in run_ else "predictions"
+def follow(client: Api, run_: dict, on_event: Callable[[str, str], None] | None,
+           kind: str = "predictions") -> tuple[dict, bool]:
+    """The run (of `kind`, predictions or trainings) once it has ended. With `on_event`, its
+    stream's events go to it as they come; says whether they all came (else only its end was
+    polled). Ctrl-C offers to cancel it; a failure to reach the server says it may still be running."""
     try:
         streamed = _stream(client, run_, on_event) if on_event else False
         while run_.get("status") not in TERMINAL:
@@ -132,8 +137,8 @@ def follow(client: Api, run_: dict, on_event: Callable[[str, str], None] | None)
 
 
 def _stream(client: Api, run_: dict, on_event: Callable[[str, str], None]) -> bool:
-    stream_url = (run_.get("urls") or {}).get("stream")
-    if not stream_url:
+    stream_url = _urls(run_).get("stream")
+    if not isinstance(stream_url, str):
         return False
     try:
         for event, data in client.stream(stream_url):
@@ -196,7 +201,7 @@ def _file_fields(output, output_schema: dict) -> list[str]:
 
 def transfer_bar() -> Progress:
     """A progress bar of bytes moved, on standard error."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                     console=err)
 
 
@@ -219,7 +224,7 @@ def free_name(folder: Path, name: str) -> Path:
     if not name or name.startswith(".") or "/" in name or "\\" in name:
         name = "output" + (Path(name).suffix if name and not name.startswith("..") else "")
     target, stem, suffix, n = folder / name, Path(name).stem, Path(name).suffix, 0
-    while target.exists():
+    while os.path.lexists(target):  # a dangling link is taken too
         n += 1
         target = folder / f"{stem}-{n}{suffix}"
     return target

@@ -101,10 +101,13 @@ def resolve_version(client: Api, model: str, version: str | None) -> dict:
 def schema(version: dict, training: bool = False) -> tuple[dict, dict, dict]:
     """The version's input properties (of its train() with `training`), its output schema and its
     components.schemas (for $refs)."""
-    schemas = ((version.get("openapi_schema") or {}).get("components") or {}).get("schemas") or {}
+    def part(value, key: str) -> dict:
+        found = value.get(key) if isinstance(value, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    schemas = part(part(part(version, "openapi_schema"), "components"), "schemas")
     prefix = "Training" if training else ""
-    return ((schemas.get(f"{prefix}Input") or {}).get("properties") or {}, schemas.get(f"{prefix}Output") or {},
-            schemas)
+    return part(part(schemas, f"{prefix}Input"), "properties"), part(schemas, f"{prefix}Output"), schemas
 
 
 def when(stamp: str | None) -> str:

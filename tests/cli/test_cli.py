@@ -129,7 +129,8 @@ def test_push_follows_the_build_and_leaves_out_what_dockerignore_names(cli, tmp_
     assert "upload" in pushed.stderr and "Generating OpenAPI schema" in pushed.stderr  # the bar, the build log
     assert cli("run", ref, "-i", "text=pushed").stdout == "hello pushed\n"
     (folder / "secret.env").write_text("TOKEN=two")  # left out: the same bundle, the same version
-    assert cli("push", "model", model).stdout.strip() == ref
+    again = json.loads(cli("push", "model", model, "--json").stdout)
+    assert (again["id"], again["build"]["status"]) == (ref.partition(":")[2], "ready")
 
     (folder / "predict.py").write_text("import not_a_module_anywhere\n")
     broken = cli("push", "model", model)
@@ -197,9 +198,10 @@ def test_a_deployment_is_created_changed_and_deleted(cli):
 
 def test_files_are_uploaded_listed_and_deleted(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("a file of mine")
-    uploaded = json.loads(cli("files", "upload", "notes.txt", "--json").stdout)
+    [uploaded] = json.loads(cli("files", "upload", "notes.txt", "--json").stdout)
     assert (uploaded["name"], uploaded["size"]) == ("notes.txt", 14)
     assert uploaded["id"] in {f["id"] for f in json.loads(cli("files", "list", "--json", "--limit", "100").stdout)}
     assert cli("files", "delete", uploaded["id"], "--yes").returncode == 0
-    assert uploaded["id"] not in cli("files", "list", "--limit", "100").stdout
+    listed = cli("files", "list", "--json", "--limit", "100")
+    assert listed.returncode == 0 and uploaded["id"] not in {f["id"] for f in json.loads(listed.stdout)}
     assert cli("files", "delete", uploaded["id"], "--yes").returncode == 4

@@ -1,8 +1,10 @@
 """The command's HTTP client on its own: the API token goes only to the API's host, never to a host a
-file output lives on; and an answer that is not problem+json still says what went wrong."""
+file output or a page's `next` link names; and an answer that is not problem+json still says what
+went wrong."""
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,9 +20,15 @@ def server():
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            seen.append({"host": self.headers["Host"], "authorization": self.headers.get("Authorization")})
-            body = b"the bytes" if self.path == "/file.bin" else b"<html>gone</html>"
-            self.send_response(200 if self.path == "/file.bin" else 404)
+            seen.append({"host": self.headers["Host"], "authorization": self.headers.get("Authorization"),
+                         "path": self.path})
+            port = self.server.server_address[1]
+            pages = {"/v1/things": {"results": [1], "next": f"http://localhost:{port}/v1/things?cursor=2"},
+                     "/v1/things?cursor=2": {"results": [2], "next": None}}
+            found = self.path == "/file.bin" or self.path in pages
+            body = (b"the bytes" if self.path == "/file.bin" else json.dumps(pages[self.path]).encode()
+                    if found else b"<html>gone</html>")
+            self.send_response(200 if found else 404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -41,6 +49,15 @@ def test_the_token_goes_to_the_api_host_only(server, tmp_path):
     api.download(f"http://localhost:{port}/file.bin", tmp_path / "elsewhere", lambda done, total: None)
     assert (tmp_path / "elsewhere").read_bytes() == b"the bytes"
     assert [s["authorization"] for s in seen] == ["Bearer r8_secret", None]
+
+
+def test_a_next_link_to_another_host_is_followed_on_the_api_host(server):
+    """A page's `next` names the server as it sees itself; the token still goes only where it was given."""
+    port, seen = server
+    assert list(Api(f"http://127.0.0.1:{port}", "r8_secret").pages("/things")) == [1, 2]
+    assert [(s["host"], s["path"], s["authorization"]) for s in seen] == [
+        (f"127.0.0.1:{port}", "/v1/things", "Bearer r8_secret"),
+        (f"127.0.0.1:{port}", "/v1/things?cursor=2", "Bearer r8_secret")]
 
 
 def test_an_answer_that_is_not_json_says_its_status(server, tmp_path):

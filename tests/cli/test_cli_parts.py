@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import stat
 import tarfile
 from pathlib import Path
@@ -114,15 +116,39 @@ def test_push_packs_the_folder_less_what_its_ignore_files_name(tmp_path):
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    (tmp_path / ".dockerignore").write_text("# not a pattern\nweights/\n!weights/keep.bin\n/secret.env\n")
+    (tmp_path / ".dockerignore").write_text("# not a pattern\nweights/\n!weights/keep.bin\n/secret.env\n./sub/x.txt\n")
     (tmp_path / ".cogignore").write_text("**/*.log\n")
-    data, count = pack(tmp_path)
+    (tmp_path / "sub" / "x.txt").write_text("left out: ./ is the folder")
+    data, count, skipped = pack(tmp_path)
     packed = _members(data)
     assert set(packed) == {"cog.yaml", "predict.py", "weights/keep.bin", "sub/secret.env", ".dockerignore",
-                           ".cogignore"} and count == len(packed)
+                           ".cogignore"} and count == len(packed) and skipped == []
     assert packed["sub/secret.env"] == b"kept: anchored at the top"
     (tmp_path / "secret.env").write_text("changed, and left out")
     assert pack(tmp_path)[0] == data  # the same files give the same bytes: the same version
+
+
+def test_push_packs_links_as_files_and_says_what_it_cannot_pack(tmp_path):
+    """The server takes regular files only: a link inside the folder goes as the file it names, a
+    hard link as a file of its own; a link out of the folder, a linked folder or a socket is left out
+    and said. Modes are 0644/0755 whatever the umask, so any machine packs the same bytes."""
+    (tmp_path / "cog.yaml").write_text("predict: predict.py:P")
+    (tmp_path / "predict.py").write_text("x")
+    (tmp_path / "run.sh").write_text("#!/bin/sh")
+    (tmp_path / "run.sh").chmod(0o700)
+    (tmp_path / "alias.py").symlink_to("predict.py")
+    os.link(tmp_path / "predict.py", tmp_path / "hard.py")
+    (tmp_path / "outside").symlink_to("/etc/hostname")
+    (tmp_path / "linked").symlink_to(tmp_path.parent)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "s.sock"))
+        data, count, skipped = pack(tmp_path)
+    packed = _members(data)
+    assert set(packed) == {"cog.yaml", "predict.py", "run.sh", "alias.py", "hard.py"}
+    assert packed["alias.py"] == packed["hard.py"] == b"x"
+    assert skipped == ["linked (a link to a folder)", "outside (a link out of the folder)", "s.sock (not a regular file)"]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert {m.name: m.mode for m in tar}["run.sh"] == 0o755 and {m.mode for m in tar} == {0o644, 0o755}
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()):
