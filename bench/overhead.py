@@ -3,9 +3,11 @@
 Starts a real Cogmill (web + Celery worker, tests/server.py) and, beside it, a bare Cog server for
 the same model (runner/), then times N `Prefer: wait` predictions through Cogmill's API and N
 `POST /predictions` straight to the Cog server, each on one kept-alive HTTP connection, one at a
-time. Prints p50/p95/mean for both and Cogmill/direct ratios. A report: nothing here asserts timings.
+time. Prints p50/p95/mean for both and Cogmill/direct ratios. Then it measures throughput: M
+`Prefer: wait` predictions through Cogmill from C clients at once (each its own connection), in
+predictions completed per second. A report: every answer is checked, no timing is asserted.
 
-    .venv/bin/python bench/overhead.py [--n 200] [--warmup 10] [--json]
+    .venv/bin/python bench/overhead.py [--n 200] [--warmup 10] [--concurrency 8] [--m 400] [--json]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -78,6 +81,37 @@ def measure(mode: str, predict: Predict, n: int, warmup: int) -> Result:
     return summarize(mode, seconds, retries)
 
 
+def throughput(make_predict: Callable[[httpx.Client], Predict], concurrency: int, m: int) -> dict[str, float]:
+    """Predictions completed per second when `concurrency` clients each run their share of `m`, one
+    after another on a connection of their own; every answer checked."""
+    shares = [m // concurrency + (1 if i < m % concurrency else 0) for i in range(concurrency)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(concurrency + 1)
+
+    def client(index: int) -> None:
+        with httpx.Client(timeout=REQUEST_TIMEOUT) as http:
+            predict = make_predict(http)
+            start.wait()
+            try:
+                for i in range(shares[index]):
+                    predict(f"c{index} {i}")
+            except BaseException as exc:  # reported below: a wrong answer fails the bench
+                failures.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - begin
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {concurrency} clients failed: {failures[0]}")
+    return {"concurrency": concurrency, "predictions": m, "seconds": round(elapsed, 3),
+            "per_second": round(m / elapsed, 1)}
+
+
 def check(response: httpx.Response, status_code: int, text: str, what: str) -> None:
     """Fail loudly unless the response has this HTTP status and a succeeded "hello <text>"."""
     data = response.json() if response.status_code == status_code else {}
@@ -123,7 +157,7 @@ def start_cog(work_dir: Path) -> CogInstance:
     return instance
 
 
-def run(n: int, warmup: int) -> list[Result]:
+def run(n: int, warmup: int, concurrency: int, m: int) -> tuple[list[Result], dict[str, float]]:
     data_dir = Path(os.environ["COGMILL_DATA_DIR"])
     work_dir = Path(tempfile.mkdtemp(prefix="cogmill-bench-"))
     server = CogmillServer(data_dir)
@@ -140,8 +174,9 @@ def run(n: int, warmup: int) -> list[Result]:
             direct = measure(
                 "direct", direct_predictor(client, f"http://127.0.0.1:{instance.port}"), n, warmup
             )
+        load = throughput(lambda http: cogmill_predictor(http, server.base_url, token), concurrency, m)
         ok = True
-        return [through, direct]
+        return [through, direct], load
     finally:
         if instance is not None:
             instance.stop()
@@ -157,7 +192,7 @@ def ratios(through: Result, direct: Result) -> dict[str, float]:
     return {"p50": round(through.p50_ms / direct.p50_ms, 2), "p95": round(through.p95_ms / direct.p95_ms, 2)}
 
 
-def table(results: list[Result]) -> str:
+def table(results: list[Result], load: dict[str, float]) -> str:
     lines = [f"{'mode':<8} {'n':>5} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9} {'409 retries':>12}"]
     for r in results:
         lines.append(
@@ -165,10 +200,12 @@ def table(results: list[Result]) -> str:
         )
     ratio = ratios(*results)
     lines.append(f"Cogmill/direct: p50 x{ratio['p50']:.2f}, p95 x{ratio['p95']:.2f}")
+    lines.append(f"Cogmill throughput: {load['predictions']} predictions from {load['concurrency']} clients at once "
+                 f"in {load['seconds']:.2f} s: {load['per_second']:.1f} predictions/s")
     return "\n".join(lines)
 
 
-def report(results: list[Result]) -> dict[str, Any]:
+def report(results: list[Result], load: dict[str, float]) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -178,6 +215,7 @@ def report(results: list[Result]) -> dict[str, Any]:
         },
         "results": [asdict(r) for r in results],
         "ratio_cogmill_over_direct": ratios(*results),
+        "throughput": load,
     }
 
 
@@ -185,12 +223,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="timed predictions per mode (default 200)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed predictions first (default 10)")
+    parser.add_argument("--concurrency", type=int, default=8, help="clients at once for throughput (default 8)")
+    parser.add_argument("--m", type=int, default=400, help="predictions for throughput (default 400)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args()
     if args.n < 2:
         parser.error("--n must be at least 2")
-    results = run(args.n, args.warmup)
-    print(json.dumps(report(results), indent=2) if args.json else table(results))
+    if args.concurrency < 1 or args.m < args.concurrency:
+        parser.error("--concurrency must be at least 1 and --m at least --concurrency")
+    results, load = run(args.n, args.warmup, args.concurrency, args.m)
+    print(json.dumps(report(results, load), indent=2) if args.json else table(results, load))
     return 0
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cli.inputs import parse
 from cli.main import main
 from cli.push import pack
 from cli.running import free_name
+from tests.cli.test_cli import COGMILL
 
 COMPONENTS = {"size": {"title": "size", "type": "integer", "enum": [1, 2, 4]},
               "voice": {"title": "voice", "type": "string", "enum": ["slt", "kal"]}}
@@ -175,3 +177,18 @@ def test_deleting_asks_first_and_no_keeps_it(monkeypatch):
     assert kept.exit_code == 1 and "Delete alice/mine?" in kept.output and sent == []
     gone = CliRunner().invoke(main, ["deployments", "delete", "alice/greeter"], input="y\n")
     assert gone.exit_code == 0 and sent == ["/deployments/alice/greeter"]
+
+
+def test_the_shell_completes_commands_and_verbs():
+    """What bash gets from `eval "$(_COGMILL_COMPLETE=bash_source cogmill)"` as a person types."""
+    def complete(line: str) -> list[str]:
+        env = {**os.environ, "_COGMILL_COMPLETE": "bash_complete", "COMP_WORDS": line,
+               "COMP_CWORD": str(len(line.split()) - (0 if line.endswith(" ") else 1))}
+        done = subprocess.run([str(COGMILL)], env=env, capture_output=True, text=True, timeout=60)
+        return [item.partition(",")[2] for item in done.stdout.split()]
+
+    assert complete("cogmill pre") == ["predict", "predictions"]
+    assert complete("cogmill deployments ") == ["create", "delete", "get", "list", "update"]
+    source = subprocess.run([str(COGMILL)], env={**os.environ, "_COGMILL_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60)
+    assert "complete -o nosort -F _cogmill_completion cogmill" in source.stdout
