@@ -59,8 +59,10 @@ def paginate(request, queryset, serialize, cursor: str | None, page_size: int = 
         direction, stamp, pk = _decode(cursor)
         pk = _checked_pk(queryset, pk, cursor)
         after, before = ("lt", "gt") if descending else ("gt", "lt")
-        later = Q(**{f"{key}__{after}": stamp}) | Q(**{key: stamp, f"pk__{after}": pk})
-        earlier = Q(**{f"{key}__{before}": stamp}) | Q(**{key: stamp, f"pk__{before}": pk})
+        # The first condition alone is a range the (owner, key, pk) index seeks to; the OR then
+        # breaks the tie on pk. Without it the database reads every row before the page.
+        later = Q(**{f"{key}__{after}e": stamp}) & (Q(**{f"{key}__{after}": stamp}) | Q(**{key: stamp, f"pk__{after}": pk}))
+        earlier = Q(**{f"{key}__{before}e": stamp}) & (Q(**{f"{key}__{before}": stamp}) | Q(**{key: stamp, f"pk__{before}": pk}))
         if direction == "n":
             rows = list(in_order.filter(later)[: page_size + 1])
             has_next, has_previous = len(rows) > page_size, True
