@@ -152,6 +152,7 @@ class Api:
         # The token goes only to the API's own origin: a file elsewhere (a CDN, another port, plain
         # http beside https) is fetched without it.
         http = self.http if self.same_origin(url) else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
+        made = False  # only a file this call made is removed when it fails
         try:
             with http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code >= 400:
@@ -163,16 +164,19 @@ class Api:
                     sink = target.open("xb")  # a new file: never through a link, never over one
                 except FileExistsError:
                     raise CliError(f"{target} appeared while saving it: nothing was overwritten") from None
+                made = True
                 with sink:
                     for chunk in response.iter_bytes():
                         sink.write(chunk)
                         done += len(chunk)
                         progress(done, total)
         except httpx.TransportError as exc:
-            target.unlink(missing_ok=True)
+            if made:
+                target.unlink(missing_ok=True)
             raise CliError(f"downloading {url} failed: {exc}", NETWORK) from None
         except BaseException:
-            target.unlink(missing_ok=True)  # no half file left behind (Ctrl-C, a refusal)
+            if made:
+                target.unlink(missing_ok=True)  # no half file left behind (Ctrl-C, a refusal)
             raise
         finally:
             if http is not self.http:

@@ -66,3 +66,14 @@ def test_an_answer_that_is_not_json_says_its_status(server, tmp_path):
     with pytest.raises(CliError) as caught:
         api.get("/nothing")
     assert (caught.value.code, caught.value.message) == (NOT_FOUND, "404 Not Found")
+
+
+def test_a_file_that_appears_at_the_target_is_left_as_it_is(server, tmp_path):
+    """Saving never writes over a file, nor removes one it did not make."""
+    port, _ = server
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"someone else's")
+    with pytest.raises(CliError, match="nothing was overwritten"):
+        Api(f"http://127.0.0.1:{port}", "r8_secret").download(f"http://127.0.0.1:{port}/file.bin", taken,
+                                                               lambda done, total: None)
+    assert taken.read_bytes() == b"someone else's"
