@@ -3,6 +3,7 @@ with its exit code, the SSE stream of a run, uploads and downloads."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,6 +107,16 @@ class Api:
         here, there = httpx.URL(self.base_url), httpx.URL(url)
         return (there.scheme, there.host, there.port) == (here.scheme, here.host, here.port)
 
+    @contextlib.contextmanager
+    def _client_for(self, url: str) -> Iterator[httpx.Client]:
+        """The API's own client (with the token) for its origin; for any other, a plain one, closed
+        after: the token goes to no other host."""
+        if self.same_origin(url):
+            yield self.http
+        else:
+            with httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT) as plain:
+                yield plain
+
     def _here(self, url: object) -> str | None:
         """A `next` link on the API's own origin, whatever origin the server wrote in it."""
         if not isinstance(url, str) or not url:
@@ -130,10 +141,10 @@ class Api:
     def stream(self, url: str) -> Iterator[tuple[str, str]]:
         """(event, data) of a run's stream until `done` (or `error`)."""
         # The stream's URL is its own capability: another origin gets it without the token.
-        http = self.http if self.same_origin(url) else httpx.Client(headers={"User-Agent": USER_AGENT})
         try:
-            with connect_sse(http, "GET", url, headers={"Accept": "text/event-stream"},
-                             timeout=httpx.Timeout(30.0, read=None)) as source:
+            with self._client_for(url) as http, connect_sse(
+                    http, "GET", url, headers={"Accept": "text/event-stream"},
+                    timeout=httpx.Timeout(30.0, read=None)) as source:
                 if source.response.status_code >= 400:  # the run itself is polled instead
                     source.response.read()
                     raise StreamBroke(_problem(source.response))
@@ -143,18 +154,14 @@ class Api:
                         return
         except (httpx.TransportError, SSEError) as exc:
             raise StreamBroke(str(exc)) from None
-        finally:
-            if http is not self.http:
-                http.close()
 
     def download(self, url: str, target: Path, progress: Callable[[int, int | None], None]) -> Path:
         """A file output saved to `target`, `progress(done, total)` as it comes."""
         # The token goes only to the API's own origin: a file elsewhere (a CDN, another port, plain
         # http beside https) is fetched without it.
-        http = self.http if self.same_origin(url) else httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=TIMEOUT)
         made = False  # only a file this call made is removed when it fails
         try:
-            with http.stream("GET", url, follow_redirects=True) as response:
+            with self._client_for(url) as http, http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise CliError(_problem(response), for_status(response.status_code))
@@ -178,9 +185,6 @@ class Api:
             if made:
                 target.unlink(missing_ok=True)  # no half file left behind (Ctrl-C, a refusal)
             raise
-        finally:
-            if http is not self.http:
-                http.close()
         return target
 
 
