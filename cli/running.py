@@ -145,7 +145,7 @@ def _stream(client: Api, run_: dict, on_event: Callable[[str, str], None]) -> bo
             on_event(event, data)
         return True
     except StreamBroke as exc:
-        say(f"\n(the stream broke: {exc}; the rest follows when it ends)")
+        say(f"\n(the stream broke: {exc}; following it by polling instead, its whole output shown at the end)")
         return False
 
 
