@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 USAGE, AUTH, NOT_FOUND, MODEL_FAILED, NETWORK = 2, 3, 4, 5, 6
+INTERRUPTED = 130  # what a shell expects of a command stopped by Ctrl-C
 
 
 class CliError(Exception):

@@ -112,7 +112,9 @@ def _json(key: str, text: str):
 
 
 def _text(key: str, name: str) -> str:
-    path = _existing(key, name)
+    path = Path(name).expanduser()
+    if not path.exists() or path.is_dir():  # a pipe reads as text too: -i prompt=@<(command)
+        raise CliError(f"-i {key}: no file {name}", USAGE)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 import pathspec
 
-from cli.errors import MODEL_FAILED, USAGE, CliError
-from cli.running import INTERRUPTED, transfer_bar
+from cli.errors import INTERRUPTED, MODEL_FAILED, USAGE, CliError
+from cli.running import transfer_bar
 from cli.shell import api, json_option, model_name, print_json, say
 
 IGNORE_FILES = (".dockerignore", ".cogignore")

@@ -15,11 +15,10 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from cli.client import Api, StreamBroke
-from cli.errors import MODEL_FAILED, CliError
+from cli.errors import INTERRUPTED, MODEL_FAILED, CliError
 from cli.inputs import parse
 from cli.shell import TERMINAL, api, err, print_json, resolve_version, say, schema, split_ref
 
-INTERRUPTED = 130  # what a shell expects of a command stopped by Ctrl-C
 POLL_SECONDS = 0.5
 
 
@@ -57,11 +56,19 @@ def run(ctx: click.Context, ref: str, inputs: tuple[str, ...], wait: bool, as_js
     version = resolve_version(client, model, version_id)
     properties, output_schema, components = schema(version)
     data = parse(inputs, properties, client.upload, components)
-    if version_id:
-        prediction = client.post("/predictions", {"version": version.get("id", version_id), "input": data})
-    else:
-        prediction = client.post(f"/models/{model}/predictions", {"input": data})
-    started(prediction, client, web)
+    try:
+        if version_id:
+            prediction = client.post("/predictions", {"version": version.get("id", version_id), "input": data})
+        else:
+            prediction = client.post(f"/models/{model}/predictions", {"input": data})
+    except KeyboardInterrupt:
+        say("\nStopped while asking for the run: if it reached the server it goes on (cogmill predictions list).")
+        sys.exit(INTERRUPTED)
+    try:
+        started(prediction, client, web)
+    except KeyboardInterrupt:
+        _offer_cancel(client, prediction, "predictions")
+        sys.exit(INTERRUPTED)
     if not wait:
         print_json(prediction) if as_json else click.echo(prediction["id"])
         return

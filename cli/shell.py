@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.client import Api
-from cli.errors import NOT_FOUND, USAGE, CliError
+from cli.errors import INTERRUPTED, NOT_FOUND, USAGE, CliError
 
 TERMINAL = {"succeeded", "failed", "canceled", "aborted"}
 out = Console()
@@ -21,7 +21,8 @@ err = Console(stderr=True)
 
 
 class Group(click.Group):
-    """Commands that fail with a CliError say its message and exit with its code."""
+    """Commands that fail with a CliError say its message and exit with its code; Ctrl-C where a
+    command does not handle it stops it with the code shells expect."""
 
     def invoke(self, ctx):
         try:
@@ -29,6 +30,9 @@ class Group(click.Group):
         except CliError as exc:
             err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
             sys.exit(exc.code)
+        except KeyboardInterrupt:
+            err.print("\nStopped.", highlight=False)
+            sys.exit(INTERRUPTED)
 
 
 def api(ctx: click.Context) -> Api:

@@ -65,9 +65,9 @@ def test_a_download_shows_a_progress_bar_and_the_saved_path(cogmill, token, tmp_
 
 
 def test_ctrl_c_during_a_run_offers_to_cancel_it(cogmill, token, tmp_path):
-    child = Terminal(cogmill, token, tmp_path, "run", "cogmill/textgen", "-i", "prompt=The", "-i",
-                     "max_tokens=2000", "-i", "seed=6")
-    child.expect(r"\w{3,}")
+    # gated streams "first " and then waits (for a file it cannot see here), so Ctrl-C lands mid-run
+    child = Terminal(cogmill, token, tmp_path, "run", "testers/gated", "-i", "gate=/nowhere/gate", "-i", "tokens=1")
+    child.expect("first")
     child.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
     child.expect(r"Cancel (\w+)\? \[Y/n\]")
     prediction_id = child.match.group(1)
@@ -77,3 +77,31 @@ def test_ctrl_c_during_a_run_offers_to_cancel_it(cogmill, token, tmp_path):
     headers = {"Authorization": f"Bearer {token}"}
     wait_until(lambda: httpx.get(f"{cogmill.base_url}/v1/predictions/{prediction_id}", headers=headers,
                                  timeout=30).json()["status"] == "canceled", 60, 0.2, "the run to be canceled")
+
+
+def test_ctrl_c_before_the_run_is_asked_for_stops_with_nothing_started(cogmill, token, tmp_path):
+    def hello_world_runs() -> int:
+        listed = httpx.get(f"{cogmill.base_url}/v1/predictions", headers={"Authorization": f"Bearer {token}"},
+                           timeout=30).json()["results"]
+        return sum(p["model"] == "cogmill/hello-world" for p in listed)
+
+    before = hello_world_runs()
+    fifo = tmp_path / "prompt"
+    os.mkfifo(fifo)
+    child = Terminal(cogmill, token, tmp_path, "run", "cogmill/hello-world", "-i", f"text=@{fifo.name}")
+    with open(fifo, "w"):  # opens once the command reads the pipe; it waits there for the text
+        child.process.send_signal(signal.SIGINT)
+        child.expect("Stopped.")
+        assert child.finish() == 130
+    assert "Traceback" not in child.before and "Aborted" not in child.before
+    assert hello_world_runs() == before
+
+
+def test_text_read_from_a_pipe_is_the_input(cogmill, token, tmp_path):
+    fifo = tmp_path / "prompt"
+    os.mkfifo(fifo)
+    child = Terminal(cogmill, token, tmp_path, "run", "cogmill/hello-world", "-i", f"text=@{fifo.name}")
+    with open(fifo, "w") as pipe:
+        pipe.write("piped")
+    child.expect("hello piped")
+    assert child.finish() == 0
