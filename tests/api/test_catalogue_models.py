@@ -79,6 +79,28 @@ def test_every_example_is_built_described_collected_and_has_a_default_example(ca
     assert members["trainable"] >= {"digits"}
 
 
+def test_every_default_example_shows_the_right_answer(catalogue, client):
+    """What a visitor sees first on each model page is a right answer, not merely an answer."""
+    out = {name: model["default_example"]["output"] for name, model in catalogue.items()}
+    given = Image.open(EXAMPLES / "upscale" / "samples" / "coffee.png")
+    assert _image(client, out["upscale"]).size == (given.width * 4, given.height * 4)
+    cut = _image(client, out["remove-background"])
+    assert cut.mode == "RGBA" and np.asarray(cut.getchannel("A")).min() == 0  # some backdrop cleared
+    assert len(out["face-detection"]["faces"]) == 1 and _image(client, out["face-detection"]["image"])
+    # samples/sign.png, read whole: not a word more or less
+    sign = "Cogmill: models on your own computer. Open source, offline, ready to run."
+    assert "".join(_words(out["ocr"]["text"])) == "".join(_words(sign)), out["ocr"]["text"]
+    vectors = [np.array(item["embedding"]) for item in out["embeddings"]]  # the text, a paraphrase, another topic
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    with wave.open(io.BytesIO(_download(client, out["text-to-speech"]))) as audio:
+        assert audio.getnframes() > 2 * audio.getframerate()  # the whole sentence, over two seconds
+    # samples/speech.flac is flite's slt voice saying this:
+    said = _words("This model turns speech into text on your own computer, with no internet at all.")
+    heard = _words(out["speech-to-text"]["text"])
+    assert sum(word in heard for word in said) >= 0.7 * len(said), heard
+    assert out["digits"]["digit"] == 7  # samples/7.png
+
+
 def test_upscale_makes_the_picture_four_times_larger_and_closer_than_bicubic(catalogue, client):
     # Sharp edges, as in a screenshot or a drawing: what Real-ESRGAN restores and a resize blurs.
     original = Image.new("RGB", (320, 192), "white")
@@ -92,12 +114,6 @@ def test_upscale_makes_the_picture_four_times_larger_and_closer_than_bicubic(cat
     assert upscaled.size == (320, 192)
     bicubic = small.resize(original.size, Image.Resampling.BICUBIC)
     assert _psnr(upscaled, original) > _psnr(bicubic, original) + 1.0
-
-
-def test_upscale_default_example_is_four_times_its_input(catalogue, client):
-    example = catalogue["upscale"]["default_example"]
-    given = Image.open(EXAMPLES / "upscale" / "samples" / "coffee.png")
-    assert _image(client, example["output"]).size == (given.width * 4, given.height * 4)
 
 
 def test_upscale_refuses_what_is_not_an_image(catalogue, client):

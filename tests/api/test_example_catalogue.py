@@ -44,3 +44,19 @@ def test_an_example_is_loaded_with_its_description_cover_and_default_example(cog
 def test_an_unknown_example_is_refused(cogmill):
     done = cogmill.manage("load_examples", "--owner", "showcase", "no-such-model", check=False)
     assert done.returncode != 0 and "no example named no-such-model" in done.stderr
+
+
+def test_textgen_is_loaded_streaming_in_its_collections(cogmill, token):
+    done = cogmill.manage("load_examples", "--owner", "showcase", "textgen")
+    assert "showcase/textgen: default example" in done.stdout, done.stderr
+    model = _model(cogmill, token, "showcase/textgen")
+    assert model["description"].startswith("Writes Reddit-style titles")
+    assert model["cover_image_url"] == f"{cogmill.base_url}/static/img/covers/textgen.svg"
+    example = model["default_example"]
+    assert example["status"] == "succeeded" and example["input"]["prompt"] == "I just found out that"
+    written = "".join(example["output"])
+    assert len(written) > 100 and written.strip(), written  # 300 characters asked for, a word or two per line
+    for slug in ("text", "trainable"):
+        members = httpx.get(f"{cogmill.base_url}/v1/collections/{slug}", timeout=30,
+                            headers={"Authorization": f"Bearer {token}"}).json()["models"]
+        assert "showcase/textgen" in {f"{m['owner']}/{m['name']}" for m in members}, slug
