@@ -16,26 +16,32 @@ def _load(kind: type[Run], run_id: str) -> Run:
     return kind.objects.select_related("model__owner", "version").get(pk=run_id)
 
 
-async def wait_for(kind: type[Run], run_id: str, deadline: float) -> dict:
-    """The run once it ends, or at `deadline` (time.monotonic) as `starting` (API.md: Prefer: wait)."""
-    run = await sync_to_async(_load)(kind, run_id)
-    if not run.is_terminal:
-        try:
-            async with asyncio.timeout_at(_loop_time(deadline)):
-                try:
-                    await _wait_on_events(kind, run_id)
-                except redis.RedisError:  # no live events: the row alone says when it ends
-                    await _wait_on_row(kind, run_id)
-        except TimeoutError:
-            pass
-        run = await sync_to_async(_load)(kind, run_id)
-    body = await sync_to_async(run.to_dict)()
+def _answer(run: Run) -> dict:
+    """The API object of the run as its row has it now: its own columns read again, its model and
+    version as they were loaded to create it."""
+    run.refresh_from_db()
+    body = run.to_dict()
     if not run.is_terminal:
         # The clients take any other status as final and would stop waiting, and the Python client
         # takes the output of this answer as already seen: a run still going shows none.
         body["status"] = Status.STARTING
         body["output"] = None
     return body
+
+
+async def wait_for(run: Run, deadline: float) -> dict:
+    """The run (just created, so still going) once it ends, or at `deadline` (time.monotonic) as
+    `starting` (API.md: Prefer: wait)."""
+    kind = type(run)
+    try:
+        async with asyncio.timeout_at(_loop_time(deadline)):
+            try:
+                await _wait_on_events(kind, run.pk)
+            except redis.RedisError:  # no live events: the row alone says when it ends
+                await _wait_on_row(kind, run.pk)
+    except TimeoutError:
+        pass
+    return await sync_to_async(_answer)(run)
 
 
 def _loop_time(deadline: float) -> float:

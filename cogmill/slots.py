@@ -11,7 +11,7 @@ import uuid
 
 import redis
 
-from cogmill.redis import async_client
+from cogmill.redis import pooled_async_client
 
 # Claim every key or none: answer 0, or the 1-based index of the first key that is full. Redis's
 # clock is the one clock of every web process.
@@ -57,19 +57,13 @@ class Slots:
         self.caps = caps
         self.ttl = ttl
         self.holder = uuid.uuid4().hex
-        self._redis = async_client()
+        self._redis = pooled_async_client()
         self._renewed = 0.0
 
     async def acquire(self) -> str | None:
         keys = list(self.caps)
-        try:
-            full = await self._redis.eval(ACQUIRE_SCRIPT, len(keys), *keys, self.holder, self.ttl,
-                                          *self.caps.values())
-        except BaseException:
-            await self._redis.aclose()
-            raise
+        full = await self._redis.eval(ACQUIRE_SCRIPT, len(keys), *keys, self.holder, self.ttl, *self.caps.values())
         if full:
-            await self._redis.aclose()
             return keys[int(full) - 1]
         self._renewed = time.monotonic()
         return None
@@ -88,5 +82,3 @@ class Slots:
             await pipe.execute()
         except redis.RedisError:
             pass  # the claim lapses after `ttl`
-        finally:
-            await self._redis.aclose()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import redis
 
-from cogmill.redis import async_client, client
+from cogmill.redis import POOLED_BLOCK_SECONDS, async_client, client, pooled_async_client
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
     connection alive or check a deadline.
     """
     key = stream_key(run_id)
-    r = async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
+    pooled = block_ms / 1000 <= POOLED_BLOCK_SECONDS
+    r = pooled_async_client() if pooled else async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
     try:
         while True:
             reply = await r.xread({key: last_id}, block=block_ms, count=200)
@@ -75,7 +76,8 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
                 if fields.get("event") == DONE:
                     return
     finally:
-        await r.aclose()
+        if not pooled:
+            await r.aclose()
 
 
 def request_cancel(run_id: str) -> None:

@@ -369,7 +369,8 @@ class InstancePool:
 
     def _release(self, lease: Lease) -> None:
         entry = lease._entry
-        healthy = not entry.instance.spoiled and entry.instance.health() not in BROKEN
+        # A run that succeeded shows its server well; after any other end, ask the server.
+        healthy = not entry.instance.spoiled and (entry.instance.answered or entry.instance.health() not in BROKEN)
         with self._cond:
             entry.in_use -= 1
             entry.idle_since = time.monotonic()

@@ -84,7 +84,7 @@ async def created(request, prediction: Prediction, prefer: str | None, response:
     response["Preference-Applied"] = f"wait={wait}"
     arrived = getattr(request, "cogmill_arrived", time.monotonic())
     deadline = arrived + wait - ANSWER_MARGIN_SECONDS
-    return Status(201, await waiting.wait_for(Prediction, prediction.pk, deadline))
+    return Status(201, await waiting.wait_for(prediction, deadline))
 
 
 Prefer = Header(None, alias="Prefer", description=(
@@ -123,8 +123,7 @@ async def create_model_prediction(request, response: HttpResponse, owner: str, n
     lifetime = cancel_after(cancel_after_header)
 
     def create():
-        model = catalog.get_model(request.owner, f"{owner}/{name}")
-        version = catalog.latest_runnable(model)
+        version = catalog.latest_runnable_of(request.owner, f"{owner}/{name}")
         return _create_prediction(request, version, body, lifetime)
 
     return await created(request, await sync_to_async(create)(), prefer, response)

@@ -145,7 +145,8 @@ def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:
     return total["t"] or Decimal(0)
 
 
-def limit_of(account: User) -> SpendLimit | None:
+def limit_of(account: User | int) -> SpendLimit | None:
+    """The monthly limit of an account (or of the account of this id), if it has one."""
     return SpendLimit.objects.filter(account=account, monthly_limit__isnull=False).first()
 
 
@@ -165,39 +166,51 @@ def set_limit(account: User | None = None, token=None, monthly_limit: Decimal | 
 
 # ---------------------------------------------------------------- the ledger
 
-def record(run: Run) -> SpendEntry | None:
-    """The run's one ledger entry, written in the transaction that ends it; None if it never ran."""
-    row = type(run).objects.select_related("model__owner", "model__hardware", "version", "token").filter(
-        pk=run.pk).first()
-    if row is None or row.started_at is None:
+def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | None:
+    """The run's one ledger entry, written in the transaction that ends it at `completed_at` with
+    `metrics`; None if it never ran. It reads the run in hand (what its worker loaded with it), and
+    the row only for a start the object does not know of."""
+    started_at = run.started_at or type(run).objects.filter(pk=run.pk).values_list("started_at", flat=True).first()
+    if started_at is None:
         return None
-    seconds = _seconds(row)
-    hardware = Hardware.objects.filter(sku=row.hardware_sku).first()
-    price = price_in_force(hardware, row.started_at) if hardware else Decimal(0)
-    account = row.account or row.owner
+    seconds = _seconds(started_at, completed_at, metrics)
+    sku = run.hardware_sku
+    hardware = _loaded_hardware(run, sku) or Hardware.objects.filter(sku=sku).first()
+    price = price_in_force(hardware, started_at) if hardware else Decimal(0)
+    account_id = run.account_id or run.owner_id
     try:
         with transaction.atomic():
             entry = SpendEntry.objects.create(
-                account=account, user=row.owner, token_id=row.token_id, source=row.source,
-                token_name=row.token.name if row.token_id else "",
-                kind=row._meta.model_name, run_id=row.pk, model=row.model.full_name,
-                version=row.version.version_id, deployment=getattr(row, "deployment", ""), hardware=row.hardware_sku,
+                account_id=account_id, user_id=run.owner_id, token_id=run.token_id, source=run.source,
+                token_name=run.token.name if run.token_id else "",
+                kind=run._meta.model_name, run_id=run.pk, model=run.model.full_name,
+                version=run.version.version_id, deployment=getattr(run, "deployment", ""), hardware=sku,
                 seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
-                created_at=row.completed_at or timezone.now(),
+                created_at=completed_at,
             )
     except IntegrityError:
         return None  # written already: one entry per run
-    transaction.on_commit(lambda: alert(account), robust=True)  # a mail that fails never undoes the end
+    transaction.on_commit(lambda: alert(account_id), robust=True)  # a mail that fails never undoes the end
     return entry
 
 
-def _seconds(run: Run) -> Decimal:
+def _loaded_hardware(run: Run, sku: str) -> Hardware | None:
+    """The Hardware row of `sku` if the run in hand holds it already (its release's or model's)."""
+    release = getattr(run, "release", None) if getattr(run, "release_id", None) else None
+    for holder in (release, run.model):
+        if holder is not None and holder.hardware_id and "hardware" in holder._state.fields_cache:
+            if holder.hardware.sku == sku:
+                return holder.hardware
+    return None
+
+
+def _seconds(started_at: dt.datetime, completed_at: dt.datetime, metrics: dict) -> Decimal:
     """The model's own `predict_time`, but only a finite number of seconds no longer than the run
     took by Cogmill's clock (a model is untrusted: it could claim anything); else that time."""
-    wall = max((run.completed_at - run.started_at).total_seconds(), 0) if run.completed_at else 0.0
-    claimed = (run.metrics or {}).get("predict_time")
+    wall = max((completed_at - started_at).total_seconds(), 0)
+    claimed = (metrics or {}).get("predict_time")
     ok = isinstance(claimed, (int, float)) and not isinstance(claimed, bool) and math.isfinite(claimed)
-    seconds = min(max(claimed, 0), wall) if ok and run.completed_at else (claimed if ok else wall)
+    seconds = min(max(claimed, 0), wall) if ok else wall
     return Decimal(str(max(seconds, 0))).quantize(SECOND_PLACES, ROUND_HALF_UP)
 
 
@@ -279,11 +292,14 @@ def _bill_hour(hour: InstanceHour) -> SpendEntry | None:
 
 # ---------------------------------------------------------------- alerts
 
-def alert(account: User, now: dt.datetime | None = None) -> int | None:
-    """Mail the account at 80% and at 100% of its limit, once each a month; the percent alerted."""
+def alert(account: User | int, now: dt.datetime | None = None) -> int | None:
+    """Mail the account (or the account of this id) at 80% and at 100% of its limit, once each a
+    month; the percent alerted."""
     limit = limit_of(account)
     if limit is None or limit.monthly_limit <= 0:
         return None
+    if not isinstance(account, User):
+        account = limit.account
     now = now or timezone.now()
     spent = spent_this_month(account, now)
     reached = max((p for p in ALERT_PERCENTS if spent * 100 >= limit.monthly_limit * p), default=0)

@@ -125,6 +125,8 @@ def resolve_version(user, ref: str) -> Version:
             raise _invalid_version(ref)
         return _runnable(version)
     model_ref, _, vid = ref.partition(":")
+    if not vid and (version := _latest_ready(user, model_ref)) is not None:
+        return version
     try:
         model = get_model(user, model_ref)
     except NotFound:
@@ -180,6 +182,19 @@ def owned_model(user, model_ref: str) -> Model:
     if model.owner_id != user.pk:
         raise Forbidden(f"only {model.owner.username} can change {model.full_name}")
     return model
+
+
+def latest_runnable_of(user, model_ref: str) -> Version:
+    """The latest version ready to run of the model `owner/name` the user may see (NotFound, or
+    Conflict while none is ready): in one query when there is one."""
+    return _latest_ready(user, model_ref) or latest_runnable(get_model(user, model_ref))
+
+
+def _latest_ready(user, model_ref: str) -> Version | None:
+    owner, _, name = model_ref.partition("/")
+    ready = Version.objects.filter(model__in=Model.objects.visible_to(user), model__owner__username=owner,
+                                   model__name=name, build_status=BuildStatus.READY, hidden=False)
+    return ready.select_related("model__owner", "model__hardware").order_by("-created_at").first()
 
 
 def latest_runnable(model: Model) -> Version:

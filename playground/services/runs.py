@@ -201,7 +201,7 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
             lease_expires_at=None, sealed_secrets="",
         )
         if ended:
-            billing.record(run)
+            billing.record(run, now, metrics)
         if ended and then is not None:
             then()
     if not ended:

@@ -12,6 +12,7 @@ queues this worker reads while it holds their instances.
   pinned or not, stopping, or gone (a deleted deployment).
 """
 
+import functools
 import logging
 import threading
 from contextlib import contextmanager
@@ -93,8 +94,14 @@ class Elsewhere(Exception):
 
 def _runtime(version) -> tuple:
     """What the pool boots a version with: its folder, venv and build spec."""
-    spec = parse_cog_yaml(version.src_dir)
+    spec = _spec(version.src_dir)
     return version.src_dir, settings.COGMILL_VENVS_DIR / (version.spec_hash or spec_hash(spec)), spec
+
+
+@functools.lru_cache(maxsize=256)
+def _spec(src_dir):
+    """A bundle's build spec, read once: a bundle's folder is named by its content's hash."""
+    return parse_cog_yaml(src_dir)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ ROW_SAVE_INTERVAL = 0.5
 class Relay:
     """Each Cog event goes to the run's Redis stream at once (through an outbox that keeps them in
     order through a Redis outage) and to its row within 0.5 s; the row saves drive the throttled
-    output/logs webhooks."""
+    output/logs webhooks. The first save waits 0.5 s from the start too: a run that ends sooner is
+    written once, by its end."""
 
     def __init__(self, run: Run, iterator: bool):
         self.run = run
@@ -28,7 +29,7 @@ class Relay:
         self.logs = ""  # the model's own
         self.output = [] if iterator else None
         self._lock = threading.Lock()
-        self._saved_at = 0.0
+        self._saved_at = time.monotonic()
         self._timer: threading.Timer | None = None
 
     def on_event(self, name: str, data: dict) -> None:

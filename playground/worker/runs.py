@@ -37,11 +37,17 @@ def run_training(training_id: str) -> None:
     _claim_and_execute(Training, training_id)
 
 
+# What running a run reads, in the one query that loads it: its version's environment, its
+# model's hardware and owner, its deployment's hardware, its token (the ledger names it).
+LOADED = ("version__base", "version__weights", "model__owner", "model__hardware", "token")
+LOADED_BY_KIND = {Prediction: (*LOADED, "release__hardware"), Training: LOADED}
+
+
 def _claim_and_execute(kind: type[Run], run_id: str) -> None:
     if not leases.claim(kind, run_id):
         return  # canceled, finished, or held by another worker
     try:
-        execute(kind.objects.select_related("version__base", "version__weights", "model").get(pk=run_id))
+        execute(kind.objects.select_related(*LOADED_BY_KIND[kind]).get(pk=run_id))
     finally:
         leases.release(run_id)
 
