@@ -202,16 +202,20 @@ def create_prediction(user, deployment: Deployment, input_data: object, **option
         if release is None:
             raise Conflict(f"{deployment.full_name} has no release to run")
         prediction = runs.create_prediction(user, release.version, input_data, release=release, **options)
-        if not _has_room(release):
+        if _may_grow_for(release):
             dispatch.scale_deployment(deployment.pk)
     return prediction
 
 
-def _has_room(release: DeploymentRelease) -> bool:
-    """Whether an instance of the release is up or on its way with a slot for one more run."""
+def _may_grow_for(release: DeploymentRelease) -> bool:
+    """Whether the release's waiting runs outnumber the free slots of its instances (up or on their
+    way) while it has fewer than its max_instances: then the scaler may add one. At its max, runs
+    wait for its instances, and asking the scaler on every run would only cost the worker."""
     rows = list(Instance.objects.counted().filter(release=release))
+    if len(rows) >= release.max_instances:
+        return False
     waiting = Prediction.objects.filter(release=release, status=Status.STARTING).count()
-    return sum(row.slots - row.in_use for row in rows) >= waiting
+    return sum(row.slots - row.in_use for row in rows) < waiting
 
 
 # ---------------------------------------------------------------- scaling
