@@ -52,7 +52,8 @@ def search_words(text: str) -> list[str]:
 
 class ModelQuerySet(models.QuerySet):
     def visible_to(self, user) -> "ModelQuerySet":
-        """Public models, the user's own and their organizations'; the rest is as if it did not exist."""
+        """Public models, the user's own and their organizations'; the rest is as if it did not exist.
+        (Model.is_visible_to is this rule for a model in hand.)"""
         if user is None or not user.is_authenticated:
             return self.filter(visibility=Visibility.PUBLIC)
         return self.filter(
@@ -131,6 +132,15 @@ class Model(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def is_visible_to(self, user) -> bool:
+        """ModelQuerySet.visible_to's rule for this model: public, the user's own or one of their
+        organizations'. Asks the database only about a private model of someone else."""
+        if self.visibility == Visibility.PUBLIC:
+            return True
+        if user is None or not user.is_authenticated:
+            return False
+        return self.owner_id == user.pk or user.organizations().filter(pk=self.owner_id).exists()
 
     @property
     def hardware_sku(self) -> str:

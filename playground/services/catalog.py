@@ -115,13 +115,10 @@ def resolve_version(user, ref: str) -> Version:
     if not ref:
         raise Invalid.field("version", "version is required: a version id, owner/name or owner/name:version_id",
                             "required")
-    visible = Model.objects.visible_to(user)
     if "/" not in ref:
-        version = (
-            Version.objects.filter(version_id=ref, model__in=visible, hidden=False)
-            .select_related("model__owner").first()
-        ) if VERSION_ID_RE.match(ref) else None
-        if version is None:
+        version = Version.objects.filter(version_id=ref, hidden=False).select_related(
+            "model__owner", "model__hardware").first() if VERSION_ID_RE.match(ref) else None
+        if version is None or not version.model.is_visible_to(user):
             raise _invalid_version(ref)
         return _runnable(version)
     model_ref, _, vid = ref.partition(":")
@@ -192,9 +189,10 @@ def latest_runnable_of(user, model_ref: str) -> Version:
 
 def _latest_ready(user, model_ref: str) -> Version | None:
     owner, _, name = model_ref.partition("/")
-    ready = Version.objects.filter(model__in=Model.objects.visible_to(user), model__owner__username=owner,
-                                   model__name=name, build_status=BuildStatus.READY, hidden=False)
-    return ready.select_related("model__owner", "model__hardware").order_by("-created_at").first()
+    version = Version.objects.filter(model__owner__username=owner, model__name=name, build_status=BuildStatus.READY,
+                                     hidden=False).select_related("model__owner", "model__hardware").order_by(
+        "-created_at").first()
+    return version if version is not None and version.model.is_visible_to(user) else None
 
 
 def latest_runnable(model: Model) -> Version:

@@ -1,10 +1,11 @@
 """Model and version rules that the e2e tests cannot reach easily: shared bundles, hidden versions."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 
-from accounts.models import User
+from accounts.models import Membership, User
 from playground.bundles import bundle_id, pack_dir
-from playground.models import BuildStatus, Model, Prediction, Status, Version
+from playground.models import BuildStatus, Model, Prediction, Status, Version, Visibility
 from playground.services import catalog
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +109,15 @@ def test_a_model_created_by_a_push_starts_private_unless_an_operator_pushed_it(t
     assert version.model.visibility == "private"
     example, _ = catalog.push_version(alice, "example", pack_dir(tmp_path), operator=True)
     assert example.model.visibility == "public"
+
+
+def test_one_model_in_hand_is_visible_to_exactly_whom_the_model_list_shows_it(alice, bob, carol, mallory, acme):
+    # The create path checks a loaded model with is_visible_to; lists filter with visible_to.
+    pending = User.objects.create_user("pending")
+    Membership.objects.create(organization=acme, member=pending, accepted_at=None)  # invited, not accepted
+    models = [Model.objects.create(owner=owner, name=f"m-{owner.username}-{visibility}", visibility=visibility)
+              for owner in (alice, acme, mallory) for visibility in Visibility.values]
+    for viewer in (AnonymousUser(), None, alice, bob, carol, mallory, pending):
+        listed = set(Model.objects.visible_to(viewer).values_list("pk", flat=True))
+        assert {m.pk for m in models if m.is_visible_to(viewer)} == listed & {m.pk for m in models}, viewer
+    assert not next(m for m in models if m.owner == acme and m.visibility != "public").is_visible_to(pending)
