@@ -168,21 +168,23 @@ def set_limit(account: User | None = None, token=None, monthly_limit: Decimal | 
 
 def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | None:
     """The run's one ledger entry, written in the transaction that ends it at `completed_at` with
-    `metrics`; None if it never ran. It reads the run in hand (what its worker loaded with it), and
-    the row only for a start the object does not know of."""
-    started_at = run.started_at or type(run).objects.filter(pk=run.pk).values_list("started_at", flat=True).first()
+    `metrics`; None if it never ran. What may have changed while it ran (its start, its payer, its
+    token: either may have been deleted) is read from its row; its model, version and hardware from
+    the run in hand, as its worker loaded them."""
+    fresh = type(run).objects.filter(pk=run.pk).values_list("started_at", "account_id", "token_id", "token__name")
+    started_at, account_id, token_id, token_name = fresh.first() or (None, None, None, None)
     if started_at is None:
         return None
     seconds = _seconds(started_at, completed_at, metrics)
     sku = run.hardware_sku
     hardware = _loaded_hardware(run, sku) or Hardware.objects.filter(sku=sku).first()
     price = price_in_force(hardware, started_at) if hardware else Decimal(0)
-    account_id = run.account_id or run.owner_id
+    account_id = account_id or run.owner_id
     try:
         with transaction.atomic():
             entry = SpendEntry.objects.create(
-                account_id=account_id, user_id=run.owner_id, token_id=run.token_id, source=run.source,
-                token_name=run.token.name if run.token_id else "",
+                account_id=account_id, user_id=run.owner_id, token_id=token_id, source=run.source,
+                token_name=token_name or "",
                 kind=run._meta.model_name, run_id=run.pk, model=run.model.full_name,
                 version=run.version.version_id, deployment=getattr(run, "deployment", ""), hardware=sku,
                 seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),

@@ -38,8 +38,8 @@ def run_training(training_id: str) -> None:
 
 
 # What running a run reads, in the one query that loads it: its version's environment, its
-# model's hardware and owner, its deployment's hardware, its token (the ledger names it).
-LOADED = ("version__base", "version__weights", "model__owner", "model__hardware", "token")
+# model's hardware and owner, its deployment's hardware (the ledger names them).
+LOADED = ("version__base", "version__weights", "model__owner", "model__hardware")
 LOADED_BY_KIND = {Prediction: (*LOADED, "release__hardware"), Training: LOADED}
 
 

@@ -54,6 +54,20 @@ def test_a_run_costs_its_seconds_at_its_hardwares_price(alice, version):
     assert isinstance(entry.cost, Decimal)
 
 
+def test_a_token_deleted_while_its_run_goes_leaves_the_run_ending_and_billed(alice, version):
+    token, _ = ApiToken.issue(alice)
+    prediction = runs.create_prediction(alice, version, {"text": "a"}, token=token)
+    type(prediction).objects.filter(pk=prediction.pk).update(
+        status=Status.PROCESSING, started_at=timezone.now() - timedelta(seconds=2))
+    prediction.refresh_from_db()  # as its worker holds it: loaded with its token before the delete
+    assert prediction.token == token
+    token.delete()
+    assert runs.end(prediction, Status.SUCCEEDED, output="x", metrics={"predict_time": 2})
+    entry = SpendEntry.objects.get(run_id=prediction.pk)
+    assert (entry.token_id, entry.token_name, entry.cost) == (None, "", Decimal("0.002"))
+    assert Prediction.objects.get(pk=prediction.pk).status == Status.SUCCEEDED
+
+
 def test_one_entry_per_run_whatever_ends_it_again(alice, version):
     prediction = runs.create_prediction(alice, version, {"text": "a"})
     _ran(prediction, 1)
