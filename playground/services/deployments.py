@@ -195,7 +195,8 @@ def create_prediction(user, deployment: Deployment, input_data: object, **option
     deployment's row is held meanwhile: a change or a delete waits for it, and it for them."""
     with transaction.atomic():
         locked = Deployment.objects.select_for_update(of=("self",)).select_related(
-            "current_release__version__model", "current_release__hardware", "owner").filter(pk=deployment.pk).first()
+            "current_release__version__model__owner", "current_release__version__model__hardware",
+            "current_release__hardware", "owner").filter(pk=deployment.pk).first()
         if locked is None:
             raise NotFound(f"deployment {deployment.full_name} not found")
         release = locked.current_release

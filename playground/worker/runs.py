@@ -38,9 +38,9 @@ def run_training(training_id: str) -> None:
 
 
 # What running a run reads, in the one query that loads it: its version's environment, its
-# model's hardware and owner, its deployment's hardware (the ledger names them).
+# model's hardware and owner, its deployment's version and hardware (its pool key; the ledger).
 LOADED = ("version__base", "version__weights", "model__owner", "model__hardware")
-LOADED_BY_KIND = {Prediction: (*LOADED, "release__hardware"), Training: LOADED}
+LOADED_BY_KIND = {Prediction: (*LOADED, "release__hardware", "release__version"), Training: LOADED}
 
 
 def _claim_and_execute(kind: type[Run], run_id: str) -> None:
@@ -57,7 +57,6 @@ def execute(run: Run) -> None:
 
     A training gets an instance of its own in train mode, never one that serves predictions.
     """
-    version = run.version
     relay = None
     if _past_deadline(run):
         return
