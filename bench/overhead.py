@@ -5,7 +5,9 @@ the same model (runner/), then times N `Prefer: wait` predictions through Cogmil
 `POST /predictions` straight to the Cog server, each on one kept-alive HTTP connection, one at a
 time. Prints p50/p95/mean for both and Cogmill/direct ratios. Then it measures throughput: M
 `Prefer: wait` predictions through Cogmill from C clients at once (each its own connection), in
-predictions completed per second. A report: every answer is checked, no timing is asserted.
+predictions completed per second, and the CPU time each process spent per prediction meanwhile
+(Cogmill's web and worker, the model's server, Redis, this client). A report: every answer is
+checked, no timing is asserted.
 
     .venv/bin/python bench/overhead.py [--n 200] [--warmup 10] [--concurrency 8] [--m 400] [--json]
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -32,14 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 
 # Before anything loads Django settings (tests.server does): a temp COGMILL_DATA_DIR, the shared
 # venv cache, DJANGO_SETTINGS_MODULE. The Cogmill under test uses that same data folder, so the
 # embedded Redis that loading the settings starts is the server's own and stops with it.
 import tests.environment  # noqa: E402, F401
+from bench.common import machine, started  # noqa: E402
 from runner.build import build  # noqa: E402
 from runner.instance import CogInstance  # noqa: E402
-from tests.server import CogmillServer  # noqa: E402
 
 MODEL_DIR = ROOT / "examples" / "hello-world"
 MODEL_REF = "cogmill/hello-world"
@@ -112,6 +114,25 @@ def throughput(make_predict: Callable[[httpx.Client], Predict], concurrency: int
             "per_second": round(m / elapsed, 1)}
 
 
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each named process with its children (the model's
+    server is the worker's child), and of this client."""
+    found: dict[str, float] = {}
+    for name, pid in {**roots, "client": os.getpid()}.items():
+        root = psutil.Process(pid)
+        for proc in [root] if name == "client" else [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            found[name] = found.get(name, 0.0) + times.user + times.system
+    return found
+
+
+def cpu_per_prediction(before: dict[str, float], after: dict[str, float], m: int) -> dict[str, float]:
+    return {name: round(1000 * (after[name] - before.get(name, 0.0)) / m, 2) for name in after}
+
+
 def check(response: httpx.Response, status_code: int, text: str, what: str) -> None:
     """Fail loudly unless the response has this HTTP status and a succeeded "hello <text>"."""
     data = response.json() if response.status_code == status_code else {}
@@ -158,34 +179,31 @@ def start_cog(work_dir: Path) -> CogInstance:
 
 
 def run(n: int, warmup: int, concurrency: int, m: int) -> tuple[list[Result], dict[str, float]]:
-    data_dir = Path(os.environ["COGMILL_DATA_DIR"])
+    data_dir = Path(os.environ["COGMILL_DATA_DIR"])  # tests.environment's: its embedded Redis is the server's
     work_dir = Path(tempfile.mkdtemp(prefix="cogmill-bench-"))
-    server = CogmillServer(data_dir)
     instance: CogInstance | None = None
-    ok = False
     try:
-        server.start()
-        server.push(MODEL_DIR, MODEL_REF)
-        token = server.token("bench")
-        instance = start_cog(work_dir)
-        with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-            through = measure("cogmill", cogmill_predictor(client, server.base_url, token), n, warmup)
-        with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
-            direct = measure(
-                "direct", direct_predictor(client, f"http://127.0.0.1:{instance.port}"), n, warmup
-            )
-        load = throughput(lambda http: cogmill_predictor(http, server.base_url, token), concurrency, m)
-        ok = True
-        return [through, direct], load
+        with started(data_dir) as server:
+            server.push(MODEL_DIR, MODEL_REF)
+            token = server.token("bench")
+            instance = start_cog(work_dir)
+            with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
+                through = measure("cogmill", cogmill_predictor(client, server.base_url, token), n, warmup)
+            with httpx.Client(timeout=REQUEST_TIMEOUT) as client:
+                direct = measure(
+                    "direct", direct_predictor(client, f"http://127.0.0.1:{instance.port}"), n, warmup
+                )
+            roots = {"web": server.procs["web"].pid, "worker": server.procs["worker"].pid}
+            if (pidfile := data_dir / "redis.pid").exists():  # the embedded Redis (a shared one is not counted)
+                roots["redis"] = int(pidfile.read_text())
+            before = cpu_seconds(roots)
+            load = throughput(lambda http: cogmill_predictor(http, server.base_url, token), concurrency, m)
+            load["cpu_ms_per_prediction"] = cpu_per_prediction(before, cpu_seconds(roots), m)
+            return [through, direct], load
     finally:
         if instance is not None:
             instance.stop()
-        server.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
-        if not ok:
-            print(f"bench failed; Cogmill's logs are in {data_dir}", file=sys.stderr)
-        elif "COGMILL_TEST_KEEP_DATA_DIR" not in os.environ:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def ratios(through: Result, direct: Result) -> dict[str, float]:
@@ -202,17 +220,16 @@ def table(results: list[Result], load: dict[str, float]) -> str:
     lines.append(f"Cogmill/direct: p50 x{ratio['p50']:.2f}, p95 x{ratio['p95']:.2f}")
     lines.append(f"Cogmill throughput: {load['predictions']} predictions from {load['concurrency']} clients at once "
                  f"in {load['seconds']:.2f} s: {load['per_second']:.1f} predictions/s")
+    cpu = load["cpu_ms_per_prediction"]
+    lines.append("CPU per prediction meanwhile: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
+                 + f" (all {sum(cpu.values()):.1f} ms on {os.cpu_count()} CPUs)")
     return "\n".join(lines)
 
 
 def report(results: list[Result], load: dict[str, float]) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "results": [asdict(r) for r in results],
         "ratio_cogmill_over_direct": ratios(*results),
         "throughput": load,

@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import shutil
 import statistics
 import sys
 import time
@@ -35,6 +33,7 @@ import httpx  # noqa: E402
 from httpx_sse import aconnect_sse  # noqa: E402
 
 import tests.environment  # noqa: E402, F401  (a temporary data folder and the shared venv cache)
+from bench.common import machine, started  # noqa: E402
 from tests.server import CogmillServer, wait_until  # noqa: E402
 
 LIST_SAMPLES = 30
@@ -181,26 +180,16 @@ def drain(server: CogmillServer, token: str, queued: int) -> dict[str, Any]:
 def run(sizes: list[int], readers: int, queued: int) -> dict[str, Any]:
     data_dir = Path(os.environ["COGMILL_DATA_DIR"])  # tests.environment's: its embedded Redis is the server's
     # Limits that guard a shared server would measure themselves here: raised past what the bench sends.
-    server = CogmillServer(data_dir, extra_env={
+    limits = {
         "COGMILL_STREAMS_PER_RUN": str(readers + 10), "COGMILL_STREAMS_PER_CLIENT": str(readers + 10),
         "COGMILL_MAX_ACTIVE_RUNS": str(queued + 10), "COGMILL_RATE_LIMIT_CREATES_PER_MINUTE": str(queued * 10),
-        "COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000"})
-    ok = False
-    try:
-        server.start()
+        "COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000"}
+    with started(data_dir, limits) as server:
         server.push(ROOT / "examples" / "hello-world", "cogmill/hello-world")
         server.push(ROOT / "examples" / "textgen", "cogmill/textgen")
-        results = {"listing": listing(server, server.token("scale"), sizes),
-                   "fan_out": fan_out(server, server.token("reader"), readers),
-                   "drain": drain(server, server.token("drainer"), queued)}
-        ok = True
-        return results
-    finally:
-        server.stop()
-        if ok:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        else:
-            print(f"bench failed; Cogmill's logs are in {data_dir}", file=sys.stderr)
+        return {"listing": listing(server, server.token("scale"), sizes),
+                "fan_out": fan_out(server, server.token("reader"), readers),
+                "drain": drain(server, server.token("drainer"), queued)}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -229,7 +218,7 @@ def main() -> int:
         parser.error(f"each size must be at least {100 * (DEEP_PAGES + 1)} (page {DEEP_PAGES + 1} must exist)")
     results = run(sizes, args.readers, args.queued)
     report = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+              "machine": machine(),
               **results}
     print(json.dumps(report, indent=2) if args.json else table(results))
     return 0

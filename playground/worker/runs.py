@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from playground import sealing, webhooks
 from playground.errors import Invalid
-from playground.models import LIVE, Prediction, Run, Status, Training
+from playground.models import LIVE, DeploymentRelease, Prediction, Run, Status, Training
 from playground.services import runs, trainings
 from playground.worker import cancels, fleet, inputs, leases
 from playground.worker.relay import Relay
@@ -37,17 +37,21 @@ def run_training(training_id: str) -> None:
     _claim_and_execute(Training, training_id)
 
 
-# What running a run reads, in the one query that loads it: its version's environment, its
-# model's hardware and owner, its deployment's version and hardware (its pool key; the ledger).
-LOADED = ("version__base", "version__weights", "model__owner", "model__hardware")
-LOADED_BY_KIND = {Prediction: (*LOADED, "release__hardware", "release__version"), Training: LOADED}
+# What running a run reads with it: its version's environment and its model's owner (its name,
+# in the ledger). Each join costs every run; a deployment's release is loaded on its own.
+LOADED = ("version__base", "version__weights", "model__owner")
 
 
 def _claim_and_execute(kind: type[Run], run_id: str) -> None:
     if not leases.claim(kind, run_id):
         return  # canceled, finished, or held by another worker
     try:
-        execute(kind.objects.select_related(*LOADED_BY_KIND[kind]).get(pk=run_id))
+        run = kind.objects.select_related(*LOADED).get(pk=run_id)
+        if getattr(run, "release_id", None) is not None:  # its pool key and hardware, in one query
+            release = DeploymentRelease.objects.select_related("version", "hardware").filter(pk=run.release_id).first()
+            if release is not None:
+                run.release = release
+        execute(run)
     finally:
         leases.release(run_id)
 
