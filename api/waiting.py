@@ -1,6 +1,7 @@
 """`Prefer: wait`: holding a create request on the run's live events."""
 
 import asyncio
+import functools
 import time
 
 import redis
@@ -16,10 +17,16 @@ def _load(kind: type[Run], run_id: str) -> Run:
     return kind.objects.select_related("model__owner", "version").get(pk=run_id)
 
 
+@functools.cache
+def _own_columns(kind: type[Run]) -> list[str]:
+    """A run's columns that are not links to other rows: what changes while it runs."""
+    return [field.attname for field in kind._meta.concrete_fields if not field.is_relation]
+
+
 def _answer(run: Run) -> dict:
     """The API object of the run as its row has it now: its own columns read again, its model and
-    version as they were loaded to create it."""
-    run.refresh_from_db()
+    version as they were loaded to create it (read again, links would be dropped and loaded anew)."""
+    run.refresh_from_db(fields=_own_columns(type(run)))
     body = run.to_dict()
     if not run.is_terminal:
         # The clients take any other status as final and would stop waiting, and the Python client

@@ -166,6 +166,8 @@ def _offer_cancel(client: Api, run_: dict, kind: str) -> None:
             say(f"It goes on: cogmill {kind} get {run_['id']}")
     except (click.Abort, EOFError):
         pass
+    except CliError as exc:  # still stopped by Ctrl-C: say what went wrong, and that it may go on
+        say(f"Could not cancel {run_['id']}: {exc.message}; it may still be running: cogmill {kind} get {run_['id']}")
 
 
 def ended(run_: dict) -> None:

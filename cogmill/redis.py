@@ -5,7 +5,6 @@ Celery keeps its own connections to the broker; this is for Cogmill's own use of
 
 import asyncio
 import functools
-import weakref
 
 import redis
 import redis.asyncio as aioredis
@@ -17,27 +16,25 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
 
 
-def async_client(socket_timeout: float | None = 5) -> aioredis.Redis:
-    """A client for the current event loop; close it with `aclose()`. A blocking read (XREAD BLOCK)
-    needs a `socket_timeout` longer than its block, or the socket gives up before Redis answers."""
-    return aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=socket_timeout)
+# Connections one pooled client may hold: one for each blocking read in progress (a stream's
+# reader, a `Prefer: wait`), as many as Redis itself accepts by default.
+POOLED_MAX_CONNECTIONS = 10_000
+_pooled: dict[tuple[int, float], tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
 
 
-# The longest blocking read the pooled client serves (XREAD BLOCK of a stream's keep-alive wait),
-# and what its sockets allow on top before they give up.
-POOLED_BLOCK_SECONDS = 20.0
-POOLED_TIMEOUT_MARGIN_SECONDS = 5.0
-_pooled: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()
-
-
-def pooled_async_client() -> aioredis.Redis:
-    """The running event loop's one client, its connections kept between uses: a web process's
-    waits and streams take a connection from its pool rather than dialling Redis each time. Never
-    closed by its users; blocking reads up to POOLED_BLOCK_SECONDS."""
+def pooled_async_client(socket_timeout: float = 5) -> aioredis.Redis:
+    """The running event loop's client for this `socket_timeout`, its connections kept between
+    uses: a web process's waits and streams take a connection from its pool rather than dialling
+    Redis each time. Never closed by its users. A blocking read (XREAD BLOCK) needs a timeout longer
+    than its block, or the socket gives up before Redis answers; a short one is what tells a wait
+    that Redis is away."""
     loop = asyncio.get_running_loop()
-    found = _pooled.get(loop)
-    if found is None:
-        found = _pooled[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL, decode_responses=True, health_check_interval=30,
-            socket_timeout=POOLED_BLOCK_SECONDS + POOLED_TIMEOUT_MARGIN_SECONDS)
-    return found
+    key = (id(loop), round(socket_timeout, 3))
+    found = _pooled.get(key)
+    if found is None or found[0] is not loop:
+        for stale in [k for k, (other, _) in list(_pooled.items()) if other.is_closed()]:
+            del _pooled[stale]  # a loop that ended (tests run many): its client goes with it
+        client_ = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30,
+                                          socket_timeout=socket_timeout, max_connections=POOLED_MAX_CONNECTIONS)
+        found = _pooled[key] = (loop, client_)
+    return found[1]

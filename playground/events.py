@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import redis
 
-from cogmill.redis import POOLED_BLOCK_SECONDS, async_client, client, pooled_async_client
+from cogmill.redis import client, pooled_async_client
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,17 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
     connection alive or check a deadline.
     """
     key = stream_key(run_id)
-    pooled = block_ms / 1000 <= POOLED_BLOCK_SECONDS
-    r = pooled_async_client() if pooled else async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
-    try:
-        while True:
-            reply = await r.xread({key: last_id}, block=block_ms, count=200)
-            if not reply:
-                yield None
-                continue
-            for entry_id, fields in reply[0][1]:
-                last_id = entry_id
-                yield entry_id, fields.get("event", ""), fields.get("data", "")
-                if fields.get("event") == DONE:
-                    return
-    finally:
-        if not pooled:
-            await r.aclose()
+    r = pooled_async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
+    while True:
+        reply = await r.xread({key: last_id}, block=block_ms, count=200)
+        if not reply:
+            yield None
+            continue
+        for entry_id, fields in reply[0][1]:
+            last_id = entry_id
+            yield entry_id, fields.get("event", ""), fields.get("data", "")
+            if fields.get("event") == DONE:
+                return
 
 
 def request_cancel(run_id: str) -> None:

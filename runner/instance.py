@@ -107,7 +107,6 @@ class CogInstance:
         self.egress = egress  # what it may reach outside its sandbox (runner.egress); nothing when None
         self.sandbox: sandboxes.Sandbox | None = None
         self.spoiled: str | None = None  # why this instance must not serve again, once a run broke a limit
-        self.answered = False  # its last run succeeded: it served to the end, so needs no health check
         self._inputs: Path | None = None
 
     # -- process lifecycle -------------------------------------------------
@@ -351,17 +350,14 @@ class CogInstance:
         become the same events (start, log, completed).
         """
         self.last_used = time.monotonic()
-        self.answered = False
         sent = {k: v for k, v in input.items() if v is not None}
         try:
             if self.mode == TRAIN:
-                result = self._within_limits(self._train(prediction_id, sent, on_event, timeout))
-            else:
-                opened = self._open_stream(prediction_id, sent)
-                result = opened if isinstance(opened, dict) else self._within_limits(
-                    _StreamReader(self, prediction_id, opened, on_event, timeout).run())
-            self.answered = result.get("status") == "succeeded"
-            return result
+                return self._within_limits(self._train(prediction_id, sent, on_event, timeout))
+            opened = self._open_stream(prediction_id, sent)
+            if isinstance(opened, dict):
+                return opened
+            return self._within_limits(_StreamReader(self, prediction_id, opened, on_event, timeout).run())
         finally:
             with self._lock:
                 self._cancel_requested.discard(prediction_id)

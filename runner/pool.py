@@ -57,6 +57,9 @@ class Lease:
     instance: CogInstance
     cold_start_seconds: float | None
     _entry: _Entry
+    # Its holder saw its run succeed (the server served it to the end): given back without the
+    # health check any other end gets.
+    succeeded: bool = False
 
     @property
     def ready_at(self) -> float:
@@ -369,8 +372,7 @@ class InstancePool:
 
     def _release(self, lease: Lease) -> None:
         entry = lease._entry
-        # A run that succeeded shows its server well; after any other end, ask the server.
-        healthy = not entry.instance.spoiled and (entry.instance.answered or entry.instance.health() not in BROKEN)
+        healthy = not entry.instance.spoiled and (lease.succeeded or entry.instance.health() not in BROKEN)
         with self._cond:
             entry.in_use -= 1
             entry.idle_since = time.monotonic()

@@ -116,9 +116,10 @@ def resolve_version(user, ref: str) -> Version:
         raise Invalid.field("version", "version is required: a version id, owner/name or owner/name:version_id",
                             "required")
     if "/" not in ref:
-        version = Version.objects.filter(version_id=ref, hidden=False).select_related(
-            "model__owner", "model__hardware").first() if VERSION_ID_RE.match(ref) else None
-        if version is None or not version.model.is_visible_to(user):
+        found = Version.objects.filter(version_id=ref, hidden=False).select_related(
+            "model__owner", "model__hardware").order_by("pk") if VERSION_ID_RE.match(ref) else []
+        version = next((v for v in found if v.model.is_visible_to(user)), None)
+        if version is None:
             raise _invalid_version(ref)
         return _runnable(version)
     model_ref, _, vid = ref.partition(":")

@@ -16,8 +16,9 @@ ROW_SAVE_INTERVAL = 0.5
 class Relay:
     """Each Cog event goes to the run's Redis stream at once (through an outbox that keeps them in
     order through a Redis outage) and to its row within 0.5 s; the row saves drive the throttled
-    output/logs webhooks. The first save waits 0.5 s from the start too: a run that ends sooner is
-    written once, by its end."""
+    output/logs webhooks. Unless its webhook wants output or logs (whose first delivery goes at
+    once), the first save waits 0.5 s from the start too: a run that ends sooner is written once,
+    by its end."""
 
     def __init__(self, run: Run, iterator: bool):
         self.run = run
@@ -29,7 +30,8 @@ class Relay:
         self.logs = ""  # the model's own
         self.output = [] if iterator else None
         self._lock = threading.Lock()
-        self._saved_at = time.monotonic()
+        first_at_once = webhooks.wants(run, webhooks.OUTPUT) or webhooks.wants(run, webhooks.LOGS)
+        self._saved_at = 0.0 if first_at_once else time.monotonic()
         self._timer: threading.Timer | None = None
 
     def on_event(self, name: str, data: dict) -> None:

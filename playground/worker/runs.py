@@ -122,6 +122,7 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     status = final.get("status", Status.FAILED)
     if status not in {Status.SUCCEEDED, Status.FAILED, Status.CANCELED}:
         status = Status.FAILED
+    lease.succeeded = status == Status.SUCCEEDED  # its server served it to the end: no health check
     metrics = {**dict(final.get("metrics") or {}), **cold_start(run, lease)}
     output = relay.files.convert(final.get("output")) if "output" in final else relay.output
     error, then = final.get("error"), None

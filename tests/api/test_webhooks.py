@@ -105,6 +105,20 @@ def test_events_filter_completed_sends_one_delivery(client, cogmill, receiver):
     assert _body(request)["output"] == "hello filtered"
 
 
+def test_a_run_shorter_than_the_throttle_still_sends_its_output_webhook(client, cogmill, receiver):
+    # hello-world answers in about a millisecond: its one output must not wait for a row save it
+    # would never get (the throttle's first delivery goes at once).
+    prediction = client.predictions.create(
+        model="cogmill/hello-world", input={"text": "quick"}, webhook=receiver.url(),
+        webhook_events_filter=["output"],
+    )
+    wait_until(lambda: _finished(prediction), 60, 0.1, "the prediction to finish")
+    rows = wait_until(lambda: _all_delivered(cogmill, prediction.id), 60, 0.3, "the output delivery")
+    assert [row["event"] for row in rows] == ["output"]
+    [request] = receiver.received()
+    assert _body(request)["output"] == "hello quick"
+
+
 def test_a_failing_receiver_is_retried_with_the_same_webhook_id(client, cogmill, receiver):
     receiver.script("/flaky", Reply(500, body="nope"), Reply(500, body="still nope"))
     prediction = client.predictions.create(
