@@ -33,7 +33,7 @@ def pooled_async_client(socket_timeout: float = 5) -> aioredis.Redis:
     found = _pooled.get(key)
     if found is None or found[0] is not loop:
         for stale in [k for k, (other, _) in list(_pooled.items()) if other.is_closed()]:
-            del _pooled[stale]  # a loop that ended (tests run many): its client goes with it
+            _pooled.pop(stale, None)  # a loop that ended (tests run many): its client goes with it
         client_ = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30,
                                           socket_timeout=socket_timeout, max_connections=POOLED_MAX_CONNECTIONS)
         found = _pooled[key] = (loop, client_)

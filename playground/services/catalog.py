@@ -117,7 +117,7 @@ def resolve_version(user, ref: str) -> Version:
                             "required")
     if "/" not in ref:
         found = Version.objects.filter(version_id=ref, hidden=False).select_related(
-            "model__owner", "model__hardware").order_by("pk") if VERSION_ID_RE.match(ref) else []
+            "model__owner", "model__hardware") if VERSION_ID_RE.match(ref) else []
         version = next((v for v in found if v.model.is_visible_to(user)), None)
         if version is None:
             raise _invalid_version(ref)
