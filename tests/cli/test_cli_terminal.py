@@ -31,8 +31,15 @@ class Terminal(fdspawn):
                "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color", "COLUMNS": "100"}
         controller, terminal = pty.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
-        self.process = subprocess.Popen([str(COGMILL), *args], cwd=tmp_path, env=env, stdin=terminal,
-                                        stdout=terminal, stderr=terminal, start_new_session=True)
+        # A suite run as a background job inherits SIGINT ignored, and an ignored signal stays
+        # ignored across exec: handled here while starting, it reaches the command at its default,
+        # so the command hears Ctrl-C as it would from a terminal.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            self.process = subprocess.Popen([str(COGMILL), *args], cwd=tmp_path, env=env, stdin=terminal,
+                                            stdout=terminal, stderr=terminal, start_new_session=True)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         os.close(terminal)  # the child's now: its end reads as EOF here once the command exits
         super().__init__(controller, encoding="utf-8", timeout=180)
 
