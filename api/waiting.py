@@ -8,13 +8,13 @@ import redis
 from asgiref.sync import sync_to_async
 
 from playground import events
-from playground.models import Run, Status
+from playground.models import TERMINAL, Run, Status
 
 ROW_POLL_SECONDS = 0.25
 
 
-def _load(kind: type[Run], run_id: str) -> Run:
-    return kind.objects.select_related("model__owner", "version").get(pk=run_id)
+def _ended(kind: type[Run], run_id: str) -> bool:
+    return kind.objects.values_list("status", flat=True).get(pk=run_id) in TERMINAL
 
 
 @functools.cache
@@ -60,10 +60,10 @@ async def _wait_on_events(kind: type[Run], run_id: str) -> None:
     async for item in events.read(run_id, block_ms=500):
         if item is not None and item[1] == events.DONE:
             return
-        if item is None and (await sync_to_async(_load)(kind, run_id)).is_terminal:
+        if item is None and await sync_to_async(_ended)(kind, run_id):
             return
 
 
 async def _wait_on_row(kind: type[Run], run_id: str) -> None:
-    while not (await sync_to_async(_load)(kind, run_id)).is_terminal:
+    while not await sync_to_async(_ended)(kind, run_id):
         await asyncio.sleep(ROW_POLL_SECONDS)

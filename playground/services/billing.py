@@ -177,7 +177,7 @@ def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | N
         return None
     seconds = _seconds(started_at, completed_at, metrics)
     sku = run.hardware_sku
-    hardware = _loaded_hardware(run, sku) or Hardware.objects.filter(sku=sku).first()
+    hardware = _hardware_of(run)
     price = price_in_force(hardware, started_at) if hardware else Decimal(0)
     account_id = account_id or run.owner_id
     try:
@@ -196,14 +196,11 @@ def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | N
     return entry
 
 
-def _loaded_hardware(run: Run, sku: str) -> Hardware | None:
-    """The Hardware row of `sku` if the run in hand holds it already (its release's or model's)."""
-    release = getattr(run, "release", None) if getattr(run, "release_id", None) else None
-    for holder in (release, run.model):
-        if holder is not None and holder.hardware_id and "hardware" in holder._state.fields_cache:
-            if holder.hardware.sku == sku:
-                return holder.hardware
-    return None
+def _hardware_of(run: Run) -> Hardware | None:
+    """The Hardware row the run ran on: its release's or its model's (already loaded when its
+    hardware_sku was read), or else the default SKU's."""
+    holder = run.release if getattr(run, "release_id", None) else run.model
+    return holder.hardware if holder.hardware_id else Hardware.objects.filter(sku=run.hardware_sku).first()
 
 
 def _seconds(started_at: dt.datetime, completed_at: dt.datetime, metrics: dict) -> Decimal:
