@@ -7,6 +7,7 @@ import time
 import redis
 from asgiref.sync import sync_to_async
 
+from cogmill import sql
 from playground import events
 from playground.models import TERMINAL, Run, Status
 
@@ -18,15 +19,21 @@ def _ended(kind: type[Run], run_id: str) -> bool:
 
 
 @functools.cache
-def _own_columns(kind: type[Run]) -> list[str]:
+def _own_columns(kind: type[Run]) -> sql.Table:
     """A run's columns that are not links to other rows: what changes while it runs."""
-    return [field.attname for field in kind._meta.concrete_fields if not field.is_relation]
+    return sql.Table(kind, leave_out=[field.attname for field in kind._meta.concrete_fields if field.is_relation])
 
 
 def _answer(run: Run) -> dict:
-    """The API object of the run as its row has it now: its own columns read again, its model and
-    version as they were loaded to create it (read again, links would be dropped and loaded anew)."""
-    run.refresh_from_db(fields=_own_columns(type(run)))
+    """The API object of the run as its row has it now: its own columns read again (one statement on
+    the cursor), its model and version as they were loaded to create it (read again, links would be
+    dropped and loaded anew)."""
+    table = _own_columns(type(run))
+    rows = sql.fetch(f"SELECT {table.columns()} FROM {sql.quote(table.name)} WHERE id = %s", [run.pk])
+    if rows:
+        fresh = table.instance(rows[0])
+        for attname in table.attnames:
+            setattr(run, attname, getattr(fresh, attname))
     body = run.to_dict()
     if not run.is_terminal:
         # The clients take any other status as final and would stop waiting, and the Python client

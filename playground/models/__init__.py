@@ -12,6 +12,7 @@ from playground.models.catalog import (
     Version,
     Visibility,
     search_words,
+    versions_with_models,
 )
 from playground.models.files import File, FileQuerySet, _file_upload_to  # noqa: F401 (named by migrations)
 from playground.models.galleries import GalleryItem, GalleryStar

@@ -1,13 +1,16 @@
 """The catalogue: hardware, models, their versions (builds) and curated collections."""
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cogmill import sql
 from playground import capabilities, durations
 from playground.cogschema import CogSchema
 from playground.models.base import absolute, iso
@@ -287,3 +290,36 @@ class Collection(models.Model):
 
     def to_detail_dict(self, models: list[dict]) -> dict:
         return {**self.to_dict(), "full_description": self.full_description or None, "models": models}
+
+
+# ---------------------------------------------------------------- versions with their models, in one statement
+
+@functools.cache
+def _version_tables() -> tuple[sql.Table, ...]:
+    """A version (its build log left out: long, and never needed to run it), its model, the model's
+    owner and hardware."""
+    return (sql.Table(Version, "v", leave_out=("build_log",)), sql.Table(Model, "m"),
+            sql.Table(apps.get_model(settings.AUTH_USER_MODEL), "u"), sql.Table(Hardware, "h"))
+
+
+def versions_with_models(condition: str, params: list, newest_first: bool = False, limit: int | None = None,
+                         using: str = sql.DEFAULT) -> list[Version]:
+    """The versions matching `condition` (SQL over `v`, the version; `m`, its model; `u`, the
+    model's owner), each with its model, owner and hardware loaded: one statement on the cursor, for
+    the lookups every run makes (cogmill/sql.py)."""
+    version, model, owner, hardware = _version_tables()
+    statement = (
+        f"SELECT {version.columns(using)}, {model.columns(using)}, {owner.columns(using)}, "
+        f"{hardware.columns(using)} FROM {sql.quote(version.name, using)} v "
+        f"JOIN {sql.quote(model.name, using)} m ON m.id = v.model_id "
+        f"JOIN {sql.quote(owner.name, using)} u ON u.id = m.owner_id "
+        f"LEFT JOIN {sql.quote(hardware.name, using)} h ON h.id = m.hardware_id WHERE {condition}"
+        + (" ORDER BY v.created_at DESC" if newest_first else "") + (f" LIMIT {int(limit)}" if limit else ""))
+    found = []
+    for row in sql.fetch(statement, params, using):
+        v, m, u, h = version.instances(row, model, owner, hardware, using=using)
+        m.owner = u
+        m.hardware = h
+        v.model = m
+        found.append(v)
+    return found

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from cogmill import sql
+
 
 class WorkerQuerySet(models.QuerySet):
     def live(self) -> "WorkerQuerySet":
@@ -13,10 +15,13 @@ class WorkerQuerySet(models.QuerySet):
         since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
         return self.filter(heartbeat_at__gte=since)
 
-    def serving(self, sku: str) -> list["Worker"]:
-        """Live workers that read the queue of hardware `sku` (a handful of rows: read in Python,
-        as SQLite has no JSON containment)."""
-        return [worker for worker in self.live() if sku in (worker.hardware or [])]
+    def serving(self, sku: str) -> list[str]:
+        """The names of live workers that read the queue of hardware `sku` (a handful of rows: read
+        in Python, as SQLite has no JSON containment; on the cursor, as every new run asks)."""
+        since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
+        rows = sql.fetch(f"SELECT name, hardware FROM {sql.quote(Worker._meta.db_table)} WHERE heartbeat_at >= %s",
+                         [sql.value(Worker, "heartbeat_at", since)])
+        return [name for name, hardware in rows if sku in (sql.read(Worker, "hardware", hardware) or [])]
 
 
 class Worker(models.Model):

@@ -14,18 +14,20 @@ Runs call billing; billing never calls runs.
 """
 
 import datetime as dt
+import functools
 import logging
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from accounts.models import Membership, User
+from accounts.models import ApiToken, Membership, User
 from accounts.services import is_admin, is_member
+from cogmill import sql
 from playground.errors import Forbidden, SpendLimitReached
 from playground.models import (
     LIVE,
@@ -59,8 +61,12 @@ def account_for(user, owner) -> User:
 # ---------------------------------------------------------------- prices
 
 def price_in_force(hardware: Hardware, at: dt.datetime) -> Decimal:
-    price = hardware.prices.filter(valid_from__lte=at).first()
-    return price.price_per_second if price is not None else hardware.price_per_second
+    """The price `hardware` had at `at` (every run's end asks: one statement on the cursor)."""
+    rows = sql.fetch(
+        f"SELECT price_per_second FROM {sql.quote(HardwarePrice._meta.db_table)} WHERE hardware_id = %s "
+        "AND valid_from <= %s ORDER BY valid_from DESC, id DESC LIMIT 1",
+        [hardware.pk, sql.value(HardwarePrice, "valid_from", at)])
+    return sql.read(HardwarePrice, "price_per_second", rows[0][0]) if rows else hardware.price_per_second
 
 
 def set_price(hardware: Hardware, price_per_second: Decimal, at: dt.datetime | None = None) -> HardwarePrice:
@@ -88,12 +94,7 @@ def hold(account: User, token, sku: str, user=None) -> None:
     the account's or the token's monthly limit leaves no room for one more run on `sku`. A person
     whose own limit staff set (locked) is held to it for runs an organization pays for too. The
     amounts are said to those who may see the account's spend (itself, its admins)."""
-    which = Q(account=account)
-    if token is not None:
-        which |= Q(token=token)
-    if user is not None and user.pk != account.pk:
-        which |= Q(account=user, locked=True)
-    limits = list(SpendLimit.objects.select_for_update().filter(which, monthly_limit__isnull=False))
+    limits = _limits_held_to(account, token, user)
     if not limits:
         return
     reserve = reservation(sku)
@@ -110,6 +111,23 @@ def hold(account: User, token, sku: str, user=None) -> None:
         raise SpendLimitReached(
             f"Monthly spend limit reached: {whose} limit is ${limit.monthly_limit:.2f} and "
             f"${spent:.2f} is spent or held by runs still going this month", limit=limit.monthly_limit, spend=spent)
+
+
+def _limits_held_to(account: User, token, user) -> list[SpendLimit]:
+    """The limits a create is held to, locked until its transaction ends (every create asks: one
+    statement on the cursor)."""
+    which, params = ["account_id = %s"], [account.pk]
+    if token is not None:
+        which.append("token_id = %s")
+        params.append(token.pk)
+    if user is not None and user.pk != account.pk:
+        which.append("(account_id = %s AND locked = %s)")
+        params += [user.pk, True]
+    table = _limit_table()
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = sql.fetch(f"SELECT {table.columns()} FROM {sql.quote(table.name)} WHERE monthly_limit IS NOT NULL "
+                     f"AND ({' OR '.join(which)}) ORDER BY id{lock}", params)
+    return [table.instance(row) for row in rows]
 
 
 def reservation(sku: str) -> Decimal:
@@ -146,8 +164,18 @@ def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:
 
 
 def limit_of(account: User | int) -> SpendLimit | None:
-    """The monthly limit of an account (or of the account of this id), if it has one."""
-    return SpendLimit.objects.filter(account=account, monthly_limit__isnull=False).first()
+    """The monthly limit of an account (or of the account of this id), if it has one (every run's
+    end asks: one statement on the cursor)."""
+    table = _limit_table()
+    rows = sql.fetch(f"SELECT {table.columns()} FROM {sql.quote(table.name)} WHERE account_id = %s "
+                     "AND monthly_limit IS NOT NULL ORDER BY id LIMIT 1",
+                     [account.pk if isinstance(account, User) else account])
+    return table.instance(rows[0]) if rows else None
+
+
+@functools.cache
+def _limit_table() -> sql.Table:
+    return sql.Table(SpendLimit)
 
 
 def set_limit(account: User | None = None, token=None, monthly_limit: Decimal | None = None,
@@ -171,10 +199,13 @@ def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | N
     `metrics`; None if it never ran. What may have changed while it ran (its start, its payer, its
     token: either may have been deleted) is read from its row; its model, version and hardware from
     the run in hand, as its worker loaded them."""
-    fresh = type(run).objects.filter(pk=run.pk).values_list("started_at", "account_id", "token_id", "token__name")
-    started_at, account_id, token_id, token_name = fresh.first() or (None, None, None, None)
+    kind = type(run)
+    fresh = sql.fetch(f"SELECT r.started_at, r.account_id, r.token_id, t.name FROM {sql.quote(kind._meta.db_table)} r "
+                      f"LEFT JOIN {sql.quote(ApiToken._meta.db_table)} t ON t.id = r.token_id WHERE r.id = %s", [run.pk])
+    started_at, account_id, token_id, token_name = fresh[0] if fresh else (None, None, None, None)
     if started_at is None:
         return None
+    started_at = sql.read(kind, "started_at", started_at)
     seconds = _seconds(started_at, completed_at, metrics)
     sku = run.hardware_sku
     hardware = _hardware_of(run)

@@ -25,6 +25,7 @@ from playground.models import (
     Version,
     Visibility,
     search_words,
+    versions_with_models,
 )
 from playground.services import quotas
 
@@ -190,10 +191,9 @@ def latest_runnable_of(user, model_ref: str) -> Version:
 
 def _latest_ready(user, model_ref: str) -> Version | None:
     owner, _, name = model_ref.partition("/")
-    version = Version.objects.filter(model__owner__username=owner, model__name=name, build_status=BuildStatus.READY,
-                                     hidden=False).select_related("model__owner", "model__hardware").order_by(
-        "-created_at").first()
-    return version if version is not None and version.model.is_visible_to(user) else None
+    found = versions_with_models("u.username = %s AND m.name = %s AND v.build_status = %s AND v.hidden = %s",
+                                 [owner, name, BuildStatus.READY, False], newest_first=True, limit=1)
+    return found[0] if found and found[0].model.is_visible_to(user) else None
 
 
 def latest_runnable(model: Model) -> Version:

@@ -7,6 +7,7 @@ reached the model) or queues it again (it had not). A second message for the sam
 redelivered one, finds the row claimed or finished and does nothing.
 """
 
+import functools
 import logging
 import os
 import threading
@@ -18,6 +19,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from cogmill import sql
 from playground.models import LIVE, Run, Status
 from playground.worker import threads
 
@@ -45,16 +47,26 @@ def free(now=None) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now or timezone.now())
 
 
-def claim(kind: type[Run], run_id: str) -> bool:
-    """Take the run if it waits to start and nobody holds it; the heartbeat keeps it ours."""
-    taken = kind.objects.filter(pk=run_id, status=Status.STARTING).filter(free()).update(
-        worker=WORKER_ID, lease_expires_at=_expiry()
-    )
-    if taken:
-        with _lock:
-            _held[run_id] = kind
-        ensure_heartbeat()
-    return bool(taken)
+def claim(kind: type[Run], run_id: str) -> Run | None:
+    """Take the run if it waits to start and nobody holds it; the heartbeat keeps it ours. The run
+    as taken (its own columns; its links load when used), or None."""
+    now = timezone.now()
+    expires = sql.column(kind, "lease_expires_at")
+    taken = sql.update(kind, {"worker": WORKER_ID, "lease_expires_at": _expiry()},
+                       {"id": run_id, "status": Status.STARTING}, returning=_rows(kind),
+                       condition=f"{expires} IS NULL OR {expires} < %s",
+                       condition_params=[sql.value(kind, "lease_expires_at", now)])
+    if not taken:
+        return None
+    with _lock:
+        _held[run_id] = kind
+    ensure_heartbeat()
+    return taken[0]
+
+
+@functools.cache
+def _rows(kind: type[Run]) -> sql.Table:
+    return sql.Table(kind)
 
 
 def release(run_id: str) -> None:

@@ -13,9 +13,10 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from cogmill import sql
 from playground import sealing, webhooks
 from playground.errors import Invalid
-from playground.models import LIVE, DeploymentRelease, Prediction, Run, Status, Training
+from playground.models import LIVE, DeploymentRelease, Prediction, Run, Status, Training, versions_with_models
 from playground.services import runs, trainings
 from playground.worker import cancels, fleet, inputs, leases
 from playground.worker.relay import Relay
@@ -37,23 +38,29 @@ def run_training(training_id: str) -> None:
     _claim_and_execute(Training, training_id)
 
 
-# What running a run reads with it: its version's environment and its model's owner (its name,
-# in the ledger). Each join costs every run; a deployment's release is loaded on its own.
-LOADED = ("version__base", "version__weights", "model__owner")
-
-
 def _claim_and_execute(kind: type[Run], run_id: str) -> None:
-    if not leases.claim(kind, run_id):
+    run = leases.claim(kind, run_id)
+    if run is None:
         return  # canceled, finished, or held by another worker
     try:
-        run = kind.objects.select_related(*LOADED).get(pk=run_id)
-        if getattr(run, "release_id", None) is not None:  # its pool key and hardware, in one query
-            release = DeploymentRelease.objects.select_related("version", "hardware").filter(pk=run.release_id).first()
-            if release is not None:
-                run.release = release
+        _load_links(run)
         execute(run)
     finally:
         leases.release(run_id)
+
+
+def _load_links(run: Run) -> None:
+    """What running it reads with it: its version, model, the model's owner (its name, in the ledger)
+    and hardware in one statement; a deployment's release (its pool key and hardware) in another.
+    A trained version's base and weights load when used."""
+    for version in versions_with_models("v.id = %s", [run.version_id]):
+        run.version = version
+        if version.model_id == run.model_id:
+            run.model = version.model
+    if getattr(run, "release_id", None) is not None:
+        release = DeploymentRelease.objects.select_related("version", "hardware").filter(pk=run.release_id).first()
+        if release is not None:
+            run.release = release
 
 
 def execute(run: Run) -> None:
@@ -100,9 +107,8 @@ def _run_on(run: Run, lease, relay: Relay) -> None:
     if _past_deadline(run):
         return  # the model booted too late
     now = timezone.now()
-    if not type(run).objects.filter(pk=run.pk, status=Status.STARTING, worker=leases.WORKER_ID).update(
-        status=Status.PROCESSING, started_at=now
-    ):
+    if not sql.update(type(run), {"status": Status.PROCESSING, "started_at": now},
+                      {"id": run.pk, "status": Status.STARTING, "worker": leases.WORKER_ID}):
         return  # canceled while the model booted
     run.started_at = now
     webhooks.notify(run, webhooks.START)

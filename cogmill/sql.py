@@ -1,0 +1,150 @@
+"""The few statements every run makes, on the cursor rather than through the query builder.
+
+The ORM builds each query anew from Python objects on every call; for the one-row statements a
+prediction makes that costs several times the database's own work (bench/README.md, the fast sync
+path). The statements here are written once, with table and column names taken from the models,
+every value adapted by its own field and every column read back through the converters the ORM
+would apply, so the rows come back as the model instances the ORM would have made, on SQLite and
+PostgreSQL alike.
+"""
+
+import functools
+from collections.abc import Iterable, Sequence
+
+from django.db import connections
+from django.db.models import Model
+
+DEFAULT = "default"
+
+
+def quote(name: str, using: str = DEFAULT) -> str:
+    return connections[using].ops.quote_name(name)
+
+
+class Table:
+    """A model's columns under an alias in a SELECT (or a RETURNING), and how a row of them becomes
+    an instance. Columns in `leave_out` are not read: the instance has them deferred."""
+
+    def __init__(self, model: type[Model], alias: str = "", leave_out: Iterable[str] = ()):
+        self.model = model
+        self.alias = alias
+        left_out = set(leave_out)
+        self.fields = [f for f in model._meta.concrete_fields if f.attname not in left_out]
+        self.attnames = [f.attname for f in self.fields]
+        self.width = len(self.fields)
+
+    @property
+    def name(self) -> str:
+        return self.model._meta.db_table
+
+    def columns(self, using: str = DEFAULT) -> str:
+        prefix = f"{quote(self.alias, using)}." if self.alias else ""
+        return ", ".join(prefix + quote(f.column, using) for f in self.fields)
+
+    def column(self, attname: str, using: str = DEFAULT) -> str:
+        column = quote(_field(self.model, attname).column, using)
+        return f"{quote(self.alias, using)}.{column}" if self.alias else column
+
+    def instance(self, values: Sequence, using: str = DEFAULT) -> Model:
+        """The instance of one row's values (this table's columns, in order)."""
+        connection = connections[using]
+        converted = []
+        columns = _converters_for(self.model, tuple(self.attnames), using)
+        for (col, converters), raw in zip(columns, values, strict=True):
+            for converter in converters:
+                raw = converter(raw, col, connection)
+            converted.append(raw)
+        return self.model.from_db(using, self.attnames, converted)
+
+    def instances(self, row: Sequence, *tables: "Table", using: str = DEFAULT) -> list[Model]:
+        """Split a joined row into this table's instance and each following table's (None where a
+        LEFT JOIN found no row)."""
+        found, start = [], 0
+        for table in (self, *tables):
+            values = row[start:start + table.width]
+            start += table.width
+            pk = table.model._meta.pk.attname
+            found.append(None if values[table.attnames.index(pk)] is None else table.instance(values, using))
+        return found
+
+
+@functools.cache
+def _field(model: type[Model], attname: str):
+    return next(f for f in model._meta.concrete_fields if f.attname == attname)
+
+
+@functools.cache
+def _converters_for(model: type[Model], attnames: tuple[str, ...], using: str) -> list:
+    """Each column's expression and converters, as the ORM applies them to a row (found once)."""
+    connection = connections[using]
+    found = []
+    for attname in attnames:
+        field = _field(model, attname)
+        col = field.get_col(model._meta.db_table)
+        found.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+    return found
+
+
+def read(model: type[Model], attname: str, raw, using: str = DEFAULT):
+    """One column's value as the database returned it, as the ORM would give it."""
+    ((col, converters),) = _converters_for(model, (attname,), using)
+    for converter in converters:
+        raw = converter(raw, col, connections[using])
+    return raw
+
+
+def value(model: type[Model], attname: str, python_value, using: str = DEFAULT, saving: bool = False):
+    """A Python value as its field sends it to this database (in a WHERE, or with `saving` in a
+    SET or VALUES)."""
+    field = _field(model, attname)
+    connection = connections[using]
+    if saving:
+        return field.get_db_prep_save(python_value, connection)
+    return field.get_db_prep_value(python_value, connection, prepared=False)
+
+
+def fetch(sql: str, params: Sequence, using: str = DEFAULT) -> list[tuple]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def update(model: type[Model], values: dict, where: dict, returning: Table | None = None,
+           condition: str = "", condition_params: Sequence = (), using: str = DEFAULT) -> int | list[Model]:
+    """UPDATE the rows of `model` matching every item of `where` (a column = a value; a tuple or
+    list: IN; None: IS NULL) and `condition` (SQL, with `condition_params`) with `values`: the
+    number of rows, or with `returning` the rows as they are after it."""
+    table = quote(model._meta.db_table, using)
+    sets, params = [], []
+    for attname, new in values.items():
+        sets.append(f"{column(model, attname, using)} = %s")
+        params.append(value(model, attname, new, using, saving=True))
+    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {_where(model, where, params, using)}"
+    if condition:
+        sql += f" AND ({condition})"
+        params.extend(condition_params)
+    if returning is None:
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    rows = fetch(f"{sql} RETURNING {returning.columns(using)}", params, using)
+    return [returning.instance(row, using) for row in rows]
+
+
+def column(model: type[Model], attname: str, using: str = DEFAULT) -> str:
+    return quote(_field(model, attname).column, using)
+
+
+def _where(model: type[Model], where: dict, params: list, using: str) -> str:
+    terms = []
+    for attname, wanted in where.items():
+        name = column(model, attname, using)
+        if wanted is None:
+            terms.append(f"{name} IS NULL")
+        elif isinstance(wanted, tuple | list):
+            terms.append(f"{name} IN ({', '.join(['%s'] * len(wanted))})")
+            params.extend(value(model, attname, item, using) for item in wanted)
+        else:
+            terms.append(f"{name} = %s")
+            params.append(value(model, attname, wanted, using))
+    return " AND ".join(terms)
