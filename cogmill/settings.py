@@ -107,10 +107,15 @@ TEMPLATES = [
     },
 ]
 
+# A connection is kept for a minute (DB_CONN_MAX_AGE, seconds; 0 closes it after each request or
+# task) by the thread that opened it: web requests run on kept threads (cogmill/request_threads.py),
+# the worker's on its pool's. It is checked before each request or task uses it again, so one the
+# database dropped (a restart) is replaced, not used.
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'cogmill.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -32,14 +32,18 @@ class Table:
         self.fields = [f for f in model._meta.concrete_fields if f.attname not in left_out]
         self.attnames = [f.attname for f in self.fields]
         self.width = len(self.fields)
+        self._columns: dict[str, str] = {}
 
     @property
     def name(self) -> str:
         return self.model._meta.db_table
 
     def columns(self, using: str = DEFAULT) -> str:
-        prefix = f"{quote(self.alias, using)}." if self.alias else ""
-        return ", ".join(prefix + quote(f.column, using) for f in self.fields)
+        """Its columns, as a SELECT lists them (made once per database)."""
+        if using not in self._columns:
+            prefix = f"{quote(self.alias, using)}." if self.alias else ""
+            self._columns[using] = ", ".join(prefix + quote(f.column, using) for f in self.fields)
+        return self._columns[using]
 
     def column(self, attname: str, using: str = DEFAULT) -> str:
         column = quote(_field(self.model, attname).column, using)
@@ -148,3 +152,25 @@ def _where(model: type[Model], where: dict, params: list, using: str) -> str:
             terms.append(f"{name} = %s")
             params.append(value(model, attname, wanted, using))
     return " AND ".join(terms)
+
+
+def insert(instance: Model, using: str = DEFAULT) -> Model:
+    """INSERT a new instance as `save()` would (its fields' defaults and pre_save, a database-made
+    primary key set on it): for the rows every run adds. Signals are not sent; a model that needs
+    them is not written here."""
+    meta = type(instance)._meta
+    if meta.parents:
+        raise TypeError(f"{meta.label} inherits another model's table: save() it")
+    connection = connections[using]
+    fields = [f for f in meta.local_concrete_fields if not (f.primary_key and getattr(instance, f.attname) is None)]
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    made_pk = meta.pk not in fields
+    statement = (f"INSERT INTO {quote(meta.db_table, using)} ({', '.join(quote(f.column, using) for f in fields)}) "
+                 f"VALUES ({', '.join(['%s'] * len(fields))})")
+    with connection.cursor() as cursor:
+        cursor.execute(statement + (f" RETURNING {quote(meta.pk.column, using)}" if made_pk else ""), params)
+        if made_pk:
+            setattr(instance, meta.pk.attname, cursor.fetchone()[0])
+    instance._state.adding = False
+    instance._state.db = using
+    return instance

@@ -308,18 +308,23 @@ def versions_with_models(condition: str, params: list, newest_first: bool = Fals
     model's owner), each with its model, owner and hardware loaded: one statement on the cursor, for
     the lookups every run makes (cogmill/sql.py)."""
     version, model, owner, hardware = _version_tables()
-    statement = (
-        f"SELECT {version.columns(using)}, {model.columns(using)}, {owner.columns(using)}, "
-        f"{hardware.columns(using)} FROM {sql.quote(version.name, using)} v "
-        f"JOIN {sql.quote(model.name, using)} m ON m.id = v.model_id "
-        f"JOIN {sql.quote(owner.name, using)} u ON u.id = m.owner_id "
-        f"LEFT JOIN {sql.quote(hardware.name, using)} h ON h.id = m.hardware_id WHERE {condition}"
-        + (" ORDER BY v.created_at DESC" if newest_first else "") + (f" LIMIT {int(limit)}" if limit else ""))
     found = []
-    for row in sql.fetch(statement, params, using):
+    for row in sql.fetch(_versions_statement(condition, newest_first, limit, using), params, using):
         v, m, u, h = version.instances(row, model, owner, hardware, using=using)
         m.owner = u
         m.hardware = h
         v.model = m
         found.append(v)
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _versions_statement(condition: str, newest_first: bool, limit: int | None, using: str) -> str:
+    version, model, owner, hardware = _version_tables()
+    return (
+        f"SELECT {version.columns(using)}, {model.columns(using)}, {owner.columns(using)}, "
+        f"{hardware.columns(using)} FROM {sql.quote(version.name, using)} v "
+        f"JOIN {sql.quote(model.name, using)} m ON m.id = v.model_id "
+        f"JOIN {sql.quote(owner.name, using)} u ON u.id = m.owner_id "
+        f"LEFT JOIN {sql.quote(hardware.name, using)} h ON h.id = m.hardware_id WHERE {condition}"
+        + (" ORDER BY v.created_at DESC" if newest_first else "") + (f" LIMIT {int(limit)}" if limit else ""))

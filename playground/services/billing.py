@@ -213,14 +213,14 @@ def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | N
     account_id = account_id or run.owner_id
     try:
         with transaction.atomic():
-            entry = SpendEntry.objects.create(
+            entry = sql.insert(SpendEntry(
                 account_id=account_id, user_id=run.owner_id, token_id=token_id, source=run.source,
                 token_name=token_name or "",
                 kind=run._meta.model_name, run_id=run.pk, model=run.model.full_name,
                 version=run.version.version_id, deployment=getattr(run, "deployment", ""), hardware=sku,
                 seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
                 created_at=completed_at,
-            )
+            ))
     except IntegrityError:
         return None  # written already: one entry per run
     transaction.on_commit(lambda: alert(account_id), robust=True)  # a mail that fails never undoes the end

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.services import is_member
+from cogmill import sql
 from playground import capabilities, dispatch, events, sealing, webhooks
 from playground.errors import Conflict, FieldError, Invalid, NotFound
 from playground.models import (
@@ -68,13 +69,13 @@ def create_prediction(
     account = billing.account_for(user, release.deployment.owner if release else version.model.owner)
     with transaction.atomic():
         billing.hold(account, token, sku, user)
-        prediction = Prediction.objects.create(
+        prediction = sql.insert(Prediction(
             owner=user, model=version.model, version=version, input=shown, sealed_secrets=sealed, source=source,
             webhook=webhook_url, webhook_events_filter=webhook_events, dispatched_at=now, dispatches=1,
             logs=logs, created_at=now, deadline=deadline(version.model, now, cancel_after),
             release=release, deployment=release.deployment.full_name if release else "",
             account=account, token=token,
-        )
+        ))
         dispatch.run(prediction)
     return prediction
 
@@ -180,12 +181,13 @@ def remove_expired_data(now: dt.datetime | None = None) -> int:
 # ---------------------------------------------------------------- the end of a run, and its leases
 
 def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=None,
-        outbox: events.Outbox | None = None, where: Q | None = None, completed_at=None,
+        outbox: events.Outbox | None = None, where: Q | dict | None = None, completed_at=None,
         then: Callable[[], object] | None = None) -> bool:
     """Record a terminal state once, then tell the stream's readers and the webhook.
 
     The first end wins: a run that was cancelled, reaped or finished elsewhere meanwhile is left
-    as it is (False), and so is one the row no longer matches `where` (default: still live).
+    as it is (False), and so is one the row no longer matches `where` (default: still live; a dict
+    is columns and their values, as cogmill/sql.py's update takes them).
     `then` is written in the same transaction as the end, and only with it (a training's version).
     Readers and webhooks hear of it even through a Redis outage: the events wait in the outbox,
     the webhook's delivery row in the database.
@@ -196,10 +198,12 @@ def end(run: Run, status: str, output=None, logs: str = "", error=None, metrics=
     if status == Status.FAILED and not error:
         error = f"{run._meta.verbose_name} failed"
     with transaction.atomic():
-        ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(
-            status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
-            lease_expires_at=None, sealed_secrets="",
-        )
+        values = dict(status=status, output=output, logs=logs, error=error, metrics=metrics, completed_at=now,
+                      lease_expires_at=None, sealed_secrets="")
+        if isinstance(where, dict):
+            ended = sql.update(type(run), values, {**where, "id": run.pk})
+        else:
+            ended = type(run).objects.filter(where or Q(status__in=LIVE), pk=run.pk).update(**values)
         if ended:
             billing.record(run, now, metrics)
         if ended and then is not None:

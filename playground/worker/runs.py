@@ -10,7 +10,6 @@ import logging
 import time
 
 from django.db import InterfaceError, OperationalError, close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 
 from cogmill import sql
@@ -157,7 +156,7 @@ def _end(run: Run, status: str, **fields) -> None:
     """runs.end while this worker still holds the run, tried again through a database outage: the
     model's result is not thrown away because the database restarted while the model ran."""
     completed_at = timezone.now()
-    mine = Q(status__in=LIVE, worker=leases.WORKER_ID)
+    mine = {"status": LIVE, "worker": leases.WORKER_ID}
     tried = False
     for delay in (*END_RETRY_DELAYS, None):
         try:
