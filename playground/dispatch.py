@@ -63,8 +63,8 @@ def _tasks():
 def _send(task_name: str, args: list, queue: str = DEFAULT_QUEUE, countdown: float | None = None) -> None:
     if app.conf.task_always_eager:  # Celery's inline mode runs the task here, so it needs the task itself
         _tasks()[task_name].apply_async(args=args, queue=queue, countdown=countdown)
-    else:
-        app.send_task(task_name, args=args, queue=queue, countdown=countdown)
+    else:  # the arguments are ids: their repr (for monitors) needs none of Celery's safe, truncated one
+        app.send_task(task_name, args=args, queue=queue, countdown=countdown, argsrepr=repr(args), kwargsrepr="{}")
 
 
 def build_version(version_pk: int) -> None:

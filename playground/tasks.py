@@ -2,7 +2,8 @@
 by name, and Celery's autodiscovery registers them."""
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_prerun, worker_ready, worker_shutdown
+from django.db import close_old_connections
 
 from playground import dispatch, webhooks
 from playground.models import Deployment
@@ -49,6 +50,13 @@ def bill_instances() -> int:
 @shared_task(name=dispatch.SCALE_DEPLOYMENTS)
 def scale_deployments() -> int:
     return deployments.scale_all()
+
+
+@task_prerun.connect
+def _usable_connection(**kwargs) -> None:
+    """Before each task, as before each web request: the thread's database connection is let go if
+    it is too old or broke, and checked before its next use (settings: DB_CONN_MAX_AGE)."""
+    close_old_connections()
 
 
 @worker_ready.connect

@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from . import daemons
 from . import sandbox as sandboxes
 from .egress import Allow
 from .envs import venv_env
@@ -498,7 +499,7 @@ class _StreamReader:
         self.cpu_checked = time.monotonic()
 
     def run(self) -> dict[str, Any]:
-        threading.Thread(target=self._pump, name=f"sse-{self.prediction_id}", daemon=True).start()
+        daemons.run_soon(self._pump, name="sse")
         try:
             return self._dispatch()
         except BaseException:
