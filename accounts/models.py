@@ -55,7 +55,10 @@ def _hash(secret: str) -> str:
 
 class ApiTokenQuerySet(models.QuerySet):
     def authenticate(self, raw: str) -> "ApiToken | None":
-        """The token matching `raw`, or None. Compared as hashes in constant time."""
+        """The token matching `raw` among all tokens (call it on `ApiToken.objects`), or None.
+        Compared as hashes in constant time."""
+        if self.query.where:
+            raise TypeError("authenticate() looks among all tokens: call it on ApiToken.objects")
         if not raw.startswith(TOKEN_PREFIX) or len(raw) < len(TOKEN_PREFIX) + _LOOKUP_LEN:
             return None
         lookup = raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + _LOOKUP_LEN]

@@ -27,7 +27,8 @@ def _own_columns(kind: type[Run]) -> sql.Table:
 def _answer(run: Run) -> dict:
     """The API object of the run as its row has it now: its own columns read again (one statement on
     the cursor), its model and version as they were loaded to create it (read again, links would be
-    dropped and loaded anew)."""
+    dropped and loaded anew). A row deleted meanwhile (its owner's account removed) is answered as
+    it was last seen."""
     table = _own_columns(type(run))
     rows = sql.fetch(f"SELECT {table.columns()} FROM {sql.quote(table.name)} WHERE id = %s", [run.pk])
     if rows:

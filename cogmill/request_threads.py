@@ -13,6 +13,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
+from django.db import connections
 
 # Threads kept idle for the next requests (each with its database connection: settings.py); more
 # may run at once, and those beyond this are let go when their request ends.
@@ -76,4 +77,5 @@ class KeptThreads:
                 if len(self._idle) < self.kept:
                     self._idle.append(thread)
                     return
-        thread.shutdown(wait=False)  # its thread ends once what it still runs is done
+        thread.submit(connections.close_all)  # after whatever it still runs: its connection is not kept
+        thread.shutdown(wait=False)  # its thread ends once that is done

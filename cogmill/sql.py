@@ -74,19 +74,26 @@ class Table:
 
 @functools.cache
 def _field(model: type[Model], attname: str):
-    return next(f for f in model._meta.concrete_fields if f.attname == attname)
+    for field in model._meta.concrete_fields:
+        if field.attname == attname:
+            return field
+    raise ValueError(f"{model._meta.label} has no column {attname!r}")
 
 
-@functools.cache
 def _converters_for(model: type[Model], attnames: tuple[str, ...], using: str) -> list:
-    """Each column's expression and converters, as the ORM applies them to a row (found once)."""
+    """Each column's expression and converters, as the ORM applies them to a row. Found once per
+    connection (the backend's converters are its methods) and kept on it, so they go with it."""
     connection = connections[using]
-    found = []
-    for attname in attnames:
-        field = _field(model, attname)
-        col = field.get_col(model._meta.db_table)
-        found.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
-    return found
+    kept = connection.__dict__.setdefault("_cogmill_converters", {})
+    key = (model, attnames)
+    if key not in kept:
+        found = []
+        for attname in attnames:
+            field = _field(model, attname)
+            col = field.get_col(model._meta.db_table)
+            found.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+        kept[key] = found
+    return kept[key]
 
 
 def read(model: type[Model], attname: str, raw, using: str = DEFAULT):
@@ -115,8 +122,8 @@ def fetch(sql: str, params: Sequence, using: str = DEFAULT) -> list[tuple]:
 
 def update(model: type[Model], values: dict, where: dict, returning: Table | None = None,
            condition: str = "", condition_params: Sequence = (), using: str = DEFAULT) -> int | list[Model]:
-    """UPDATE the rows of `model` matching every item of `where` (a column = a value; a tuple or
-    list: IN; None: IS NULL) and `condition` (SQL, with `condition_params`) with `values`: the
+    """UPDATE the rows of `model` matching every item of `where` (a column = a value; a tuple, list
+    or set: IN; None: IS NULL) and `condition` (SQL, with `condition_params`) with `values`: the
     number of rows, or with `returning` the rows as they are after it."""
     table = quote(model._meta.db_table, using)
     sets, params = [], []
@@ -145,7 +152,9 @@ def _where(model: type[Model], where: dict, params: list, using: str) -> str:
         name = column(model, attname, using)
         if wanted is None:
             terms.append(f"{name} IS NULL")
-        elif isinstance(wanted, tuple | list):
+        elif isinstance(wanted, tuple | list | set | frozenset):
+            if not wanted:
+                raise ValueError(f"no value to match {attname!r} against")
             terms.append(f"{name} IN ({', '.join(['%s'] * len(wanted))})")
             params.extend(value(model, attname, item, using) for item in wanted)
         else:

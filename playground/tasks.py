@@ -53,9 +53,12 @@ def scale_deployments() -> int:
 
 
 @task_prerun.connect
-def _usable_connection(**kwargs) -> None:
+def _usable_connection(sender=None, task=None, **kwargs) -> None:
     """Before each task, as before each web request: the thread's database connection is let go if
-    it is too old or broke, and checked before its next use (settings: DB_CONN_MAX_AGE)."""
+    it is too old or broke, and checked before its next use (settings: DB_CONN_MAX_AGE). Not for a
+    task run inline (Celery's eager mode): that one runs in its caller's connection and transaction."""
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
     close_old_connections()
 
 

@@ -499,7 +499,7 @@ class _StreamReader:
         self.cpu_checked = time.monotonic()
 
     def run(self) -> dict[str, Any]:
-        daemons.run_soon(self._pump, name="sse")
+        daemons.run_soon(self._pump, name=f"sse-{self.prediction_id}")
         try:
             return self._dispatch()
         except BaseException:

@@ -22,7 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from accounts.models import ApiToken, Membership, User
@@ -33,11 +34,13 @@ from playground.models import (
     LIVE,
     RUN_KINDS,
     Deployment,
+    DeploymentRelease,
     Hardware,
     HardwarePrice,
     Instance,
     InstanceHour,
     InstanceState,
+    Model,
     Run,
     SpendEntry,
     SpendLimit,
@@ -97,9 +100,11 @@ def hold(account: User, token, sku: str, user=None) -> None:
     limits = _limits_held_to(account, token, user)
     if not limits:
         return
-    reserve = reservation(sku)
+    prices = _prices()
+    reserve = prices.get(sku, Decimal(0)) * _reserve_seconds()
     for limit in limits:
-        spent = spent_or_held_this_month(account=limit.account, token=limit.token)
+        by = ("account_id", limit.account_id) if limit.account_id is not None else ("token_id", limit.token_id)
+        spent = _spent_or_held(*by, prices)
         if spent + reserve <= limit.monthly_limit:
             continue
         whose = ("this API token's" if limit.token_id else
@@ -125,6 +130,8 @@ def _limits_held_to(account: User, token, user) -> list[SpendLimit]:
         params += [user.pk, True]
     table = _limit_table()
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    if lock and not connection.in_atomic_block:  # as the ORM's select_for_update: a lock needs a transaction
+        raise TransactionManagementError("a create's spend limits are locked inside its transaction")
     rows = sql.fetch(f"SELECT {table.columns()} FROM {sql.quote(table.name)} WHERE monthly_limit IS NOT NULL "
                      f"AND ({' OR '.join(which)}) ORDER BY id{lock}", params)
     return [table.instance(row) for row in rows]
@@ -132,29 +139,54 @@ def _limits_held_to(account: User, token, user) -> list[SpendLimit]:
 
 def reservation(sku: str) -> Decimal:
     """What a run is counted at until it ends: COGMILL_SPEND_RESERVE_SECONDS at its hardware's price."""
-    hardware = Hardware.objects.filter(sku=sku).first()
-    price = hardware.price_per_second if hardware else Decimal(0)
-    return price * Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
+    return _prices().get(sku, Decimal(0)) * _reserve_seconds()
+
+
+def _reserve_seconds() -> Decimal:
+    return Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
+
+
+def _prices() -> dict[str, Decimal]:
+    """Each hardware SKU's price per second now."""
+    return {sku: sql.read(Hardware, "price_per_second", price) for sku, price in
+            sql.fetch(f"SELECT sku, price_per_second FROM {sql.quote(Hardware._meta.db_table)}", [])}
 
 
 def spent_or_held_this_month(account: User | None = None, token=None, now: dt.datetime | None = None) -> Decimal:
     """This month's ledger for an account (or a token), plus the reservation of its runs still going."""
-    by = {"account": account} if account is not None else {"token": token}
-    spent = SpendEntry.objects.filter(created_at__gte=month_start(now), **by).aggregate(total=Sum("cost"))["total"]
-    return (spent or Decimal(0)) + _held(by)
+    by = ("account_id", account.pk) if account is not None else ("token_id", token.pk)
+    return _spent_or_held(*by, _prices(), now)
 
 
-def _held(by: dict) -> Decimal:
-    """The reservation of the runs still going (a query per kind, grouped by hardware)."""
-    prices = dict(Hardware.objects.values_list("sku", "price_per_second"))
-    seconds = Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
-    held = Decimal(0)
+def _spent_or_held(column: str, key: int, prices: dict[str, Decimal], now: dt.datetime | None = None) -> Decimal:
+    """spent_or_held_this_month of the runs and entries whose `column` (account_id or token_id) is
+    `key`: two statements on the cursor, as every create under a limit asks."""
+    ledger = sql.quote(SpendEntry._meta.db_table)
+    ((spent,),) = sql.fetch(f"SELECT COALESCE(SUM(cost), 0) FROM {ledger} WHERE {column} = %s AND created_at >= %s",
+                            [key, sql.value(SpendEntry, "created_at", month_start(now))])
+    seconds = _reserve_seconds()
+    held = sum((prices.get(sku, Decimal(0)) * seconds * count
+                for sku, count in sql.fetch(_held_statement(column), [key, *LIVE] * len(RUN_KINDS))), Decimal(0))
+    return sql.read(SpendEntry, "cost", spent) + held
+
+
+@functools.cache
+def _held_statement(column: str) -> str:
+    """The runs of every kind still going of one account (or token), counted by the SKU they run on:
+    a deployment's hardware, else their model's, else CPU."""
+    model, hardware = sql.quote(Model._meta.db_table), sql.quote(Hardware._meta.db_table)
+    release = sql.quote(DeploymentRelease._meta.db_table)
+    counts = []
     for kind in RUN_KINDS:
-        skus = ["model__hardware__sku", *(["release__hardware__sku"] if hasattr(kind, "release") else [])]
-        for row in kind.objects.filter(status__in=LIVE, **by).values(*skus).annotate(n=Count("id")):
-            sku = row.get("release__hardware__sku") or row["model__hardware__sku"] or "cpu"
-            held += prices.get(sku, Decimal(0)) * seconds * row["n"]
-    return held
+        through_release = any(field.name == "release" for field in kind._meta.concrete_fields)
+        sku = "COALESCE(rh.sku, mh.sku, 'cpu')" if through_release else "COALESCE(mh.sku, 'cpu')"
+        joins = (f"LEFT JOIN {release} dr ON dr.id = r.release_id LEFT JOIN {hardware} rh ON rh.id = dr.hardware_id "
+                 if through_release else "")
+        counts.append(
+            f"SELECT {sku}, COUNT(*) FROM {sql.quote(kind._meta.db_table)} r JOIN {model} m ON m.id = r.model_id "
+            f"LEFT JOIN {hardware} mh ON mh.id = m.hardware_id {joins}"
+            f"WHERE r.{column} = %s AND r.status IN (%s, %s) GROUP BY {sku}")
+    return " UNION ALL ".join(counts)
 
 
 def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:

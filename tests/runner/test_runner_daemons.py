@@ -29,19 +29,30 @@ def test_a_job_never_waits_behind_one_still_running():
     assert ran[0] != ran[1]
 
 
-def _kept_threads() -> set[int]:
-    return {t.ident for t in threading.enumerate() if t.name == "kept-test"}
-
-
 def test_a_finished_jobs_thread_takes_the_next_job():
     ran, done = [], threading.Event()
-    daemons.run_soon(_job(ran, done), name="kept-test")
+    daemons.run_soon(_job(ran, done))
     assert done.wait(DEADLINE)
     until = time.monotonic() + DEADLINE
-    while not daemons._idle and time.monotonic() < until:  # until its thread waits for a next job
+    while not daemons._idle and time.monotonic() < until:  # until a kept thread waits for a next job
         time.sleep(0.01)
-    before = _kept_threads()
+    assert daemons._idle
+    before = threading.active_count()
     again = threading.Event()
-    daemons.run_soon(_job(ran, again), name="kept-test")
+    daemons.run_soon(_job(ran, again), name="next-job")
     assert again.wait(DEADLINE)
-    assert _kept_threads() <= before  # an idle kept thread took it: no new thread was started
+    assert threading.active_count() <= before  # no thread was started for it
+
+
+def test_a_job_that_raises_leaves_its_thread_for_the_next(caplog):
+    def fails():
+        raise RuntimeError("boom")
+
+    daemons.run_soon(fails, name="failing-job")
+    ran, done = [], threading.Event()
+    until = time.monotonic() + DEADLINE
+    while "failing-job failed" not in caplog.text and time.monotonic() < until:
+        time.sleep(0.01)
+    assert "failing-job failed" in caplog.text  # logged, with its traceback
+    daemons.run_soon(_job(ran, done))
+    assert done.wait(DEADLINE)

@@ -14,6 +14,8 @@ from django.utils import timezone
 from accounts.models import ApiToken
 from playground.errors import Forbidden, SpendLimitReached
 from playground.models import (
+    Deployment,
+    DeploymentRelease,
     Hardware,
     Instance,
     InstanceState,
@@ -26,7 +28,7 @@ from playground.models import (
 )
 from playground.services import billing, catalog, deployments, runs
 from tests.problems import assert_problem
-from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for
+from tests.unit.conftest import ECHO_SCHEMA, bearer, client_for, ready_version
 
 pytestmark = pytest.mark.django_db
 PRICE = Decimal("0.001")  # per second
@@ -131,6 +133,31 @@ def test_trainings_are_billed(alice, version):
                                        destination=version.model, input={}, account=alice)
     entry = _ran(training, 4)
     assert (entry.kind, entry.cost) == ("training", Decimal("0.004"))
+
+
+def test_runs_still_going_hold_their_hardwares_price_until_they_end(alice, version, settings, make_prediction):
+    """What a limit counts besides the ledger: each run still going, at the price of the hardware it
+    runs on (its deployment's, else its model's, else CPU's) for COGMILL_SPEND_RESERVE_SECONDS; a
+    token's limit counts only the runs made with it."""
+    settings.COGMILL_SPEND_RESERVE_SECONDS = 10
+    cpu = Hardware.objects.get(sku="cpu")
+    gpu = Hardware.objects.create(sku="test-small", name="Small", price_per_second=Decimal("0.0005"))
+    big = Hardware.objects.create(sku="test-big", name="Big", price_per_second=Decimal("0.0014"))
+    on_gpu = ready_version(alice, "on-gpu", ECHO_SCHEMA, "g", hardware=gpu)
+    deployment = Deployment.objects.create(owner=alice, name="big")
+    release = DeploymentRelease.objects.create(deployment=deployment, number=1, version=on_gpu, hardware=big)
+    token = ApiToken.objects.create(user=alice, name="ci", lookup="x" * 8, hashed="0" * 64)
+    make_prediction(account=alice, status=Status.PROCESSING)  # its model names no hardware: CPU
+    make_prediction(of=on_gpu, account=alice, token=token)  # queued: its model's GPU
+    make_prediction(of=on_gpu, account=alice, release=release, status=Status.PROCESSING)  # its deployment's
+    make_prediction(of=on_gpu, account=alice, status=Status.SUCCEEDED)  # ended: holds nothing
+    Training.objects.create(owner=alice, model=on_gpu.model, version=on_gpu, destination=on_gpu.model, input={},
+                            account=alice)
+    ran = _ran(runs.create_prediction(alice, version, {"text": "a"}), 3)
+    held = (cpu.price_per_second + 2 * gpu.price_per_second + big.price_per_second) * 10
+    assert billing.spent_or_held_this_month(account=alice) == ran.cost + held
+    assert billing.spent_or_held_this_month(token=token) == gpu.price_per_second * 10
+    assert billing.reservation("test-big") == Decimal("0.014") and billing.reservation("none") == 0
 
 
 # ---------------------------------------------------------------- limits

@@ -17,10 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _columns(instance) -> dict:
-    """Every column the instance has loaded (deferred ones are left out: reading them is a query)."""
+    """Every column the instance has loaded (deferred ones are left out: reading them is a query),
+    as its type and repr: True is not 1, Decimal("1.50") is not Decimal("1.5")."""
     deferred = instance.get_deferred_fields()
-    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields
-            if f.attname not in deferred}
+    return {f.attname: (type(getattr(instance, f.attname)), repr(getattr(instance, f.attname)))
+            for f in type(instance)._meta.concrete_fields if f.attname not in deferred}
 
 
 def test_a_row_read_on_the_cursor_is_the_instance_the_orm_reads(make_prediction):
