@@ -94,9 +94,8 @@ async def create_deployment_prediction(request, response: HttpResponse, owner: s
     lifetime = cancel_after(cancel_after_header)
 
     def create():
-        deployment = deployments.get_deployment(request.owner, owner, name)
-        return deployments.create_prediction(
-            request.owner, deployment, body.input, webhook=body.webhook,
+        return deployments.run_deployment(
+            request.owner, owner, name, body.input, webhook=body.webhook,
             webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
             cancel_after=lifetime, token=request.auth,
         )

@@ -13,28 +13,33 @@ COGMILL_SCALE_INTERVAL_SECONDS; creates, changes and waiting runs run it at once
 """
 
 import datetime as dt
+import functools
 import secrets
 import statistics
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.services import is_admin
+from cogmill import sql
 from playground import dispatch
 from playground.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from playground.models import (
     LIVE,
     Deployment,
     DeploymentRelease,
+    Hardware,
     Instance,
     InstanceState,
+    Model,
     Prediction,
     Status,
     Version,
+    Worker,
 )
 from playground.services import catalog, runs
 
@@ -194,29 +199,94 @@ def create_prediction(user, deployment: Deployment, input_data: object, **option
     """Run the deployment's current release (anyone who may see the deployment may run it). The
     deployment's row is held meanwhile: a change or a delete waits for it, and it for them."""
     with transaction.atomic():
-        locked = Deployment.objects.select_for_update(of=("self",)).select_related(
-            "current_release__version__model__owner", "current_release__version__model__hardware",
-            "current_release__hardware", "owner").filter(pk=deployment.pk).first()
+        locked = _locked_with_release("d.id = %s", [deployment.pk])
         if locked is None:
             raise NotFound(f"deployment {deployment.full_name} not found")
-        release = locked.current_release
-        if release is None:
-            raise Conflict(f"{deployment.full_name} has no release to run")
-        prediction = runs.create_prediction(user, release.version, input_data, release=release, **options)
-        if _may_grow_for(release):
-            dispatch.scale_deployment(deployment.pk)
+        return _run_release(user, locked, input_data, options)
+
+
+def run_deployment(user, owner: str, name: str, input_data: object, **options) -> Prediction:
+    """get_deployment and create_prediction in one: the deployment is found, its access checked and
+    its row held in one statement, as every run through a deployment asks."""
+    if not user.is_authenticated:
+        raise NotFound(f"deployment {owner}/{name} not found")
+    with transaction.atomic():
+        locked = _locked_with_release(
+            "du.username = %s AND d.name = %s AND (d.owner_id = %s OR d.owner_id IN "
+            f"(SELECT organization_id FROM {sql.quote(Membership._meta.db_table)} "
+            "WHERE member_id = %s AND accepted_at IS NOT NULL))", [owner, name, user.pk, user.pk])
+        if locked is None:
+            raise NotFound(f"deployment {owner}/{name} not found")
+        return _run_release(user, locked, input_data, options)
+
+
+def _run_release(user, locked: Deployment, input_data: object, options: dict) -> Prediction:
+    release = locked.current_release
+    if release is None:
+        raise Conflict(f"{locked.full_name} has no release to run")
+    prediction = runs.create_prediction(user, release.version, input_data, release=release, **options)
+    if _may_grow_for(release):
+        dispatch.scale_deployment(locked.pk)
     return prediction
+
+
+@functools.cache
+def _deployment_tables() -> tuple[sql.Table, ...]:
+    """A deployment, its owner, its current release, the release's hardware and version (its build
+    log left out), the version's model, the model's owner and hardware."""
+    return (sql.Table(Deployment, "d"), sql.Table(User, "du"), sql.Table(DeploymentRelease, "r"),
+            sql.Table(Hardware, "rh"), sql.Table(Version, "v", leave_out=("build_log",)), sql.Table(Model, "m"),
+            sql.Table(User, "mu"), sql.Table(Hardware, "mh"))
+
+
+def _locked_with_release(condition: str, params: list) -> Deployment | None:
+    """The deployment matching `condition` (SQL over `d`, the deployment, and `du`, its owner) with
+    its current release and what running it reads, its row locked until the transaction ends."""
+    tables = _deployment_tables()
+    rows = sql.fetch(_locked_statement(condition), params)
+    if not rows:
+        return None
+    deployment, owner, release, release_hardware, version, model, model_owner, model_hardware = (
+        tables[0].instances(rows[0], *tables[1:]))
+    deployment.owner = owner
+    if release is not None:
+        model.owner, model.hardware = model_owner, model_hardware
+        version.model = model
+        release.version, release.hardware, release.deployment = version, release_hardware, deployment
+        deployment.current_release = release
+    return deployment
+
+
+@functools.lru_cache(maxsize=8)
+def _locked_statement(condition: str) -> str:
+    d, du, r, rh, v, m, mu, mh = _deployment_tables()
+    lock = " FOR UPDATE OF d" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {', '.join(table.columns() for table in (d, du, r, rh, v, m, mu, mh))} "
+        f"FROM {sql.quote(d.name)} d JOIN {sql.quote(du.name)} du ON du.id = d.owner_id "
+        f"LEFT JOIN {sql.quote(r.name)} r ON r.id = d.current_release_id "
+        f"LEFT JOIN {sql.quote(rh.name)} rh ON rh.id = r.hardware_id "
+        f"LEFT JOIN {sql.quote(v.name)} v ON v.id = r.version_id "
+        f"LEFT JOIN {sql.quote(m.name)} m ON m.id = v.model_id "
+        f"LEFT JOIN {sql.quote(mu.name)} mu ON mu.id = m.owner_id "
+        f"LEFT JOIN {sql.quote(mh.name)} mh ON mh.id = m.hardware_id WHERE {condition}{lock}")
 
 
 def _may_grow_for(release: DeploymentRelease) -> bool:
     """Whether the release's waiting runs outnumber the free slots of its instances (up or on their
     way) while it has fewer than its max_instances: then the scaler may add one. At its max, runs
-    wait for its instances, and asking the scaler on every run would only cost the worker."""
-    rows = list(Instance.objects.counted().filter(release=release))
-    if len(rows) >= release.max_instances:
-        return False
-    waiting = Prediction.objects.filter(release=release, status=Status.STARTING).count()
-    return sum(row.slots - row.in_use for row in rows) < waiting
+    wait for its instances, and asking the scaler on every run would only cost the worker. One
+    statement on the cursor, as every run through a deployment asks; the instances it counts are
+    InstanceQuerySet.counted's (not stopping; asked for, or on a live worker)."""
+    since = timezone.now() - dt.timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
+    ((count, free, waiting),) = sql.fetch(
+        f"SELECT COUNT(*), COALESCE(SUM(i.slots - i.in_use), 0), (SELECT COUNT(*) FROM "
+        f"{sql.quote(Prediction._meta.db_table)} WHERE release_id = %s AND status = %s) "
+        f"FROM {sql.quote(Instance._meta.db_table)} i LEFT JOIN {sql.quote(Worker._meta.db_table)} w "
+        "ON w.name = i.worker_id WHERE i.release_id = %s AND i.state <> %s "
+        "AND (i.worker_id IS NULL OR w.heartbeat_at >= %s)",
+        [release.pk, Status.STARTING, release.pk, InstanceState.STOPPING, sql.value(Worker, "heartbeat_at", since)])
+    return count < release.max_instances and free < waiting
 
 
 # ---------------------------------------------------------------- scaling

@@ -6,6 +6,7 @@ are relayed while it runs, and it always ends in a terminal state with its `done
 `completed` webhook, whatever fails on the way; if this worker dies instead, beat's reaper ends it.
 """
 
+import functools
 import logging
 import time
 
@@ -15,7 +16,16 @@ from django.utils import timezone
 from cogmill import sql
 from playground import sealing, webhooks
 from playground.errors import Invalid
-from playground.models import LIVE, DeploymentRelease, Prediction, Run, Status, Training, versions_with_models
+from playground.models import (
+    LIVE,
+    DeploymentRelease,
+    Hardware,
+    Prediction,
+    Run,
+    Status,
+    Training,
+    versions_with_models,
+)
 from playground.services import runs, trainings
 from playground.worker import cancels, fleet, inputs, leases
 from playground.worker.relay import Relay
@@ -57,9 +67,19 @@ def _load_links(run: Run) -> None:
         if version.model_id == run.model_id:
             run.model = version.model
     if getattr(run, "release_id", None) is not None:
-        release = DeploymentRelease.objects.select_related("version", "hardware").filter(pk=run.release_id).first()
-        if release is not None:
-            run.release = release
+        release, hardware = _releases()
+        rows = sql.fetch(f"SELECT {release.columns()}, {hardware.columns()} FROM {sql.quote(release.name)} r "
+                         f"JOIN {sql.quote(hardware.name)} h ON h.id = r.hardware_id WHERE r.id = %s", [run.release_id])
+        if rows:
+            found, found.hardware = release.instances(rows[0], hardware)
+            if found.version_id == run.version_id:
+                found.version = run.version
+            run.release = found
+
+
+@functools.cache
+def _releases() -> tuple[sql.Table, sql.Table]:
+    return sql.Table(DeploymentRelease, "r"), sql.Table(Hardware, "h")
 
 
 def execute(run: Run) -> None:

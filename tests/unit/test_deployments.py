@@ -5,12 +5,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from accounts.models import Membership, User
+from playground.errors import NotFound
 from playground.models import Hardware, Instance, InstanceState, Prediction, Version, Worker
 from playground.services import deployments, runs
 from tests.problems import assert_problem
-from tests.unit.conftest import bearer
+from tests.unit.conftest import ECHO_SCHEMA, bearer, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -340,3 +343,42 @@ def test_a_run_through_a_deployment_is_priced_at_its_hardware(alice, version):
     prediction = deployments.create_prediction(alice, deployment, {"text": "a"})
     prediction.metrics = {"predict_time": 2}
     assert runs.cost_of(prediction) == Decimal("0.002")
+
+
+def test_who_may_run_a_deployment_by_its_name(alice, bob, carol, mallory, acme, version):
+    """The API's runs through a deployment find it, check who may run it and hold it in one read:
+    its owner, and the accepted members of the organization that owns it; to anyone else it does
+    not exist."""
+    team = ready_version(acme, "team-echo", ECHO_SCHEMA, "t")
+    deployments.create_deployment(carol, "team", "acme/team-echo", team.version_id, "cpu", 0, 1, owner="acme")
+    own = deployments.create_deployment(alice, "mine", "alice/echo", version.version_id, "cpu", 0, 1)
+    invited = User.objects.create_user("dave")
+    Membership.objects.create(organization=acme, member=invited, accepted_at=None)
+    by_member = deployments.run_deployment(bob, "acme", "team", {"text": "a"})
+    assert (by_member.deployment, by_member.version, by_member.owner) == ("acme/team", team, bob)
+    assert deployments.run_deployment(alice, "alice", "mine", {"text": "a"}).release_id == own.current_release_id
+    for who, owner, name in ((mallory, "acme", "team"), (invited, "acme", "team"), (bob, "alice", "mine"),
+                             (AnonymousUser(), "alice", "mine"), (alice, "alice", "nope"), (alice, "acme", "mine")):
+        with pytest.raises(NotFound):
+            deployments.run_deployment(who, owner, name, {"text": "a"})
+    assert Prediction.objects.count() == 2
+
+
+def test_a_run_asks_the_scaler_only_while_runs_outnumber_free_slots_below_the_max(alice, version, cpu_worker):
+    """What a run through a deployment checks before asking the scaler for more: its release's
+    instances that count (not stopping; asked for, or on a live worker), their free slots, and its
+    runs waiting to start."""
+    deployment = deployments.create_deployment(alice, "grow", "alice/echo", version.version_id, "cpu", 0, 2)
+    release = deployment.current_release
+    Prediction.objects.create(owner=alice, model=version.model, version=version, input={}, release=release)
+    assert deployments._may_grow_for(release)  # a run waits and nothing serves it
+    gone = Worker.objects.create(name="gone:2", hardware=["cpu"], heartbeat_at=timezone.now() - timedelta(hours=1))
+    up = {"key": release.pool_key, "version": version, "release": release, "state": InstanceState.READY}
+    Instance.objects.create(id="free", worker=cpu_worker, **up)
+    assert not deployments._may_grow_for(release)  # one free slot for one waiting run
+    Instance.objects.filter(pk="free").update(in_use=1)
+    Instance.objects.create(id="stale", worker=gone, **up)  # on a worker that is gone: not counted
+    Instance.objects.create(id="leaving", worker=cpu_worker, **{**up, "state": InstanceState.STOPPING})
+    assert deployments._may_grow_for(release)  # busy, and one of two at most
+    Instance.objects.create(id="asked", **{**up, "state": InstanceState.REQUESTED})  # no worker yet: counted
+    assert not deployments._may_grow_for(release)  # at its max: runs wait for its instances
