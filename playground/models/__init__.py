@@ -37,5 +37,5 @@ __all__ = [
     "File", "FileQuerySet", "GalleryItem", "GalleryStar", "Hardware", "HardwarePrice", "Instance", "InstanceHour", "InstanceState",
     "Model", "ModelQuerySet", "Prediction", "Run", "Source", "SpendEntry", "SpendLimit", "Status", "Training",
     "Version", "Visibility", "WebhookAttempt", "WebhookDelivery", "Worker", "absolute", "default_webhook_events", "search_words",
-    "iso",
+    "iso", "versions_with_models",
 ]
