@@ -73,8 +73,16 @@ def set_limits(spec: str) -> None:
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    # From a TCP peer (Cog), every segment is acknowledged at once (TCP_QUICKACK, which the kernel
+    # drops again after a while: set before each read). Cog leaves Nagle on, so on a kept-alive
+    # connection each small event it writes would otherwise wait for our delayed ACK (~40 ms).
+    quick = source.family != socket.AF_UNIX and hasattr(socket, "TCP_QUICKACK")
     try:
-        while data := source.recv(65536):
+        while True:
+            if quick:
+                source.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            if not (data := source.recv(65536)):
+                break
             sink.sendall(data)
     except OSError:
         pass

@@ -157,10 +157,11 @@ class CogInstance:
         self.started_at = time.time()
         self._started = time.monotonic()
         self._client = self._new_client(timeout=10.0)
-        # A stream on a reused connection waits ~40 ms for its first event (coglet
-        # leaves Nagle on and our ACK is delayed); a fresh connection does not.
-        self._stream_client = self._new_client(timeout=httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT),
-                                               limits=httpx.Limits(max_keepalive_connections=0))
+        # A stream on a reused TCP connection waits ~40 ms for its first event (coglet leaves
+        # Nagle on and our ACK is delayed); a fresh connection does not. In a sandbox the stream
+        # goes over a unix socket to the relay, which acknowledges Cog's segments at once: kept.
+        limits = httpx.Limits() if self.sandbox is not None else httpx.Limits(max_keepalive_connections=0)
+        self._stream_client = self._new_client(timeout=httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT), limits=limits)
 
     def _new_client(self, **options: Any) -> httpx.Client:
         if self.sandbox is not None:
