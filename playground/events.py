@@ -32,10 +32,12 @@ def cancel_key(run_id: str) -> str:
     return f"run:{run_id}:cancel"
 
 
-def publish(run_id: str, event: str, data: str) -> None:
+def publish(run_id: str, *events: tuple[str, str]) -> None:
+    """Append (event, data) pairs to the run's stream, all or none (one transaction, one round trip)."""
     key = stream_key(run_id)
     pipe = client().pipeline()
-    pipe.xadd(key, {"event": event, "data": data})
+    for event, data in events:
+        pipe.xadd(key, {"event": event, "data": data})
     pipe.expire(key, STREAM_TTL_SECONDS)
     pipe.execute()
 
@@ -108,6 +110,12 @@ class Outbox:
             self._pending.append((event, data))
         self.flush()
 
+    def hold(self, event: str, data: str) -> None:
+        """Queue an event to go with the next one sent (in order, in the same round trip to Redis):
+        for one its readers need not have sooner, as a model's single output, which its end follows."""
+        with self._lock:
+            self._pending.append((event, data))
+
     def flush(self) -> bool:
         """Publish what waits; True when nothing is left (else a thread keeps trying)."""
         with self._lock:
@@ -121,11 +129,14 @@ class Outbox:
             return False
 
     def _publish_pending(self) -> bool:
-        while self._pending:
-            try:
-                publish(self.run_id, *self._pending[0])
-            except redis.RedisError:
-                return False
+        if not self._pending:
+            return True
+        waiting = list(self._pending)
+        try:
+            publish(self.run_id, *waiting)
+        except redis.RedisError:
+            return False
+        for _ in waiting:
             self._pending.popleft()
         return True
 

@@ -218,7 +218,7 @@ def announce_end(run: Run, status: str, error: str | None, outbox: events.Outbox
     """The stream's `error` (when failed) and `done`, and the `completed` webhook."""
     outbox = outbox or events.Outbox(run.id)
     if status == Status.FAILED:
-        outbox.send(events.ERROR, error or "")
+        outbox.hold(events.ERROR, error or "")
     outbox.send(events.DONE, "{}")
     webhooks.notify(run, webhooks.COMPLETED)
 

@@ -48,7 +48,11 @@ class Relay:
                     self.output.append(chunk)
                 else:
                     self.output = chunk
-            self.outbox.send(events.OUTPUT, chunk if isinstance(chunk, str) else json.dumps(chunk))
+            encoded = chunk if isinstance(chunk, str) else json.dumps(chunk)
+            if self.iterator:
+                self.outbox.send(events.OUTPUT, encoded)
+            else:  # a model's one output comes as it ends: it goes to the stream with the end's events
+                self.outbox.hold(events.OUTPUT, encoded)
             self.webhooks.changed(webhooks.OUTPUT)
         else:
             return

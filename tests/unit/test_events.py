@@ -1,8 +1,17 @@
-"""Live events in Redis, in-process: a quiet stream waits as long as it is asked to."""
+"""Live events in Redis, in-process: a quiet stream waits as long as it is asked to; held events go
+with the next one, in order."""
 
 import asyncio
+import uuid
 
+import pytest
+from django.utils import timezone
+
+from cogmill.redis import client
 from playground import events
+from playground.models import Status
+from playground.services import runs
+from playground.worker.relay import Relay
 
 
 def test_a_quiet_stream_waits_past_the_clients_socket_timeout():
@@ -14,3 +23,30 @@ def test_a_quiet_stream_waits_past_the_clients_socket_timeout():
             return item
 
     assert asyncio.run(first_item()) is None
+
+
+def _stream(run_id: str) -> list[tuple[str, str]]:
+    return [(fields["event"], fields["data"]) for _, fields in client().xrange(events.stream_key(run_id))]
+
+
+def test_a_held_event_goes_to_the_stream_with_the_next_one_in_order():
+    run_id = f"held-{uuid.uuid4().hex}"
+    box = events.Outbox(run_id)
+    box.hold(events.OUTPUT, "hello")
+    box.hold(events.ERROR, "it broke")
+    assert _stream(run_id) == []  # readers need not have them sooner
+    box.send(events.DONE, "{}")
+    assert _stream(run_id) == [(events.OUTPUT, "hello"), (events.ERROR, "it broke"), (events.DONE, "{}")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("iterator", [False, True])
+def test_a_models_single_output_reaches_the_stream_with_its_end_and_an_iterators_at_once(make_prediction,
+                                                                                          iterator):
+    run = make_prediction(status=Status.PROCESSING, started_at=timezone.now())
+    relay = Relay(run, iterator)
+    relay.on_event("output", {"chunk": "hello"})
+    assert _stream(run.id) == ([(events.OUTPUT, "hello")] if iterator else [])
+    relay.close()
+    runs.end(run, Status.SUCCEEDED, output=relay.output, outbox=relay.outbox)
+    assert _stream(run.id) == [(events.OUTPUT, "hello"), (events.DONE, "{}")]
