@@ -143,13 +143,6 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = False
-# Every task is acknowledged on receipt, so the Redis transport's ack emulation (a hash of unacked
-# messages written and cleared around each one: two more round trips per task) would only guard
-# messages a worker took but had not started when it was killed. What those start is recovered
-# without it: a run's row is queued again by beat (worker/reaper.py), webhooks by their retry
-# sweep, instance boots by the scaler's next round; a build is not (nor is one a killed worker was
-# running, with or without it). A graceful stop puts what it took back in the queue itself.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": False}
 # Celery closes every database connection before and after each task; here a connection is kept as
 # the web keeps its (DB_CONN_MAX_AGE) and checked before each task instead (playground/tasks.py).
 CELERY_DB_REUSE_MAX = 2**31

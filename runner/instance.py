@@ -412,10 +412,18 @@ class CogInstance:
         """
         client = self._streams() if stream else self._http()
         delay = 0.005
+        fresh_tried = False
         for attempt in range(BUSY_RETRIES):
             try:
                 request = client.build_request("PUT", f"/{self.collection}/{run_id}", json=body, headers=headers)
                 response = client.send(request, stream=stream)
+            except (httpx.RemoteProtocolError, httpx.WriteError) as exc:
+                # A kept connection the other end closed meanwhile: once more, on a new one (were it
+                # Cog that took the run before it went, the run's id is taken: 409, then busy).
+                if fresh_tried or not self.alive():
+                    return self.failure_after_error(run_id, exc)
+                fresh_tried = True
+                continue
             except httpx.HTTPError as exc:
                 return self.failure_after_error(run_id, exc)
             if response.status_code in (200, 202):

@@ -244,6 +244,12 @@ def _locked_with_release(condition: str, params: list) -> Deployment | None:
     its current release and what running it reads, its row locked until the transaction ends."""
     tables = _deployment_tables()
     rows = sql.fetch(_locked_statement(condition), params)
+    current = tables[0].attnames.index("current_release_id")
+    release_id = tables[0].width + tables[1].width + tables[2].attnames.index("id")
+    if rows and rows[0][current] is not None and rows[0][release_id] is None:
+        # PostgreSQL waited for a change that gave it a new release and re-checked the locked row,
+        # not the joined ones: read again, now that the row is held.
+        rows = sql.fetch(_locked_statement(condition), params)
     if not rows:
         return None
     deployment, owner, release, release_hardware, version, model, model_owner, model_hardware = (

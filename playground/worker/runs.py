@@ -186,6 +186,8 @@ def _end(run: Run, status: str, **fields) -> None:
                 runs.announce_end(run, status, fields.get("error"), fields.get("outbox"))
             return
         except (OperationalError, InterfaceError):
+            if not tried and fields.get("outbox") is not None:
+                fields["outbox"].flush()  # what it held for the end (its output) reaches readers meanwhile
             if delay is None:
                 raise
             tried = True

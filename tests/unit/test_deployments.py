@@ -381,4 +381,6 @@ def test_a_run_asks_the_scaler_only_while_runs_outnumber_free_slots_below_the_ma
     Instance.objects.create(id="leaving", worker=cpu_worker, **{**up, "state": InstanceState.STOPPING})
     assert deployments._may_grow_for(release)  # busy, and one of two at most
     Instance.objects.create(id="asked", **{**up, "state": InstanceState.REQUESTED})  # no worker yet: counted
-    assert not deployments._may_grow_for(release)  # at its max: runs wait for its instances
+    for _ in range(2):  # three runs wait for one free slot, but it is at its max: they wait for its instances
+        Prediction.objects.create(owner=alice, model=version.model, version=version, input={}, release=release)
+    assert not deployments._may_grow_for(release)

@@ -35,8 +35,15 @@ def test_a_held_event_goes_to_the_stream_with_the_next_one_in_order():
     box.hold(events.OUTPUT, "hello")
     box.hold(events.ERROR, "it broke")
     assert _stream(run_id) == []  # readers need not have them sooner
+    transactions = _transactions()
     box.send(events.DONE, "{}")
     assert _stream(run_id) == [(events.OUTPUT, "hello"), (events.ERROR, "it broke"), (events.DONE, "{}")]
+    assert _transactions() == transactions + 1  # the three in one round trip
+
+
+def _transactions() -> int:
+    """How many MULTI/EXEC transactions Redis has run (its own command statistics)."""
+    return client().info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
 
 
 @pytest.mark.django_db
