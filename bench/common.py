@@ -12,6 +12,9 @@ from pathlib import Path
 
 from tests.server import CogmillServer
 
+# A shared server's per-account rate limits would be what a bench measures: lifted.
+UNLIMITED = {"COGMILL_RATE_LIMIT_CREATES_PER_MINUTE": "0", "COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE": "0"}
+
 
 @contextmanager
 def started(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[CogmillServer]:

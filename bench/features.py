@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 import tests.environment  # noqa: E402, F401  (a temporary data folder and the shared venv cache)
-from bench.common import machine, started  # noqa: E402
+from bench.common import UNLIMITED, machine, started  # noqa: E402
 from bench.overhead import (  # noqa: E402
     MODEL_DIR,
     MODEL_REF,
@@ -53,7 +53,6 @@ from bench.overhead import (  # noqa: E402
 from runner.sandbox import unavailable  # noqa: E402
 
 # Creates are limited to 600 a minute per account by default: more than that is what is measured.
-UNLIMITED = {"COGMILL_RATE_LIMIT_CREATES_PER_MINUTE": "0", "COGMILL_RATE_LIMIT_REQUESTS_PER_MINUTE": "0"}
 SERVERS = {
     "as shipped": {},
     "no sandbox": {"COGMILL_SANDBOX": "off", "COGMILL_PUSH": "staff"},

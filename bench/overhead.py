@@ -39,7 +39,7 @@ import psutil  # noqa: E402
 # venv cache, DJANGO_SETTINGS_MODULE. The Cogmill under test uses that same data folder, so the
 # embedded Redis that loading the settings starts is the server's own and stops with it.
 import tests.environment  # noqa: E402, F401
-from bench.common import machine, started  # noqa: E402
+from bench.common import UNLIMITED, machine, started  # noqa: E402
 from runner.build import build  # noqa: E402
 from runner.instance import CogInstance  # noqa: E402
 
@@ -183,7 +183,7 @@ def run(n: int, warmup: int, concurrency: int, m: int) -> tuple[list[Result], di
     work_dir = Path(tempfile.mkdtemp(prefix="cogmill-bench-"))
     instance: CogInstance | None = None
     try:
-        with started(data_dir) as server:
+        with started(data_dir, UNLIMITED) as server:
             server.push(MODEL_DIR, MODEL_REF)
             token = server.token("bench")
             instance = start_cog(work_dir)
