@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 
 from cogmill import sql
@@ -42,14 +41,10 @@ def _expiry():
     return timezone.now() + timedelta(seconds=settings.COGMILL_RUN_LEASE_SECONDS)
 
 
-def free(now=None) -> Q:
-    """Rows no live worker holds: never claimed, or their lease ran out."""
-    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now or timezone.now())
-
-
 def claim(kind: type[Run], run_id: str) -> Run | None:
-    """Take the run if it waits to start and nobody holds it; the heartbeat keeps it ours. The run
-    as taken (its own columns; its links load when used), or None."""
+    """Take the run if it waits to start and nobody holds it (never claimed, or its lease ran out);
+    the heartbeat keeps it ours. The run as taken (its own columns; its links load when used), or
+    None."""
     now = timezone.now()
     expires = sql.column(kind, "lease_expires_at")
     taken = sql.update(kind, {"worker": WORKER_ID, "lease_expires_at": _expiry()},
