@@ -45,10 +45,6 @@ class Table:
             self._columns[using] = ", ".join(prefix + quote(f.column, using) for f in self.fields)
         return self._columns[using]
 
-    def column(self, attname: str, using: str = DEFAULT) -> str:
-        column = quote(_field(self.model, attname).column, using)
-        return f"{quote(self.alias, using)}.{column}" if self.alias else column
-
     def instance(self, values: Sequence, using: str = DEFAULT) -> Model:
         """The instance of one row's values (this table's columns, in order)."""
         connection = connections[using]

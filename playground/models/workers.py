@@ -12,15 +12,13 @@ from cogmill import sql
 class WorkerQuerySet(models.QuerySet):
     def live(self) -> "WorkerQuerySet":
         """Workers that said they are alive within COGMILL_WORKER_STALE_SECONDS."""
-        since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
-        return self.filter(heartbeat_at__gte=since)
+        return self.filter(heartbeat_at__gte=Worker.live_since())
 
     def serving(self, sku: str) -> list[str]:
         """The names of live workers that read the queue of hardware `sku` (a handful of rows: read
         in Python, as SQLite has no JSON containment; on the cursor, as every new run asks)."""
-        since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
         rows = sql.fetch(f"SELECT name, hardware FROM {sql.quote(Worker._meta.db_table)} WHERE heartbeat_at >= %s",
-                         [sql.value(Worker, "heartbeat_at", since)])
+                         [sql.value(Worker, "heartbeat_at", Worker.live_since())])
         return [name for name, hardware in rows if sku in (sql.read(Worker, "hardware", hardware) or [])]
 
 
@@ -44,7 +42,12 @@ class Worker(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return timezone.now() - self.heartbeat_at <= timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
+        return self.heartbeat_at >= Worker.live_since()
+
+    @staticmethod
+    def live_since(now=None):
+        """The oldest heartbeat of a worker still taken for alive (COGMILL_WORKER_STALE_SECONDS ago)."""
+        return (now or timezone.now()) - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
 
 
 class InstanceState(models.TextChoices):
@@ -58,9 +61,8 @@ class InstanceQuerySet(models.QuerySet):
     def counted(self) -> "InstanceQuerySet":
         """Instances that count toward a deployment's size: asked for, booting or up on a live worker
         (not stopping)."""
-        since = timezone.now() - timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
         return self.exclude(state=InstanceState.STOPPING).filter(
-            models.Q(worker__isnull=True) | models.Q(worker__heartbeat_at__gte=since))
+            models.Q(worker__isnull=True) | models.Q(worker__heartbeat_at__gte=Worker.live_since()))
 
 
 class Instance(models.Model):

@@ -284,14 +284,14 @@ def _may_grow_for(release: DeploymentRelease) -> bool:
     wait for its instances, and asking the scaler on every run would only cost the worker. One
     statement on the cursor, as every run through a deployment asks; the instances it counts are
     InstanceQuerySet.counted's (not stopping; asked for, or on a live worker)."""
-    since = timezone.now() - dt.timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
     ((count, free, waiting),) = sql.fetch(
         f"SELECT COUNT(*), COALESCE(SUM(i.slots - i.in_use), 0), (SELECT COUNT(*) FROM "
         f"{sql.quote(Prediction._meta.db_table)} WHERE release_id = %s AND status = %s) "
         f"FROM {sql.quote(Instance._meta.db_table)} i LEFT JOIN {sql.quote(Worker._meta.db_table)} w "
         "ON w.name = i.worker_id WHERE i.release_id = %s AND i.state <> %s "
         "AND (i.worker_id IS NULL OR w.heartbeat_at >= %s)",
-        [release.pk, Status.STARTING, release.pk, InstanceState.STOPPING, sql.value(Worker, "heartbeat_at", since)])
+        [release.pk, Status.STARTING, release.pk, InstanceState.STOPPING,
+         sql.value(Worker, "heartbeat_at", Worker.live_since())])
     return count < release.max_instances and free < waiting
 
 
@@ -313,8 +313,7 @@ def scale(deployment: Deployment) -> list[Instance]:
             return []
         release, now = deployment.current_release, timezone.now()
         ours = Instance.objects.filter(release__deployment=deployment)
-        stale = now - dt.timedelta(seconds=settings.COGMILL_WORKER_STALE_SECONDS)
-        ours.filter(worker__heartbeat_at__lt=stale).delete()  # a dead worker's: asked for again below
+        ours.filter(worker__heartbeat_at__lt=Worker.live_since(now)).delete()  # a dead worker's: asked for again below
         ours.filter(key=release.pool_key).exclude(release=release).update(release=release)  # same version, hardware
         waiting = _waiting_by_key(deployment)
         asked = _drain_old_releases(deployment, release, waiting, now)
