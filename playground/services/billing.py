@@ -22,7 +22,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -101,7 +100,7 @@ def hold(account: User, token, sku: str, user=None) -> None:
     if not limits:
         return
     prices = _prices()
-    reserve = prices.get(sku, Decimal(0)) * _reserve_seconds()
+    reserve = reservation(sku, prices)
     for limit in limits:
         by = ("account_id", limit.account_id) if limit.account_id is not None else ("token_id", limit.token_id)
         spent = _spent_or_held(*by, prices)
@@ -137,13 +136,11 @@ def _limits_held_to(account: User, token, user) -> list[SpendLimit]:
     return [table.instance(row) for row in rows]
 
 
-def reservation(sku: str) -> Decimal:
-    """What a run is counted at until it ends: COGMILL_SPEND_RESERVE_SECONDS at its hardware's price."""
-    return _prices().get(sku, Decimal(0)) * _reserve_seconds()
-
-
-def _reserve_seconds() -> Decimal:
-    return Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
+def reservation(sku: str, prices: dict[str, Decimal] | None = None) -> Decimal:
+    """What a run is counted at until it ends: COGMILL_SPEND_RESERVE_SECONDS at its hardware's price
+    (from `prices`, when the caller read them already)."""
+    price = (_prices() if prices is None else prices).get(sku, Decimal(0))
+    return price * Decimal(str(settings.COGMILL_SPEND_RESERVE_SECONDS))
 
 
 def _prices() -> dict[str, Decimal]:
@@ -161,13 +158,18 @@ def spent_or_held_this_month(account: User | None = None, token=None, now: dt.da
 def _spent_or_held(column: str, key: int, prices: dict[str, Decimal], now: dt.datetime | None = None) -> Decimal:
     """spent_or_held_this_month of the runs and entries whose `column` (account_id or token_id) is
     `key`: two statements on the cursor, as every create under a limit asks."""
+    held = sum((reservation(sku, prices) * count
+                for sku, count in sql.fetch(_held_statement(column), [key, *LIVE] * len(RUN_KINDS))), Decimal(0))
+    return _ledger_this_month(column, key, now) + held
+
+
+def _ledger_this_month(column: str, key: int, now: dt.datetime | None = None) -> Decimal:
+    """The month's ledger entries whose `column` (account_id or token_id) is `key`, summed on the cursor
+    (every create under a limit, every run's spend alert and every page's spend banner ask)."""
     ledger = sql.quote(SpendEntry._meta.db_table)
     ((spent,),) = sql.fetch(f"SELECT COALESCE(SUM(cost), 0) FROM {ledger} WHERE {column} = %s AND created_at >= %s",
                             [key, sql.value(SpendEntry, "created_at", month_start(now))])
-    seconds = _reserve_seconds()
-    held = sum((prices.get(sku, Decimal(0)) * seconds * count
-                for sku, count in sql.fetch(_held_statement(column), [key, *LIVE] * len(RUN_KINDS))), Decimal(0))
-    return sql.read(SpendEntry, "cost", spent) + held
+    return sql.read(SpendEntry, "cost", spent)
 
 
 @functools.cache
@@ -191,8 +193,7 @@ def _held_statement(column: str) -> str:
 
 def spent_this_month(account: User, now: dt.datetime | None = None) -> Decimal:
     """The ledger alone (what ran), this month."""
-    total = SpendEntry.objects.filter(account=account, created_at__gte=month_start(now)).aggregate(t=Sum("cost"))
-    return total["t"] or Decimal(0)
+    return _ledger_this_month("account_id", account.pk, now)
 
 
 def limit_of(account: User | int) -> SpendLimit | None:
