@@ -1,11 +1,10 @@
 """`Prefer: wait`: holding a create request on the run's live events."""
 
-import asyncio
 import functools
+import math
 import time
 
 import redis
-from asgiref.sync import sync_to_async
 
 from cogmill import sql
 from playground import events
@@ -44,34 +43,31 @@ def _answer(run: Run) -> dict:
     return body
 
 
-async def wait_for(run: Run, deadline: float) -> dict:
+def wait_for(run: Run, deadline: float) -> dict:
     """The run (just created, so still going) once it ends, or at `deadline` (time.monotonic) as
-    `starting` (API.md: Prefer: wait)."""
+    `starting` (API.md: Prefer: wait). Blocks the request's own thread (cogmill/request_threads.py:
+    each request has one, and a waiting one does not hold up the process's exit); a client that goes
+    away leaves it waiting until the run ends or the deadline passes."""
     kind = type(run)
     try:
-        async with asyncio.timeout_at(_loop_time(deadline)):
-            try:
-                await _wait_on_events(kind, run.pk)
-            except redis.RedisError:  # no live events: the row alone says when it ends
-                await _wait_on_row(kind, run.pk)
-    except TimeoutError:
-        pass
-    return await sync_to_async(_answer)(run)
+        _wait_on_events(kind, run.pk, deadline)
+    except redis.RedisError:  # no live events: the row alone says when it ends
+        _wait_on_row(kind, run.pk, deadline)
+    return _answer(run)
 
 
-def _loop_time(deadline: float) -> float:
-    """A time.monotonic deadline on the running loop's clock."""
-    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
-
-
-async def _wait_on_events(kind: type[Run], run_id: str) -> None:
-    async for item in events.read(run_id, block_ms=500):
-        if item is not None and item[1] == events.DONE:
+def _wait_on_events(kind: type[Run], run_id: str, deadline: float) -> None:
+    last_id = "0-0"
+    while (left := deadline - time.monotonic()) > 0:
+        found = events.read_some(run_id, last_id, block_ms=math.ceil(left * 1000))
+        if any(event == events.DONE for _, event, _ in found):
             return
-        if item is None and await sync_to_async(_ended)(kind, run_id):
+        if found:
+            last_id = found[-1][0]
+        elif _ended(kind, run_id):  # a quiet while: the row says whether it ended all the same
             return
 
 
-async def _wait_on_row(kind: type[Run], run_id: str) -> None:
-    while not await sync_to_async(_ended)(kind, run_id):
-        await asyncio.sleep(ROW_POLL_SECONDS)
+def _wait_on_row(kind: type[Run], run_id: str, deadline: float) -> None:
+    while not _ended(kind, run_id) and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(ROW_POLL_SECONDS, left))

@@ -9,8 +9,10 @@ running on it (a client that went away while a view ran) is not given to anyone 
 go once that work ends.
 """
 
+import itertools
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 
 from asgiref.sync import ThreadSensitiveContext
 from django.db import connections
@@ -20,22 +22,48 @@ from django.db import connections
 KEPT = 16
 
 
-class _RequestThread(ThreadPoolExecutor):
-    """A one-thread executor that knows whether anything it was given is still to finish."""
+class _RequestThread(Executor):
+    """One thread running what it is given, in order, that knows whether any of it is still to
+    finish. A daemon: a request waiting on its run (`Prefer: wait`, up to a minute) does not hold up
+    the process's exit once the server has stopped serving."""
+
+    _names = itertools.count()
 
     def __init__(self):
-        super().__init__(max_workers=1, thread_name_prefix="request")
         self._lock = threading.Lock()
         self._pending = 0
+        self._stopping = False
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=f"request_{next(self._names)}", daemon=True).start()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
         with self._lock:
+            if self._stopping:
+                raise RuntimeError("this request thread is let go")
             self._pending += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._finished)
+        self._queue.put((future, fn, args, kwargs))
         return future
 
-    def _finished(self, _future: Future) -> None:
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args, kwargs = item
+            del item
+            if not future.set_running_or_notify_cancel():
+                self._done()
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # handed to whoever waits on it, as an executor does
+                self._done()  # idle before the waiter hears of it: it may give this thread back at once
+                future.set_exception(exc)
+            else:
+                self._done()
+                future.set_result(result)
+                del result
+            del future, fn, args, kwargs  # nothing of a finished request is kept alive here
+
+    def _done(self) -> None:
         with self._lock:
             self._pending -= 1
 
@@ -43,6 +71,12 @@ class _RequestThread(ThreadPoolExecutor):
     def idle(self) -> bool:
         with self._lock:
             return self._pending == 0
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """The thread ends once what it was given before is done."""
+        with self._lock:
+            self._stopping = True
+        self._queue.put(None)
 
 
 class KeptThreads:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import redis
 
-from cogmill.redis import client, pooled_async_client
+from cogmill.redis import blocking_client, client, pooled_async_client
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,35 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
     key = stream_key(run_id)
     r = pooled_async_client(socket_timeout=block_ms / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
     while True:
-        reply = await r.xread({key: last_id}, block=block_ms, count=200)
-        if not reply:
+        found = _entries(await r.xread({key: last_id}, block=block_ms, count=READ_COUNT))
+        if not found:
             yield None
             continue
-        for entry_id, fields in reply[0][1]:
-            last_id = entry_id
-            yield entry_id, fields.get("event", ""), fields.get("data", "")
-            if fields.get("event") == DONE:
+        for entry in found:
+            last_id = entry[0]
+            yield entry
+            if entry[1] == DONE:
                 return
+
+
+# The longest one blocking read from a thread waits (read_some): a waiting thread looks up at
+# least this often.
+BLOCK_MS_MAX = 500
+READ_COUNT = 200
+
+
+def read_some(run_id: str, last_id: str = "0-0", block_ms: int = BLOCK_MS_MAX) -> list[tuple[str, str, str]]:
+    """The (entry id, event, data) after `last_id`, waiting up to `block_ms` (at most BLOCK_MS_MAX)
+    for the first if there is none yet: [] when none came. Blocks the calling thread."""
+    r = blocking_client(BLOCK_MS_MAX / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
+    block_ms = max(1, min(block_ms, BLOCK_MS_MAX))  # BLOCK 0 would wait for ever
+    return _entries(r.xread({stream_key(run_id): last_id}, block=block_ms, count=READ_COUNT))
+
+
+def _entries(reply) -> list[tuple[str, str, str]]:
+    if not reply:
+        return []
+    return [(entry_id, fields.get("event", ""), fields.get("data", "")) for entry_id, fields in reply[0][1]]
 
 
 def request_cancel(run_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from typing import Annotated, Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
@@ -86,18 +85,15 @@ def delete_deployment(request, owner: str, name: str):
 
 
 @router.post("/deployments/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
-async def create_deployment_prediction(request, response: HttpResponse, owner: str, name: str,
-                                       body: ModelPredictionIn, prefer: str | None = Prefer,
-                                       cancel_after_header: str | None = CancelAfter):
+def create_deployment_prediction(request, response: HttpResponse, owner: str, name: str,
+                                 body: ModelPredictionIn, prefer: str | None = Prefer,
+                                 cancel_after_header: str | None = CancelAfter):
     """Run the deployment's current release on its own instances."""
     wait_seconds(prefer)  # reject bad headers before creating anything
     lifetime = cancel_after(cancel_after_header)
-
-    def create():
-        return deployments.run_deployment(
-            request.owner, owner, name, body.input, webhook=body.webhook,
-            webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
-            cancel_after=lifetime, token=request.auth,
-        )
-
-    return await created(request, await sync_to_async(create)(), prefer, response)
+    prediction = deployments.run_deployment(
+        request.owner, owner, name, body.input, webhook=body.webhook,
+        webhook_events_filter=body.webhook_events_filter, webhook_completed=body.webhook_completed,
+        cancel_after=lifetime, token=request.auth,
+    )
+    return created(request, prediction, prefer, response)

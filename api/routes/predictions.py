@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 from typing import Any, Literal
 
-from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from ninja import Header, Query, Router, Schema, Status
@@ -76,15 +75,16 @@ def _create_prediction(request, version, body: ModelPredictionIn, lifetime: time
     )
 
 
-async def created(request, prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
-    """The 201 answer to a create: at once, or when the prediction ends under `Prefer: wait`."""
+def created(request, prediction: Prediction, prefer: str | None, response: HttpResponse) -> Status:
+    """The 201 answer to a create: at once, or when the prediction ends under `Prefer: wait` (the
+    request's thread waits: api/waiting.py)."""
     wait = wait_seconds(prefer)
     if wait is None:
-        return Status(201, await sync_to_async(prediction.to_dict)())
+        return Status(201, prediction.to_dict())
     response["Preference-Applied"] = f"wait={wait}"
     arrived = getattr(request, "cogmill_arrived", time.monotonic())
     deadline = arrived + wait - ANSWER_MARGIN_SECONDS
-    return Status(201, await waiting.wait_for(prediction, deadline))
+    return Status(201, waiting.wait_for(prediction, deadline))
 
 
 Prefer = Header(None, alias="Prefer", description=(
@@ -101,32 +101,24 @@ WAITED = {"responses": {201: {"headers": {"Preference-Applied": {
 
 
 @router.post("/predictions", response=CREATED, openapi_extra=WAITED)
-async def create_prediction(request, response: HttpResponse, body: PredictionIn, prefer: str | None = Prefer,
-                            cancel_after_header: str | None = CancelAfter):
+def create_prediction(request, response: HttpResponse, body: PredictionIn, prefer: str | None = Prefer,
+                      cancel_after_header: str | None = CancelAfter):
     """Run a version: `version` is a version id, `owner/name` or `owner/name:id`."""
     wait_seconds(prefer)  # reject bad headers before creating anything
     lifetime = cancel_after(cancel_after_header)
-
-    def create():
-        version = catalog.resolve_version(request.owner, body.version or "")
-        return _create_prediction(request, version, body, lifetime)
-
-    return await created(request, await sync_to_async(create)(), prefer, response)
+    version = catalog.resolve_version(request.owner, body.version or "")
+    return created(request, _create_prediction(request, version, body, lifetime), prefer, response)
 
 
 @router.post("/models/{owner}/{name}/predictions", response=CREATED, openapi_extra=WAITED)
-async def create_model_prediction(request, response: HttpResponse, owner: str, name: str,
-                                  body: ModelPredictionIn, prefer: str | None = Prefer,
-                                  cancel_after_header: str | None = CancelAfter):
+def create_model_prediction(request, response: HttpResponse, owner: str, name: str,
+                            body: ModelPredictionIn, prefer: str | None = Prefer,
+                            cancel_after_header: str | None = CancelAfter):
     """Run the model's latest version."""
     wait_seconds(prefer)
     lifetime = cancel_after(cancel_after_header)
-
-    def create():
-        version = catalog.latest_runnable_of(request.owner, f"{owner}/{name}")
-        return _create_prediction(request, version, body, lifetime)
-
-    return await created(request, await sync_to_async(create)(), prefer, response)
+    version = catalog.latest_runnable_of(request.owner, f"{owner}/{name}")
+    return created(request, _create_prediction(request, version, body, lifetime), prefer, response)
 
 
 @router.get("/predictions", response={200: schemas.PredictionPage, **problems(422)})

@@ -3,7 +3,11 @@ an earlier request finished with, never on one another request is using, and nev
 still busy with work a request left behind."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from asgiref.sync import sync_to_async
 
@@ -91,3 +95,35 @@ def test_a_thread_still_busy_with_an_abandoned_request_is_not_given_to_the_next(
         return nxt
 
     assert asyncio.run(scenario())
+
+
+# A server whose one request is still waiting (as a `Prefer: wait` does) when the server stops.
+_STOPPING_WHILE_A_REQUEST_WAITS = """
+import asyncio, threading
+from asgiref.sync import sync_to_async
+from cogmill.request_threads import KeptThreads
+
+started = threading.Event()
+
+def work():
+    started.set()
+    threading.Event().wait()  # never ends
+
+async def app(scope, receive, send):
+    await sync_to_async(work)()
+
+async def serve():
+    task = asyncio.ensure_future(KeptThreads(app)({"type": "http"}, None, None))
+    await asyncio.to_thread(started.wait, 10)
+    task.cancel()  # the server gives up on the request and stops
+
+asyncio.run(serve())
+print("stopped")
+"""
+
+
+def test_a_request_still_waiting_does_not_hold_up_the_process_exit():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cogmill.settings"}
+    done = subprocess.run([sys.executable, "-c", _STOPPING_WHILE_A_REQUEST_WAITS], capture_output=True, text=True,
+                          timeout=DEADLINE * 3, env=env, cwd=Path(__file__).parents[2])
+    assert (done.returncode, done.stdout.strip()) == (0, "stopped"), done.stderr
