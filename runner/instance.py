@@ -504,7 +504,7 @@ class _StreamReader:
         self.over_limit: str | None = None  # set when the run used more CPU time than the sandbox allows
         sandbox = instance.sandbox
         self.cpu_limit = sandbox.limits.cpu_seconds if sandbox is not None else 0
-        self.cpu_start = (sandbox.cpu_seconds() or 0.0) if sandbox is not None and self.cpu_limit else 0.0
+        self.cpu_start: float | None = None  # read at the first check (_check_cpu)
         self.cpu_checked = time.monotonic()
 
     def run(self) -> dict[str, Any]:
@@ -567,12 +567,19 @@ class _StreamReader:
         return self._partial_failure(self._timeout_message())
 
     def _check_cpu(self) -> None:
-        """Once a second, stop a run whose instance has spent more CPU time on it than allowed."""
+        """Once a second, stop a run whose instance has spent more CPU time on it than allowed.
+
+        The count starts at the first check, a second into the run: reading a sandbox's CPU time
+        looks through /proc, which would cost every run, most of them over long before a second."""
         if not self.cpu_limit or self.over_limit or time.monotonic() - self.cpu_checked < 1.0:
             return
         self.cpu_checked = time.monotonic()
         spent = self.instance.sandbox.cpu_seconds() if self.instance.sandbox is not None else None
-        if spent is not None and spent - self.cpu_start > self.cpu_limit:
+        if spent is None:
+            return
+        if self.cpu_start is None:
+            self.cpu_start = spent
+        elif spent - self.cpu_start > self.cpu_limit:
             self.over_limit = f"The model used more than {self.cpu_limit:g} s of CPU time on this run"
             self.timed_out = True
             self.instance._post_cancel(self.prediction_id)
