@@ -64,7 +64,11 @@ def _send(task_name: str, args: list, queue: str = DEFAULT_QUEUE, countdown: flo
     if app.conf.task_always_eager:  # Celery's inline mode runs the task here, so it needs the task itself
         _tasks()[task_name].apply_async(args=args, queue=queue, countdown=countdown)
     else:  # the arguments are ids: their repr (for monitors) needs none of Celery's safe, truncated one
-        app.send_task(task_name, args=args, queue=queue, countdown=countdown, argsrepr=repr(args), kwargsrepr="{}")
+        # Celery sends to a queue of a direct exchange by its name (the anonymous exchange), which
+        # Redis needs no binding for: nothing to declare (kombu would check its cache of declared
+        # queues on every send, copying the queue and exchange each time).
+        app.send_task(task_name, args=args, queue=queue, countdown=countdown, argsrepr=repr(args), kwargsrepr="{}",
+                      declare=[])
 
 
 def build_version(version_pk: int) -> None:
