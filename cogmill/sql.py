@@ -25,13 +25,17 @@ class Table:
     """A model's columns under an alias in a SELECT (or a RETURNING), and how a row of them becomes
     an instance. Columns in `leave_out` are not read: the instance has them deferred."""
 
-    def __init__(self, model: type[Model], alias: str = "", leave_out: Iterable[str] = ()):
+    def __init__(self, model: type[Model], alias: str = "", leave_out: Iterable[str] = (), shared: Iterable[str] = ()):
+        """`shared`: columns whose value is made once per process for each text the database returns
+        (a ready version's schema, say, parsed anew on every run otherwise) and the same object then
+        given to every instance: read-only."""
         self.model = model
         self.alias = alias
         left_out = set(leave_out)
         self.fields = [f for f in model._meta.concrete_fields if f.attname not in left_out]
         self.attnames = [f.attname for f in self.fields]
         self.width = len(self.fields)
+        self.shared = frozenset(shared)
         self._columns: dict[str, str] = {}
 
     @property
@@ -50,9 +54,12 @@ class Table:
         connection = connections[using]
         converted = []
         columns = _converters_for(self.model, tuple(self.attnames), using)
-        for (col, converters), raw in zip(columns, values, strict=True):
-            for converter in converters:
-                raw = converter(raw, col, connection)
+        for attname, (col, converters), raw in zip(self.attnames, columns, values, strict=True):
+            if attname in self.shared and isinstance(raw, str):
+                raw = _shared(self.model, attname, raw, using)
+            else:
+                for converter in converters:
+                    raw = converter(raw, col, connection)
             converted.append(raw)
         return self.model.from_db(using, self.attnames, converted)
 
@@ -90,6 +97,12 @@ def _converters_for(model: type[Model], attnames: tuple[str, ...], using: str) -
             found.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
         kept[key] = found
     return kept[key]
+
+
+@functools.lru_cache(maxsize=256)
+def _shared(model: type[Model], attname: str, raw: str, using: str):
+    """A `shared` column's value for this text: made by its converters once, then kept."""
+    return read(model, attname, raw, using)
 
 
 def read(model: type[Model], attname: str, raw, using: str = DEFAULT):

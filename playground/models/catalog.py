@@ -296,10 +296,10 @@ class Collection(models.Model):
 
 @functools.cache
 def _version_tables() -> tuple[sql.Table, ...]:
-    """A version (its build log left out: long, and never needed to run it), its model, the model's
-    owner and hardware."""
-    return (sql.Table(Version, "v", leave_out=("build_log",)), sql.Table(Model, "m"),
-            sql.Table(apps.get_model(settings.AUTH_USER_MODEL), "u"), sql.Table(Hardware, "h"))
+    """A version (its build log left out: long, and never needed to run it; its spec and schema
+    parsed once per process for each text, and shared), its model, the model's owner and hardware."""
+    return (sql.Table(Version, "v", leave_out=("build_log",), shared=("spec", "openapi_schema")),
+            sql.Table(Model, "m"), sql.Table(apps.get_model(settings.AUTH_USER_MODEL), "u"), sql.Table(Hardware, "h"))
 
 
 def versions_with_models(condition: str, params: list, newest_first: bool = False, limit: int | None = None,

@@ -78,3 +78,16 @@ def test_prices_limits_and_quotas_on_the_cursor(alice, version, make_prediction,
 
     make_prediction(), make_prediction(status=Status.PROCESSING), make_prediction(status=Status.FAILED)
     assert quotas.active_runs(alice) == 2
+
+
+def test_a_versions_schema_is_parsed_once_for_each_text(alice, version):
+    """The spec and schema of versions read for runs are parsed once per process for each text
+    the database holds, and shared: a version with another schema gets its own."""
+    same = ready_version(alice, "same-schema", version.openapi_schema, "b")
+    other_schema = {**version.openapi_schema, "info": {"title": "another", "version": "1"}}
+    other = ready_version(alice, "other-schema", other_schema, "c")
+    (first,), (again,), (twin,), (different,) = (
+        versions_with_models("v.id = %s", [v.pk]) for v in (version, version, same, other))
+    assert first.openapi_schema == version.openapi_schema and different.openapi_schema == other_schema
+    assert first.openapi_schema is again.openapi_schema is twin.openapi_schema
+    assert different.openapi_schema is not first.openapi_schema
