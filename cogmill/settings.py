@@ -330,6 +330,10 @@ LOGGING = {
         # Celery's two lines for every task it receives and finishes: a run's row says that already.
         # A task that fails is still logged (an error).
         "celery.app.trace": {"level": "WARNING"}, "celery.worker.strategy": {"level": "WARNING"},
+        # uvicorn's line for every request: off unless COGMILL_ACCESS_LOG (a proxy in front logs them
+        # anyway; writing them costs the web a few percent of its CPU at full load).
+        "uvicorn.access": {"level": "INFO" if env_bool("COGMILL_ACCESS_LOG", False) else "WARNING",
+                           "handlers": ["console"], "propagate": False},
     },
 }
 

@@ -71,3 +71,22 @@ def test_without_a_secret_key_each_data_folder_gets_its_own_and_keeps_it(tmp_pat
 def test_the_production_image_refuses_to_start_without_a_secret_key(tmp_path):
     started = start(tmp_path, COGMILL_REQUIRE_SECRET_KEY="1")
     assert started.returncode != 0 and "SECRET_KEY is not set" in started.stderr
+
+
+# As the web starts: uvicorn sets up its loggers, then loads the app (Django's settings), then
+# logs each request it serves on "uvicorn.access".
+SERVE_ONE = ("import uvicorn.config, logging; uvicorn.config.Config('cogmill.asgi:application').configure_logging(); "
+             "import django; django.setup(); "
+             "logging.getLogger('uvicorn.access').info('%s - \"%s %s HTTP/%s\" %d', '127.0.0.1:5', 'POST', "
+             "'/v1/predictions', '1.1', 201)")
+
+
+@pytest.mark.parametrize("env, logged", [({}, False), ({"COGMILL_ACCESS_LOG": "1"}, True)])
+def test_requests_are_logged_only_when_asked(tmp_path, env, logged):
+    environ = {k: v for k, v in os.environ.items() if k != "COGMILL_ACCESS_LOG"}
+    environ.update(COGMILL_DATA_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="cogmill.settings",
+                   REDIS_URL="redis://127.0.0.1:9/0", **env)
+    served = subprocess.run([sys.executable, "-c", SERVE_ONE], cwd=ROOT, env=environ, capture_output=True, text=True,
+                            timeout=60)
+    assert served.returncode == 0, served.stderr
+    assert ('"POST /v1/predictions HTTP/1.1" 201' in served.stdout + served.stderr) is logged, served.stderr
