@@ -1,9 +1,11 @@
 """Kept request threads (cogmill/request_threads.py): a request's synchronous code runs on a thread
 an earlier request finished with, never on one another request is using, and never on one that is
-still busy with work a request left behind."""
+still busy with work a request left behind. Served there by Django's WSGI handler, a request gets
+the same answer as through Django's ASGI handler; async views still go to the latter."""
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -125,5 +127,121 @@ print("stopped")
 def test_a_request_still_waiting_does_not_hold_up_the_process_exit():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cogmill.settings"}
     done = subprocess.run([sys.executable, "-c", _STOPPING_WHILE_A_REQUEST_WAITS], capture_output=True, text=True,
-                          timeout=DEADLINE * 3, env=env, cwd=Path(__file__).parents[2])
+                          timeout=DEADLINE * 3, env=env, cwd=Path(__file__).parents[2], check=False)
     assert (done.returncode, done.stdout.strip()) == (0, "stopped"), done.stderr
+
+
+# ---------------------------------------------------------------- served by Django's WSGI handler
+
+def _wsgi_app(respond):
+    """A WSGI app answering `respond(environ)` = (status, headers, body parts, on_close)."""
+
+    class Body(list):
+        def close(self):
+            self.on_close()
+
+    def app(environ, start_response):
+        status, headers, parts, on_close = respond(environ)
+        start_response(status, headers)
+        body = Body(parts)
+        body.streaming = len(parts) != 1
+        body.on_close = on_close
+        return body
+
+    return app
+
+
+async def _exchange(app, scope: dict, body_parts: list[bytes], disconnect_after: int | None = None) -> list[dict]:
+    """Serve one request (its body in these parts) and return what the app sent."""
+    incoming = [{"type": "http.request", "body": part, "more_body": i < len(body_parts) - 1}
+                for i, part in enumerate(body_parts)]
+    sent = []
+
+    async def receive():
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.sleep(3600)  # the client stays until the test ends
+
+    async def send(message):
+        sent.append(message)
+
+    await app({"type": "http", "method": "POST", "path": "/v1/things", "root_path": "", "query_string": b"a=1&b=%C3%A9",
+               "headers": [(b"content-type", b"application/json"), (b"x-thing", b"one"), (b"x-thing", b"two"),
+                           (b"transfer-encoding", b"chunked")],
+               "client": ("10.0.0.9", 5555), "server": ("127.0.0.1", 8000), "scheme": "http", "http_version": "1.1",
+               **scope}, receive, send)
+    return sent
+
+
+def test_a_request_is_answered_whole_by_the_wsgi_app_on_the_kept_thread():
+    seen, closed = {}, []
+
+    def respond(environ):
+        seen.update(environ, body=environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])),
+                    thread=threading.get_ident())
+        return "201 Created", [("Content-Type", "application/json"), ("Set-Cookie", "a=b")], [b'{"ok": true}'], \
+            lambda: closed.append(threading.get_ident())
+
+    app = KeptThreads(_app(lambda _path: "asgi"), _wsgi_app(respond), asgi_paths=re.compile("/stream"))
+    sent = asyncio.run(_exchange(app, {}, [b'{"in', b'put": 1}']))
+    assert sent == [
+        {"type": "http.response.start", "status": 201,
+         "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"a=b")]},
+        {"type": "http.response.body", "body": b'{"ok": true}'},
+    ]
+    assert seen["body"] == b'{"input": 1}' and seen["CONTENT_LENGTH"] == "12"  # chunked: its length is what came
+    assert (seen["REQUEST_METHOD"], seen["PATH_INFO"], seen["QUERY_STRING"]) == ("POST", "/v1/things", "a=1&b=%C3%A9")
+    assert (seen["CONTENT_TYPE"], seen["HTTP_X_THING"], seen["REMOTE_ADDR"]) == ("application/json", "one,two", "10.0.0.9")
+    assert closed == [seen["thread"]] and seen["thread"] != threading.get_ident()  # closed there, after the view
+
+
+def test_an_async_views_path_goes_to_the_asgi_app():
+    app = KeptThreads(_app(lambda path: f"asgi {path}"), _wsgi_app(lambda environ: 1 / 0), asgi_paths=re.compile("/stream"))
+    sent = asyncio.run(_exchange(app, {"path": "/stream"}, [b""]))
+    assert sent[-1]["body"] == b"asgi /stream"
+
+
+def test_a_streaming_response_is_sent_part_by_part_and_closed():
+    closed = []
+    app = KeptThreads(_app(str), _wsgi_app(lambda environ: ("200 OK", [], [b"one ", b"two"], lambda: closed.append(1))))
+    sent = asyncio.run(_exchange(app, {}, [b""]))
+    assert [m.get("body") for m in sent[1:]] == [b"one ", b"two", None] and closed == [1]
+
+
+def test_a_body_cut_off_gets_no_answer_from_the_app():
+    """The body limit (cogmill/bodylimit.py) ends a body that grows too large with a disconnect;
+    the app is never called, and the limit answers."""
+    calls = []
+    app = KeptThreads(_app(str), _wsgi_app(lambda environ: calls.append(1)))
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http", "method": "POST", "path": "/x", "headers": []}, receive, send))
+    assert (calls, sent) == ([], [])
+
+
+def test_every_async_view_is_served_by_the_asgi_handler():
+    """Django's WSGI handler would run an async view to its end before answering: an event stream
+    would never be sent. Every async view's path must be one cogmill/asgi.py sends to the ASGI handler."""
+    from asgiref.sync import iscoroutinefunction
+    from django.urls import URLResolver, get_resolver
+
+    from cogmill.asgi import ASYNC_VIEWS
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern), pattern.callback
+
+    async_paths = ["/" + re.sub(r"<[^>]+>", "x1", path) for path, view in walk(get_resolver().url_patterns)
+                   if iscoroutinefunction(view)]
+    assert "/v1/predictions/x1/stream" in async_paths
+    assert [path for path in async_paths if not ASYNC_VIEWS.fullmatch(path)] == []
