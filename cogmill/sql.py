@@ -172,23 +172,27 @@ def _where(model: type[Model], where: dict, params: list, using: str) -> str:
     return " AND ".join(terms)
 
 
-def insert(instance: Model, using: str = DEFAULT) -> Model:
+def insert(instance: Model, using: str = DEFAULT, unless_taken: Sequence[str] = ()) -> Model | None:
     """INSERT a new instance as `save()` would (its fields' defaults and pre_save, a database-made
     primary key set on it): for the rows every run adds. Signals are not sent; a model that needs
-    them is not written here."""
+    them is not written here. With `unless_taken` (the columns of a unique constraint), a row that
+    would break it is not written: None (ON CONFLICT DO NOTHING, no error to recover from)."""
     meta = type(instance)._meta
     if meta.parents:
         raise TypeError(f"{meta.label} inherits another model's table: save() it")
     connection = connections[using]
     fields = [f for f in meta.local_concrete_fields if not (f.primary_key and getattr(instance, f.attname) is None)]
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    made_pk = meta.pk not in fields
     statement = (f"INSERT INTO {quote(meta.db_table, using)} ({', '.join(quote(f.column, using) for f in fields)}) "
                  f"VALUES ({', '.join(['%s'] * len(fields))})")
+    if unless_taken:
+        statement += f" ON CONFLICT ({', '.join(column(type(instance), name, using) for name in unless_taken)}) DO NOTHING"
     with connection.cursor() as cursor:
-        cursor.execute(statement + (f" RETURNING {quote(meta.pk.column, using)}" if made_pk else ""), params)
-        if made_pk:
-            setattr(instance, meta.pk.attname, cursor.fetchone()[0])
+        cursor.execute(f"{statement} RETURNING {quote(meta.pk.column, using)}", params)
+        made = cursor.fetchone()
+    if made is None:
+        return None
+    setattr(instance, meta.pk.attname, made[0])
     instance._state.adding = False
     instance._state.db = using
     return instance

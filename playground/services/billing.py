@@ -244,17 +244,15 @@ def record(run: Run, completed_at: dt.datetime, metrics: dict) -> SpendEntry | N
     hardware = _hardware_of(run)
     price = price_in_force(hardware, started_at) if hardware else Decimal(0)
     account_id = account_id or run.owner_id
-    try:
-        with transaction.atomic():
-            entry = sql.insert(SpendEntry(
-                account_id=account_id, user_id=run.owner_id, token_id=token_id, source=run.source,
-                token_name=token_name or "",
-                kind=run._meta.model_name, run_id=run.pk, model=run.model.full_name,
-                version=run.version.version_id, deployment=getattr(run, "deployment", ""), hardware=sku,
-                seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
-                created_at=completed_at,
-            ))
-    except IntegrityError:
+    entry = sql.insert(SpendEntry(
+        account_id=account_id, user_id=run.owner_id, token_id=token_id, source=run.source,
+        token_name=token_name or "",
+        kind=run._meta.model_name, run_id=run.pk, model=run.model.full_name,
+        version=run.version.version_id, deployment=getattr(run, "deployment", ""), hardware=sku,
+        seconds=seconds, price_per_second=price, cost=(seconds * price).quantize(LEDGER_PLACES, ROUND_HALF_UP),
+        created_at=completed_at,
+    ), unless_taken=("kind", "run_id"))
+    if entry is None:
         return None  # written already: one entry per run
     transaction.on_commit(lambda: alert(account_id), robust=True)  # a mail that fails never undoes the end
     return entry

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken
@@ -74,6 +74,10 @@ def test_one_entry_per_run_whatever_ends_it_again(alice, version):
     prediction = runs.create_prediction(alice, version, {"text": "a"})
     _ran(prediction, 1)
     runs.end(prediction, Status.FAILED, where=None)  # a second end does nothing, bills nothing
+    assert SpendEntry.objects.filter(run_id=prediction.pk).count() == 1
+    with transaction.atomic():  # as an end that raced another writes it: nothing, and the transaction goes on
+        assert billing.record(prediction, timezone.now(), {}) is None
+        assert Prediction.objects.filter(pk=prediction.pk).exists()
     assert SpendEntry.objects.filter(run_id=prediction.pk).count() == 1
 
 
