@@ -56,8 +56,7 @@ def create_prediction(
     It is canceled if it has not ended `cancel_after` from now or at its model's maximum run time,
     whichever comes first.
     """
-    quotas.check_running(user)
-    quotas.check_storage(user)
+    quotas.check_new_run(user)
     cleaned = version.schema.validate(input_data)
     sku = release.hardware.sku if release else version.model.hardware_sku
     logs = preamble(version.schema, input_data, sku)

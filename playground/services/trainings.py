@@ -47,8 +47,7 @@ def create_training(
         raise Invalid.field("version", f"{version.model.full_name} version {version.version_id} cannot be trained: "
                                        "its cog.yaml has no train")
     target = None if new_destination else training_destination(user, version, destination)
-    quotas.check_running(user)
-    quotas.check_storage(user)
+    quotas.check_new_run(user)
     cleaned = schema.validate(input_data)
     logs = runs.preamble(schema, input_data, version.model.hardware_sku)
     files.check_file_inputs(user, cleaned, schema.input_kinds())

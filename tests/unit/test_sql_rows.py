@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from cogmill import sql
+from playground.errors import TooManyRunning
 from playground.models import Hardware, HardwarePrice, Prediction, SpendLimit, Status, versions_with_models
 from playground.services import billing, quotas
 from tests.unit.conftest import ready_version
@@ -77,7 +78,11 @@ def test_prices_limits_and_quotas_on_the_cursor(alice, version, make_prediction,
     assert billing.limit_of(alice.pk).monthly_limit == Decimal("12.50")
 
     make_prediction(), make_prediction(status=Status.PROCESSING), make_prediction(status=Status.FAILED)
-    assert quotas.active_runs(alice) == 2
+    settings.COGMILL_MAX_ACTIVE_RUNS = 3
+    quotas.check_new_run(alice)  # two that have not ended: room for a third
+    settings.COGMILL_MAX_ACTIVE_RUNS = 2
+    with pytest.raises(TooManyRunning, match="already has 2 runs in progress"):
+        quotas.check_new_run(alice)
 
 
 def test_a_versions_schema_is_parsed_once_for_each_text(alice, version):
