@@ -16,18 +16,22 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
 
 
-@functools.cache
-def blocking_client(socket_timeout: float) -> redis.Redis:
-    """A client for blocking reads (XREAD BLOCK) from threads: its socket gives up `socket_timeout`
-    after asking, which must be longer than the block, and is what tells a reader Redis is away
-    (`client()` waits for ever). Its connections are kept between uses, one per read in progress."""
-    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30,
-                                socket_timeout=socket_timeout)
-
-
 # Connections one pooled client may hold: one for each blocking read in progress (a stream's
 # reader, a `Prefer: wait`), as many as Redis itself accepts by default.
 POOLED_MAX_CONNECTIONS = 10_000
+
+
+@functools.cache
+def blocking_client(socket_timeout: float) -> redis.Redis:
+    """A client for blocking reads (XREAD BLOCK) from threads: its socket gives up `socket_timeout`
+    after asking (or connecting), which must be longer than the block, and is what tells a reader
+    Redis is away (`client()` waits for ever). Its connections are kept between uses, one per read
+    in progress: as many as the pooled async client's."""
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30,
+                                socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+                                max_connections=POOLED_MAX_CONNECTIONS)
+
+
 _pooled: dict[tuple[int, float], tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
 
 

@@ -78,15 +78,17 @@ async def read(run_id: str, last_id: str = "0-0", block_ms: int = 15000
 
 
 # The longest one blocking read from a thread waits (read_some): a waiting thread looks up at
-# least this often.
+# least this often. Its socket gives up this much later: a Redis that hangs keeps a `Prefer: wait`
+# past its deadline by at most that.
 BLOCK_MS_MAX = 500
+BLOCKING_MARGIN_SECONDS = 1.0
 READ_COUNT = 200
 
 
 def read_some(run_id: str, last_id: str = "0-0", block_ms: int = BLOCK_MS_MAX) -> list[tuple[str, str, str]]:
     """The (entry id, event, data) after `last_id`, waiting up to `block_ms` (at most BLOCK_MS_MAX)
     for the first if there is none yet: [] when none came. Blocks the calling thread."""
-    r = blocking_client(BLOCK_MS_MAX / 1000 + READ_TIMEOUT_MARGIN_SECONDS)
+    r = blocking_client(BLOCK_MS_MAX / 1000 + BLOCKING_MARGIN_SECONDS)
     block_ms = max(1, min(block_ms, BLOCK_MS_MAX))  # BLOCK 0 would wait for ever
     return _entries(r.xread({stream_key(run_id): last_id}, block=block_ms, count=READ_COUNT))
 

@@ -2,6 +2,7 @@
 with the next one, in order."""
 
 import asyncio
+import threading
 import uuid
 
 import pytest
@@ -57,3 +58,22 @@ def test_a_models_single_output_reaches_the_stream_with_its_end_and_an_iterators
     relay.close()
     runs.end(run, Status.SUCCEEDED, output=relay.output, outbox=relay.outbox)
     assert _stream(run.id) == [(events.OUTPUT, "hello"), (events.DONE, "{}")]
+
+
+def test_more_blocking_reads_at_once_than_a_plain_pool_holds_all_wait():
+    """Each `Prefer: wait` in progress holds a connection while it blocks: 150 of them at once (a
+    redis-py pool holds 100 unless told otherwise) all get their quiet answer, none an error."""
+    results: list = []
+
+    def wait(i: int) -> None:
+        try:
+            results.append(events.read_some(f"quiet-{uuid.uuid4().hex}-{i}", block_ms=300))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(150)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [[]] * 150
