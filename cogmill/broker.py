@@ -10,8 +10,10 @@ kombu also keeps a copy of every message it hands the worker (its "ack emulation
 sorted set, written before the task runs and removed when it is acknowledged, two round trips
 more per task), so that a message a worker took but never ran is delivered again. A run needs
 none: it is claimed by its row, and one that waits to start and nobody took is queued again by
-beat (playground/worker/reaper.py); so the message of a run is taken without a copy. Every other
-task (builds, webhooks, boots) keeps it.
+beat (playground/worker/reaper.py); so the message of a run is taken without a copy. A worker that
+stops puts the runs it took but did not start back on their queues from memory, as kombu does with
+its copies; one killed outright leaves them to beat. Every other task (builds, webhooks, boots)
+keeps its copy.
 
 cogmill/celery.py has `redis://` (and `redis+socket://`) URLs use this transport.
 """
@@ -45,6 +47,22 @@ class QoS(redis.QoS):
             virtual.QoS.ack(self, delivery_tag)  # nothing to requeue: beat queues the run again
         else:
             super().reject(delivery_tag, requeue=requeue)
+
+    def restore_unacked(self, client=None):
+        """A stopping worker's messages it took and never ran, back on their queues: a run's from the
+        message in hand (it has no copy), every other from its copy."""
+        runs = [(tag, self._delivered[tag]) for tag in list(self._delivered) if tag in self._uncopied]
+        if runs:
+            with self.channel.conn_or_acquire(client) as connected:
+                pipe = connected.pipeline()
+                for _tag, message in runs:
+                    delivery = message.delivery_info
+                    self.channel._do_restore_message(message._raw, delivery["exchange"], delivery["routing_key"], pipe)
+                pipe.execute()
+            for tag, _message in runs:
+                del self._delivered[tag]
+                self._uncopied.discard(tag)
+        return super().restore_unacked(client)
 
     def _taken_uncopied(self, delivery_tag) -> bool:
         try:

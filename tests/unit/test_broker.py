@@ -40,13 +40,14 @@ def test_a_runs_message_is_taken_without_a_copy_and_a_builds_is_kept_until_ackno
     assert not _kept(simple, build)
 
 
-def test_a_builds_message_never_acknowledged_is_delivered_again(queue):
+@pytest.mark.parametrize("task", [dispatch.BUILD_VERSION, dispatch.RUN_PREDICTION])
+def test_a_message_taken_and_never_run_goes_back_on_its_queue_when_the_worker_stops(queue, task):
     name, simple = queue
-    dispatch._send(dispatch.BUILD_VERSION, [7], name)
+    dispatch._send(task, ["some-id"], name)
     taken = simple.get(timeout=10)
     taken.channel.qos.restore_unacked()  # as a worker that stops does with what it took and never ran
     again = simple.get(timeout=10)
-    assert again.headers["id"] == taken.headers["id"]
+    assert (again.headers["id"], again.headers["task"]) == (taken.headers["id"], task)
     again.ack()
 
 
