@@ -110,7 +110,8 @@ class KeptThreads:
             return await self.app(scope, receive, send)
         thread = self._take()
         try:
-            if self.wsgi_app is None or (self.asgi_paths is not None and self.asgi_paths.fullmatch(scope["path"])):
+            path = scope["path"].removeprefix(scope.get("root_path", ""))
+            if self.wsgi_app is None or (self.asgi_paths is not None and self.asgi_paths.fullmatch(path)):
                 async with ThreadSensitiveContext(executor=thread):
                     await self.app(scope, receive, send)
             else:
@@ -131,18 +132,30 @@ class KeptThreads:
             length = body.tell()
             body.seek(0)
             environ = wsgi_environ(scope, body, length)
-            status, headers, content = await asyncio.wrap_future(thread.submit(self._respond, environ))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
+            responded = thread.submit(self._respond, environ)
+            try:
+                status, headers, content = await asyncio.wrap_future(responded)
+            except asyncio.CancelledError:  # the server gave up on the request: its response is closed unsent
+                responded.add_done_callback(_close_unsent)
+                raise
             if isinstance(content, bytes):
+                await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": content})
                 return
-            gone = threading.Event()
-            watching = asyncio.ensure_future(_until_disconnect(receive, gone))
+            streaming = None
             try:
-                await asyncio.wrap_future(thread.submit(_stream, content, send, asyncio.get_running_loop(), gone))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                gone = threading.Event()
+                watching = asyncio.ensure_future(_until_disconnect(receive, gone))
+                try:
+                    streaming = thread.submit(_stream, content, send, asyncio.get_running_loop(), gone)
+                    await asyncio.wrap_future(streaming)
+                finally:
+                    watching.cancel()
+                await send({"type": "http.response.body"})
             finally:
-                watching.cancel()
-            await send({"type": "http.response.body"})
+                if streaming is None:
+                    content.close()  # never streamed: closed all the same (Django's request_finished)
 
     def _respond(self, environ: dict) -> tuple[int, list, object]:
         """On the request's thread: the response's status, headers, and its body (bytes, or for a
@@ -176,6 +189,13 @@ class KeptThreads:
                     return
         thread.submit(connections.close_all)  # after whatever it still runs: its connection is not kept
         thread.shutdown(wait=False)  # its thread ends once that is done
+
+
+def _close_unsent(responded: Future) -> None:
+    if not responded.cancelled() and responded.exception() is None:
+        _status, _headers, content = responded.result()
+        if not isinstance(content, bytes):
+            content.close()
 
 
 async def _until_disconnect(receive, gone: threading.Event) -> None:
@@ -240,12 +260,19 @@ def wsgi_environ(scope: dict, body, length: int) -> dict:
     if scope.get("client"):
         environ["REMOTE_ADDR"] = scope["client"][0]
     for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        name = raw_name.decode("latin-1")
+        if "_" in name:  # X_Forwarded_Proto must not pass for X-Forwarded-Proto (Django's ASGI handler drops them too)
+            continue
+        name = name.upper().replace("-", "_")
         if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             name = f"HTTP_{name}"
         value = raw_value.decode("latin-1")
-        if name in environ:  # a header sent more than once: one value, as a proxy would join them
-            value = f"{environ[name]}{'; ' if name == 'HTTP_COOKIE' else ','}{value}"
+        if name == "HTTP_COOKIE":
+            value = value.rstrip("; ")
+            if name in environ:
+                value = f"{environ[name]}; {value}"
+        elif name in environ:  # a header sent more than once: one value, as a proxy would join them
+            value = f"{environ[name]},{value}"
         environ[name] = value
     environ["CONTENT_LENGTH"] = str(length)  # what was read: a chunked body has no Content-Length
     return environ

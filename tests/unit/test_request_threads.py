@@ -115,8 +115,8 @@ async def app(scope, receive, send):
     await sync_to_async(work)()
 
 async def serve():
-    task = asyncio.ensure_future(KeptThreads(app)({"type": "http"}, None, None))
-    await asyncio.to_thread(started.wait, 10)
+    task = asyncio.ensure_future(KeptThreads(app)({"type": "http", "path": "/wait"}, None, None))
+    print("waiting" if await asyncio.to_thread(started.wait, 10) else "never started")
     task.cancel()  # the server gives up on the request and stops
 
 asyncio.run(serve())
@@ -128,7 +128,7 @@ def test_a_request_still_waiting_does_not_hold_up_the_process_exit():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cogmill.settings"}
     done = subprocess.run([sys.executable, "-c", _STOPPING_WHILE_A_REQUEST_WAITS], capture_output=True, text=True,
                           timeout=DEADLINE * 3, env=env, cwd=Path(__file__).parents[2], check=False)
-    assert (done.returncode, done.stdout.strip()) == (0, "stopped"), done.stderr
+    assert (done.returncode, done.stdout.split()) == (0, ["waiting", "stopped"]), done.stderr
 
 
 # ---------------------------------------------------------------- served by Django's WSGI handler
@@ -245,3 +245,44 @@ def test_every_async_view_is_served_by_the_asgi_handler():
                    if iscoroutinefunction(view)]
     assert "/v1/predictions/x1/stream" in async_paths
     assert [path for path in async_paths if not ASYNC_VIEWS.fullmatch(path)] == []
+
+
+def test_a_header_spelled_with_underscores_is_dropped_and_cookies_are_joined():
+    """As Django's ASGI handler does: `X_Forwarded_Proto` must not pass for the proxy's
+    `X-Forwarded-Proto` (it would make http look like https), and two Cookie headers are one."""
+    seen = {}
+
+    def respond(environ):
+        seen.update(environ)
+        return "200 OK", [], [b"ok"], lambda: None
+
+    app = KeptThreads(_app(str), _wsgi_app(respond))
+    asyncio.run(_exchange(app, {"headers": [(b"x_forwarded_proto", b"https"), (b"x-forwarded-proto", b"http"),
+                                            (b"cookie", b"a=1; "), (b"cookie", b"b=2")]}, [b""]))
+    assert (seen["HTTP_X_FORWARDED_PROTO"], seen["HTTP_COOKIE"]) == ("http", "a=1; b=2")
+
+
+def test_an_async_views_path_under_a_root_path_still_goes_to_the_asgi_app():
+    app = KeptThreads(_app(lambda path: f"asgi {path}"), _wsgi_app(lambda environ: 1 / 0), asgi_paths=re.compile("/stream"))
+    sent = asyncio.run(_exchange(app, {"root_path": "/cogmill", "path": "/cogmill/stream"}, [b""]))
+    assert sent[-1]["body"] == b"asgi /cogmill/stream"
+
+
+def test_a_streaming_response_that_cannot_be_sent_is_closed_all_the_same():
+    closed = []
+    app = KeptThreads(_app(str), _wsgi_app(lambda environ: ("200 OK", [], [b"one ", b"two"], lambda: closed.append(1))))
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        raise OSError("the connection is gone")
+
+    async def serve():
+        try:
+            await app({"type": "http", "method": "GET", "path": "/file", "headers": []}, receive, send)
+        except OSError:
+            pass
+
+    asyncio.run(serve())
+    assert closed == [1]  # Django's request_finished ran: the thread's database connection is checked
