@@ -261,8 +261,8 @@ def wsgi_environ(scope: dict, body, length: int) -> dict:
         environ["REMOTE_ADDR"] = scope["client"][0]
     for raw_name, raw_value in scope.get("headers", ()):
         name = raw_name.decode("latin-1")
-        if "_" in name:  # X_Forwarded_Proto must not pass for X-Forwarded-Proto (Django's ASGI handler drops them too)
-            continue
+        if "_" in name:  # X_Forwarded_Proto must not pass for X-Forwarded-Proto (Django's ASGI handler
+            continue     # drops these too)
         name = name.upper().replace("-", "_")
         if name not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             name = f"HTTP_{name}"
