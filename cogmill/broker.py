@@ -52,17 +52,20 @@ class QoS(redis.QoS):
         """A stopping worker's messages it took and never ran, back on their queues: a run's from the
         message in hand (it has no copy), every other from its copy."""
         runs = [(tag, self._delivered[tag]) for tag in list(self._delivered) if tag in self._uncopied]
-        if runs:
-            with self.channel.conn_or_acquire(client) as connected:
-                pipe = connected.pipeline()
-                for _tag, message in runs:
-                    delivery = message.delivery_info
-                    self.channel._do_restore_message(message._raw, delivery["exchange"], delivery["routing_key"], pipe)
-                pipe.execute()
+        try:
+            if runs:
+                with self.channel.conn_or_acquire(client) as connected:
+                    pipe = connected.pipeline()
+                    for _tag, message in runs:
+                        delivery = message.delivery_info
+                        self.channel._do_restore_message(message._raw, delivery["exchange"],
+                                                         delivery["routing_key"], pipe)
+                    pipe.execute()
+        finally:  # the others come back from their copies whatever became of the runs (beat has those)
             for tag, _message in runs:
-                del self._delivered[tag]
+                self._delivered.pop(tag, None)
                 self._uncopied.discard(tag)
-        return super().restore_unacked(client)
+            super().restore_unacked(client)
 
     def _taken_uncopied(self, delivery_tag) -> bool:
         try:

@@ -110,7 +110,7 @@ class KeptThreads:
             return await self.app(scope, receive, send)
         thread = self._take()
         try:
-            path = scope["path"].removeprefix(scope.get("root_path", ""))
+            path = scope["path"].removeprefix(scope.get("root_path", "").rstrip("/"))
             if self.wsgi_app is None or (self.asgi_paths is not None and self.asgi_paths.fullmatch(path)):
                 async with ThreadSensitiveContext(executor=thread):
                     await self.app(scope, receive, send)
@@ -135,27 +135,26 @@ class KeptThreads:
             responded = thread.submit(self._respond, environ)
             try:
                 status, headers, content = await asyncio.wrap_future(responded)
-            except asyncio.CancelledError:  # the server gave up on the request: its response is closed unsent
-                responded.add_done_callback(_close_unsent)
+            except asyncio.CancelledError:  # the server gave up on it: its response is closed unsent, there
+                thread.submit(_close_unsent, responded)
                 raise
+            start = {"type": "http.response.start", "status": status, "headers": headers}
             if isinstance(content, bytes):
-                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send(start)
                 await send({"type": "http.response.body", "body": content})
                 return
-            streaming = None
+            gone = threading.Event()
+            watching = asyncio.ensure_future(_until_disconnect(receive, gone))
+            streaming = thread.submit(_stream, content, start, send, asyncio.get_running_loop(), gone)
             try:
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                gone = threading.Event()
-                watching = asyncio.ensure_future(_until_disconnect(receive, gone))
-                try:
-                    streaming = thread.submit(_stream, content, send, asyncio.get_running_loop(), gone)
-                    await asyncio.wrap_future(streaming)
-                finally:
-                    watching.cancel()
-                await send({"type": "http.response.body"})
+                await asyncio.wrap_future(streaming)
+            except asyncio.CancelledError:
+                gone.set()  # a part on its way still goes, no more after it
+                if streaming.cancel():  # it never started: the response is closed there all the same
+                    thread.submit(content.close)
+                raise
             finally:
-                if streaming is None:
-                    content.close()  # never streamed: closed all the same (Django's request_finished)
+                watching.cancel()
 
     def _respond(self, environ: dict) -> tuple[int, list, object]:
         """On the request's thread: the response's status, headers, and its body (bytes, or for a
@@ -192,6 +191,7 @@ class KeptThreads:
 
 
 def _close_unsent(responded: Future) -> None:
+    """On the request's thread: close the streaming response a request given up on was to send."""
     if not responded.cancelled() and responded.exception() is None:
         _status, _headers, content = responded.result()
         if not isinstance(content, bytes):
@@ -204,16 +204,21 @@ async def _until_disconnect(receive, gone: threading.Event) -> None:
     gone.set()
 
 
-def _stream(content, send, loop: asyncio.AbstractEventLoop, gone: threading.Event) -> None:
-    """On the request's thread: each part of a streaming response, sent as it comes, until the
-    client goes away; then the response is closed (Django's request_finished)."""
+def _stream(content, start: dict, send, loop: asyncio.AbstractEventLoop, gone: threading.Event) -> None:
+    """On the request's thread: a streaming response's start, then each part as it comes, until
+    the client goes away; then the response is closed, there (Django's request_finished)."""
+
+    def sent(message: dict) -> None:
+        asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
     try:
+        sent(start)
         for part in content:
             if gone.is_set():
-                break
+                return
             if part:
-                message = {"type": "http.response.body", "body": bytes(part), "more_body": True}
-                asyncio.run_coroutine_threadsafe(send(message), loop).result()
+                sent({"type": "http.response.body", "body": bytes(part), "more_body": True})
+        sent({"type": "http.response.body"})
     finally:
         content.close()
 
@@ -237,7 +242,7 @@ class FileWrapper:
 
 def wsgi_environ(scope: dict, body, length: int) -> dict:
     """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body, `length` bytes, is in `body`."""
-    root = scope.get("root_path", "")
+    root = scope.get("root_path", "").rstrip("/")
     path = scope["path"].removeprefix(root)
     server = scope.get("server") or ("localhost", 80)
     environ = {

@@ -14,6 +14,8 @@ from playground.models import Status
 from playground.services import runs
 from playground.worker.relay import Relay
 
+DEADLINE = 10  # seconds: a deadline for conditions, not a measure
+
 
 def test_a_quiet_stream_waits_past_the_clients_socket_timeout():
     """A blocking read longer than redis-py's default 5 s socket timeout yields a keep-alive
@@ -64,10 +66,12 @@ def test_more_blocking_reads_at_once_than_a_plain_pool_holds_all_wait():
     """Each `Prefer: wait` in progress holds a connection while it blocks: 150 of them at once (a
     redis-py pool holds 100 unless told otherwise) all get their quiet answer, none an error."""
     results: list = []
+    together = threading.Barrier(150)
 
     def wait(i: int) -> None:
+        together.wait(DEADLINE)  # all 150 blocked in Redis at the same time
         try:
-            results.append(events.read_some(f"quiet-{uuid.uuid4().hex}-{i}", block_ms=300))
+            results.append(events.read_some(f"quiet-{uuid.uuid4().hex}-{i}", block_ms=2000))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             results.append(exc)
 
@@ -75,5 +79,5 @@ def test_more_blocking_reads_at_once_than_a_plain_pool_holds_all_wait():
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(DEADLINE * 3)
     assert results == [[]] * 150

@@ -268,12 +268,20 @@ def test_an_async_views_path_under_a_root_path_still_goes_to_the_asgi_app():
     assert sent[-1]["body"] == b"asgi /cogmill/stream"
 
 
-def test_a_streaming_response_that_cannot_be_sent_is_closed_all_the_same():
-    closed = []
-    app = KeptThreads(_app(str), _wsgi_app(lambda environ: ("200 OK", [], [b"one ", b"two"], lambda: closed.append(1))))
+def test_a_streaming_response_that_cannot_be_sent_is_closed_all_the_same_on_its_thread():
+    ran, closed = [], []
+
+    def respond(environ):
+        ran.append(threading.get_ident())
+        return "200 OK", [], [b"one ", b"two"], lambda: closed.append(threading.get_ident())
+
+    app = KeptThreads(_app(str), _wsgi_app(respond))
+    incoming = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        if incoming:
+            return incoming.pop()
+        await asyncio.sleep(3600)  # as a server does once the body is in: until the client goes
 
     async def send(message):
         raise OSError("the connection is gone")
@@ -285,4 +293,32 @@ def test_a_streaming_response_that_cannot_be_sent_is_closed_all_the_same():
             pass
 
     asyncio.run(serve())
-    assert closed == [1]  # Django's request_finished ran: the thread's database connection is checked
+    # Django's request_finished ran where the view did: that thread's database connection is checked.
+    assert closed == ran and ran != [threading.get_ident()]
+
+
+def test_a_request_given_up_while_its_streaming_response_is_made_has_it_closed_on_its_thread():
+    making, release, closed = threading.Event(), threading.Event(), threading.Event()
+    ran, closed_on = [], []
+
+    def respond(environ):
+        ran.append(threading.get_ident())
+        making.set()
+        assert release.wait(DEADLINE)
+        return "200 OK", [], [b"one ", b"two"], lambda: (closed_on.append(threading.get_ident()), closed.set())
+
+    app = KeptThreads(_app(str), _wsgi_app(respond))
+
+    async def scenario():
+        task = asyncio.ensure_future(_exchange(app, {"method": "GET", "path": "/file"}, [b""]))
+        await asyncio.to_thread(making.wait, DEADLINE)
+        task.cancel()  # the server gives up on the request while its thread makes the response
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        release.set()
+        return await asyncio.to_thread(closed.wait, DEADLINE)
+
+    assert asyncio.run(scenario())
+    assert closed_on == ran
