@@ -52,7 +52,6 @@ from bench.overhead import (  # noqa: E402
 )
 from runner.sandbox import unavailable  # noqa: E402
 
-# Creates are limited to 600 a minute per account by default: more than that is what is measured.
 SERVERS = {
     "as shipped": {},
     "no sandbox": {"COGMILL_SANDBOX": "off", "COGMILL_PUSH": "staff"},

@@ -110,8 +110,8 @@ class KeptThreads:
             return await self.app(scope, receive, send)
         thread = self._take()
         try:
-            path = scope["path"].removeprefix(scope.get("root_path", "").rstrip("/"))
-            if self.wsgi_app is None or (self.asgi_paths is not None and self.asgi_paths.fullmatch(path)):
+            async_view = self.asgi_paths is not None and self.asgi_paths.fullmatch(_path(scope)[1])
+            if self.wsgi_app is None or async_view:
                 async with ThreadSensitiveContext(executor=thread):
                     await self.app(scope, receive, send)
             else:
@@ -240,10 +240,15 @@ class FileWrapper:
         self.filelike.close()  # Django made this its response's close
 
 
+def _path(scope: dict) -> tuple[str, str]:
+    """The request's root path (the app's mount point, without its trailing slash) and its path under it."""
+    root = scope.get("root_path", "").rstrip("/")
+    return root, scope["path"].removeprefix(root)
+
+
 def wsgi_environ(scope: dict, body, length: int) -> dict:
     """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body, `length` bytes, is in `body`."""
-    root = scope.get("root_path", "").rstrip("/")
-    path = scope["path"].removeprefix(root)
+    root, path = _path(scope)
     server = scope.get("server") or ("localhost", 80)
     environ = {
         "REQUEST_METHOD": scope["method"],
